@@ -1,0 +1,41 @@
+"""`create_app(config)`: builds the service and the FastAPI app; everything starts in lifespan,
+nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy import Engine as DbEngine
+
+from monitor import __version__
+from monitor.api import checks, components, health
+from monitor.config import Config
+from monitor.service import Service
+
+
+def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine | None = None) -> FastAPI:
+    """The whole service as an ASGI app: engine and API start and stop with the app."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = Service(config, config_path=config_path, db=db)
+        app.state.service = service
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="platform-monitor",
+        version=__version__,
+        description="Probes of a container platform: current state, results history, metrics.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    app.include_router(checks.router)
+    app.include_router(components.router)
+    return app

@@ -1,0 +1,63 @@
+"""/api/v1/checks: every check with its current state, one check's settings, its stored results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from monitor.api.deps import EngineDep, SessionDep
+from monitor.api.schemas import CheckDetailOut, CheckOut, ResultOut, check_out, result_out
+from monitor.redact import redact_settings
+from storage import queries
+
+router = APIRouter(prefix="/api/v1/checks", tags=["checks"])
+
+RESULTS_LIMIT_MAX = 10_000
+
+
+def _state(engine: EngineDep, check_id: str):
+    state = engine.state.checks.get(check_id)
+    if state is None:
+        raise HTTPException(status_code=404, detail=f"no check with id {check_id!r}")
+    return state
+
+
+@router.get("", response_model=list[CheckOut])
+def list_checks(engine: EngineDep, component: str | None = None, status: str | None = None) -> list[dict]:
+    """Every configured check with its confirmed state, since when, and its last result."""
+    out = []
+    for state in list(engine.state.checks.values()):
+        if component is not None and state.check.component != component:
+            continue
+        if status is not None and state.status.value != status:
+            continue
+        out.append(check_out(state))
+    return out
+
+
+@router.get("/{check_id:path}/results", response_model=list[ResultOut])
+def check_results(
+    check_id: str,
+    engine: EngineDep,
+    session: SessionDep,
+    from_: Annotated[datetime | None, Query(alias="from", description="ISO 8601; inclusive")] = None,
+    to: Annotated[datetime | None, Query(description="ISO 8601; exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=RESULTS_LIMIT_MAX)] = 500,
+) -> list[ResultOut]:
+    """Stored results of one check in [from, to), newest first."""
+    _state(engine, check_id)
+    rows = queries.results(session, check_id=check_id, start=from_, end=to, limit=limit)
+    return [result_out(row) for row in rows]
+
+
+@router.get("/{check_id:path}", response_model=CheckDetailOut)
+def get_check(check_id: str, engine: EngineDep) -> dict:
+    """One check: its settings (secrets redacted), state and last result with details."""
+    state = _state(engine, check_id)
+    out = check_out(state)
+    if state.last_result is not None:
+        out["last_result"] = result_out(state.last_result)
+    out["settings"] = redact_settings(state.check, engine.config.secret_values)
+    return out

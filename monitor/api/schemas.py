@@ -1,0 +1,88 @@
+"""Response models of the JSON API, and the conversions from engine state and storage rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from monitor.state import CheckState
+from probes.base import Result
+
+
+def iso(ts: float | datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    if isinstance(ts, datetime):
+        return ts
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+class ResultOut(BaseModel):
+    time: datetime
+    status: str
+    latency: float | None
+    reason: str
+    details: dict[str, Any] | None = None
+
+
+class StateOut(BaseModel):
+    status: str
+    since: datetime | None
+    reason: str
+
+
+class CheckOut(BaseModel):
+    id: str
+    name: str
+    component: str
+    kind: str
+    interval: float
+    labels: dict[str, str]
+    state: StateOut
+    last_result: ResultOut | None
+
+
+class CheckDetailOut(CheckOut):
+    settings: dict[str, Any]
+
+
+class ComponentOut(BaseModel):
+    name: str
+    status: str
+    since: datetime | None
+    checks: dict[str, int]
+    check_ids: list[str]
+
+
+def result_out(result: Result | Any, *, details: bool = True) -> ResultOut:
+    if isinstance(result, Result):
+        return ResultOut(
+            time=iso(result.time),
+            status=result.status.value,
+            latency=result.latency,
+            reason=result.reason,
+            details=result.details if details else None,
+        )
+    return ResultOut(
+        time=result.ts,
+        status=result.status,
+        latency=result.latency,
+        reason=result.reason,
+        details=result.details if details else None,
+    )
+
+
+def check_out(state: CheckState) -> dict[str, Any]:
+    check = state.check
+    return {
+        "id": check.id,
+        "name": check.name,
+        "component": check.component,
+        "kind": check.kind,
+        "interval": check.interval,
+        "labels": check.labels,
+        "state": StateOut(status=state.status.value, since=iso(state.since), reason=state.reason),
+        "last_result": result_out(state.last_result, details=False) if state.last_result else None,
+    }

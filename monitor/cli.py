@@ -1,0 +1,193 @@
+"""The `platform-monitor` command: serve, check, validate, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from monitor import __version__
+from monitor.config import Config, ConfigError, load_config
+
+EXIT_OK, EXIT_DOWN, EXIT_BAD_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="platform-monitor", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"platform-monitor {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("PM_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    config_help = "config file (default: $PM_CONFIG, else the built-in default config)"
+
+    serve = sub.add_parser("serve", help="run the engine and the HTTP server")
+    serve.add_argument("--config", "-c", help=config_help)
+    serve.add_argument("--host", help="override server.host")
+    serve.add_argument("--port", type=int, help="override server.port")
+
+    check = sub.add_parser("check", help="run every check once now, print a table, exit 1 if any is down")
+    check.add_argument("--config", "-c", help=config_help)
+    check.add_argument("--only", action="append", metavar="ID", help="run only this check id (repeatable)")
+    check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    validate = sub.add_parser("validate", help="validate a config file; exit 2 with every error found")
+    validate.add_argument("file")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations")
+    upgrade.add_argument("--config", "-c", help=config_help)
+    return parser
+
+
+def _config_path(arg: str | None) -> Path | None:
+    value = arg or os.environ.get("PM_CONFIG")
+    return Path(value) if value else None
+
+
+def _load(arg: str | None, host: str | None = None, port: int | None = None) -> tuple[Config, Path | None]:
+    path = _config_path(arg)
+    if path is None:
+        from monitor.defaults import default_config
+
+        return default_config(host or "127.0.0.1", port if port is not None else 8080), None
+    config = load_config(path)
+    if host is not None or port is not None:
+        server = config.server.model_copy(
+            update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+        )
+        config = config.model_copy(update={"server": server})
+    return config, path
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from monitor.api import create_app
+
+    config, path = _load(args.config, args.host, args.port)
+    logging.getLogger(__name__).info(
+        "platform-monitor %s: %d checks, storage %s, config %s",
+        __version__,
+        len(config.checks),
+        _safe_url(config.storage.url),
+        path or "built-in default",
+    )
+    app = create_app(config, config_path=path)
+    loop = "uvloop" if _has_uvloop() else "asyncio"
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            loop=loop,
+            log_level=args.log_level,
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    server.run()
+    return EXIT_OK
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from monitor.engine import Engine
+
+    config, _ = _load(args.config)
+    known = config.check_by_id()
+    unknown = [cid for cid in args.only or [] if cid not in known]
+    if unknown:
+        print(f"unknown check id(s): {', '.join(unknown)}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+
+    async def run() -> dict:
+        engine = Engine(config)
+        try:
+            return await engine.run_once(args.only)
+        finally:
+            await engine.stop()
+
+    results = asyncio.run(run())
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    cid: {
+                        "status": r.status.value,
+                        "latency": r.latency,
+                        "reason": r.reason,
+                        "details": r.details,
+                    }
+                    for cid, r in results.items()
+                },
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        _print_table(results)
+    return EXIT_DOWN if any(r.status.value == "down" for r in results.values()) else EXIT_OK
+
+
+def _print_table(results: dict) -> None:
+    rows = [("CHECK", "STATUS", "LATENCY", "REASON")]
+    for cid, r in results.items():
+        rows.append((cid, r.status.value, f"{(r.latency or 0) * 1000:.1f}ms", r.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config = load_config(args.file)
+    components = {c.component for c in config.checks}
+    print(f"{args.file}: OK ({len(config.checks)} checks in {len(components)} components)")
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from storage.db import create_db_engine, upgrade
+
+    config, _ = _load(args.config)
+    engine = create_db_engine(config.storage.url)
+    upgrade(engine)
+    print(f"database {_safe_url(config.storage.url)} is at the latest schema")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    commands = {"serve": cmd_serve, "check": cmd_check, "validate": cmd_validate, "db": cmd_db}
+    try:
+        return commands[args.command](args)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_BAD_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Config loading: YAML → `${VAR}` expansion → defaults → typed, validated models. Owns the public
+config contract and its error messages (file, place, what is wrong); knows nothing of running."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
+
+from probes import PROBES
+from probes.base import CheckBase, Duration
+
+__all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+
+DEFAULT_STORAGE_URL = "sqlite:///platform-monitor.db"
+
+
+class ConfigError(Exception):
+    """A config that cannot be used. `errors` holds one line per problem, each naming its place."""
+
+    def __init__(self, source: str, errors: list[str]):
+        self.source = source
+        self.errors = errors
+        super().__init__(f"{source}: " + "; ".join(errors))
+
+    def render(self) -> str:
+        head = f"{self.source}: {len(self.errors)} error{'s' if len(self.errors) != 1 else ''}"
+        return "\n".join([head, *(f"  {line}" for line in self.errors)])
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    api_token: str | None = None
+    public_url: str | None = None
+    """Where people reach the UI (used in alert links); defaults to http://host:port."""
+
+
+class StorageConfig(_Model):
+    url: str = DEFAULT_STORAGE_URL
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    flush_interval: Duration = 1.0
+    max_buffer: int = Field(default=200_000, ge=100)
+    """Results held in memory while the database is unreachable; beyond this the oldest are
+    dropped and counted (state changes are never dropped)."""
+
+
+class Defaults(_Model):
+    interval: Duration = 30.0
+    timeout: Duration = 10.0
+    failure_threshold: int = Field(default=2, ge=1, le=100)
+    success_threshold: int = Field(default=1, ge=1, le=100)
+
+
+class EngineConfig(_Model):
+    concurrency: int = Field(default=1000, ge=1, le=100_000)
+    """At most this many probes in flight at once, whatever their schedule."""
+
+
+def _check_union() -> Any:
+    """The discriminated union of every registered kind's model (one source: probes.PROBES)."""
+    models = tuple(kind.model for kind in PROBES.values())
+    return Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007
+
+
+AnyCheck = _check_union()
+
+
+class Config(_Model):
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    defaults: Defaults = Defaults()
+    engine: EngineConfig = EngineConfig()
+    checks: list[AnyCheck] = Field(default_factory=list)  # type: ignore[valid-type]
+
+    _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Config:
+        seen: dict[str, int] = {}
+        for i, check in enumerate(self.checks):
+            if check.id in seen:
+                raise ValueError(
+                    f"checks[{i}]: id {check.id!r} is already used by checks[{seen[check.id]}] "
+                    "(a check's name must be unique within its component)"
+                )
+            seen[check.id] = i
+        return self
+
+    @property
+    def secret_values(self) -> dict[str, str]:
+        """Values that came from the environment → the `${VAR}` they came from."""
+        return self._secrets
+
+    def check_by_id(self) -> dict[str, CheckBase]:
+        return {check.id: check for check in self.checks}
+
+
+_VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(node: Any, path: str, env: dict[str, str], errors: list[str], secrets: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _expand(v, _join(path, str(k)), env, errors, secrets) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, f"{path}[{i}]", env, errors, secrets) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "$" not in node:
+        return node
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            value = env[name]
+        elif default is not None:
+            return default
+        else:
+            errors.append(f"{path}: environment variable {name} is not set")
+            return ""
+        if len(value) >= 4:  # shorter values would redact too much text by accident
+            secrets[value] = "${" + name + "}"
+        return value
+
+    return _VAR_RE.sub(substitute, node)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _apply_defaults(raw: dict[str, Any]) -> None:
+    """Copy `defaults` into every check that leaves a key unset, so one place sets them and the
+    check models stay complete on their own."""
+    defaults = raw.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        return
+    for check in raw.get("checks") or []:
+        if isinstance(check, dict):
+            for key, value in defaults.items():
+                if key in Defaults.model_fields:
+                    check.setdefault(key, value)
+
+
+def _format_loc(loc: Iterable[Any], raw: dict[str, Any]) -> str:
+    parts: list[str] = []
+    loc = list(loc)
+    i = 0
+    while i < len(loc):
+        item = loc[i]
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+            if len(parts) == 2 and parts[0] == "checks":
+                i += 1
+                # a discriminated union puts the kind tag into the path: drop it
+                if i < len(loc) and isinstance(loc[i], str) and loc[i] in PROBES:
+                    i += 1
+                continue
+        else:
+            parts.append(("." if parts else "") + str(item))
+        i += 1
+    return "".join(parts) or "(top level)"
+
+
+def _check_label(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    if len(loc) >= 2 and loc[0] == "checks" and isinstance(loc[1], int):
+        try:
+            check = raw["checks"][loc[1]]
+            return f" ({check['component']}/{check['name']})"
+        except (KeyError, IndexError, TypeError):
+            return ""
+    return ""
+
+
+def _validation_errors(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = tuple(err["loc"])
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        place = _format_loc(loc, raw)
+        label = _check_label(loc, raw)
+        if label and place.startswith("checks["):
+            end = place.index("]") + 1
+            place = place[:end] + label + place[end:]
+        lines.append(f"{place}: {msg}")
+    return lines
+
+
+def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None = None) -> Config:
+    """Parse and validate config text; raise ConfigError listing every problem found."""
+    env = dict(os.environ) if env is None else env
+    try:
+        raw = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, [f"{where}invalid YAML: {problem}"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(source, ["(top level): a mapping (server:, storage:, checks: ...) is expected"])
+    errors: list[str] = []
+    secrets: dict[str, str] = {}
+    raw = _expand(raw, "", env, errors, secrets)
+    if errors:
+        raise ConfigError(source, errors)
+    _apply_defaults(raw)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, _validation_errors(exc, raw)) from None
+    config._secrets.update(secrets)
+    return config
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a config file; raise ConfigError naming the file on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
+    return parse_config(text, str(path), env)
+
+
+check_adapter: TypeAdapter[Any] = TypeAdapter(AnyCheck)

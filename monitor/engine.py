@@ -1,0 +1,155 @@
+"""The engine: wires config → scheduler → runner → state → sinks (storage writer, and later
+alerts), and applies a new config in place. Owns the lifecycle of those parts, nothing of HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from probes.clients import ClientPool
+from sqlalchemy import Engine as DbEngine
+from sqlalchemy.orm import Session
+
+from monitor.config import Config
+from monitor.redact import redact_settings
+from monitor.runner import Runner, Sink
+from monitor.scheduler import Scheduler
+from monitor.state import StateMachine, Transition
+from probes.base import CheckBase, ProbeContext, Result, Status
+from storage import queries
+from storage.db import upgrade
+from storage.writer import Writer
+
+log = logging.getLogger(__name__)
+
+STARTUP_DB_TIMEOUT = 20.0  # seconds to wait for the database at start before probing without it
+
+
+class Engine:
+    """One monitoring engine. `db` may be None (the `check` command runs without storage)."""
+
+    def __init__(self, config: Config, *, db: DbEngine | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.state = StateMachine()
+        self.clients = ClientPool()
+        self.ctx = ProbeContext(logger=logging.getLogger("probes"), clients=self.clients)
+        self.writer: Writer | None = None
+        sinks: list[Sink] = []
+        if db is not None:
+            s = config.storage
+            self.writer = Writer(
+                db, batch_size=s.batch_size, flush_interval=s.flush_interval, max_buffer=s.max_buffer
+            )
+            sinks.append(self._store)
+        self.runner = Runner(self.state, self.ctx, concurrency=config.engine.concurrency, sinks=sinks)
+        self.scheduler = Scheduler(self._run_by_id)
+        self.checks: dict[str, CheckBase] = config.check_by_id()
+        self.storage_ready = False
+        self.started_at: float | None = None
+        self.reloads = {"success": 0, "failure": 0}
+        self.last_reload: float | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self, *, schedule: bool = True) -> None:
+        self.state.set_checks(self.checks.values())
+        if self.db is not None:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self._prepare_storage), STARTUP_DB_TIMEOUT)
+            except Exception as exc:
+                log.error(
+                    "storage not ready (%s): probing anyway; results are buffered until it is",
+                    f"{type(exc).__name__}: {exc}".splitlines()[0],
+                )
+                self.writer.put_task(self._prepare_storage_task)
+            self.writer.start()
+        if schedule:
+            self.scheduler.sync(self.checks.values())
+            self.scheduler.start()
+        self.started_at = time.time()
+        log.info("engine started: %d checks in %d components", len(self.checks), len(self.state.components))
+
+    async def stop(self) -> None:
+        """Stop scheduling, let in-flight runs end, flush pending writes."""
+        self.scheduler.shutdown()
+        await self.clients.aclose()
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.stop)
+
+    # -- storage -----------------------------------------------------------------------------
+    def _prepare_storage(self) -> None:
+        upgrade(self.db)
+        with Session(self.db) as session, session.begin():
+            queries.sync_checks(session, checks=self._catalog(), now=time.time())
+            restored = queries.latest_states(session)
+        for cid, (status, since, reason) in restored.items():
+            if cid in self.checks:
+                self.state.restore(cid, Status(status), since.timestamp(), reason)
+        self.storage_ready = True
+
+    def _prepare_storage_task(self, session: Session) -> None:
+        upgrade(self.db)
+        queries.sync_checks(session, checks=self._catalog(), now=time.time())
+        self.storage_ready = True
+
+    def _catalog(self) -> list[dict]:
+        secrets = self.config.secret_values
+        return [
+            {
+                "id": c.id,
+                "component": c.component,
+                "name": c.name,
+                "kind": c.kind,
+                "settings": redact_settings(c, secrets),
+            }
+            for c in self.checks.values()
+        ]
+
+    def _store(self, check: CheckBase, result: Result, transitions: list[Transition]) -> None:
+        writer = self.writer
+        writer.put_result(
+            check.id, result.time, result.status.value, result.latency, result.reason, result.details
+        )
+        for t in transitions:
+            writer.put_change(t.kind, t.subject, t.at, t.old.value, t.new.value, t.reason)
+
+    # -- running -----------------------------------------------------------------------------
+    async def _run_by_id(self, check_id: str) -> None:
+        check = self.checks.get(check_id)
+        if check is not None:
+            await self.runner.run(check)
+
+    async def run_once(self, check_ids: list[str] | None = None) -> dict[str, Result]:
+        """Run the given checks (all by default) once, concurrently, recording nothing."""
+        chosen = [self.checks[cid] for cid in (check_ids or list(self.checks))]
+        results = await asyncio.gather(*(self.runner.execute(c) for c in chosen))
+        return {c.id: r for c, r in zip(chosen, results, strict=True)}
+
+    # -- reload ------------------------------------------------------------------------------
+    def apply_config(self, new: Config) -> list[str]:
+        """Switch to `new` in place, keeping state and counters of the checks that stay. Returns
+        warnings for settings that need a restart (server, storage, engine)."""
+        warnings = [
+            f"{section}: changed; restart the service to apply it"
+            for section in ("server", "storage", "engine")
+            if getattr(new, section) != getattr(self.config, section)
+        ]
+        self.config = new
+        self.checks = new.check_by_id()
+        retired = self.state.set_checks(self.checks.values())
+        self.scheduler.sync(self.checks.values()) if self.scheduler.running else None
+        if self.writer is not None:
+            catalog = self._catalog()
+            self.writer.put_task(
+                lambda session: queries.sync_checks(session, checks=catalog, now=time.time())
+            )
+        self.reloads["success"] += 1
+        self.last_reload = time.time()
+        log.info("config applied: %d checks (%d retired)", len(self.checks), len(retired))
+        return warnings
+
+    def on_transition(self, callback: Callable[[CheckBase, Result, list[Transition]], None]) -> None:
+        """Add a sink (alerting, live page updates) that sees every run and its transitions."""
+        self.runner.sinks.append(callback)

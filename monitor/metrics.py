@@ -1,0 +1,163 @@
+"""Prometheus exposition: one custom collector over the engine's in-memory state, so the series
+are exactly the checks that exist now (a retired check vanishes). `collect()` never touches the
+database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from monitor.scheduler import LAG_BUCKETS
+from monitor.state import DURATION_BUCKETS
+from probes.base import Status
+
+PREFIX = "platform_monitor_"
+_STATUSES = (Status.UP, Status.DEGRADED, Status.DOWN, Status.UNKNOWN)
+
+
+def _histogram_buckets(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:
+    out, total = [], 0
+    for bound, count in zip((*bounds, float("inf")), counts, strict=True):
+        total += count
+        out.append(("+Inf" if bound == float("inf") else repr(bound), total))
+    return out
+
+
+class EngineCollector:
+    """Yields the check, component and self metrics of one engine."""
+
+    def __init__(self, engine: object) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._checks()
+        yield from self._components()
+        yield from self._self()
+
+    def _checks(self) -> Iterator[Metric]:
+        labels = ["check", "component", "kind"]
+        up = GaugeMetricFamily(
+            PREFIX + "check_up", "1 if the check's confirmed state is up, else 0.", labels=labels
+        )
+        status = GaugeMetricFamily(
+            PREFIX + "check_status", "1 for the check's confirmed state.", labels=[*labels, "status"]
+        )
+        last_run = GaugeMetricFamily(
+            PREFIX + "check_last_run_timestamp_seconds",
+            "When the check last ran (unix seconds).",
+            labels=labels,
+        )
+        since = GaugeMetricFamily(
+            PREFIX + "check_state_since_timestamp_seconds",
+            "When the check entered its current state (unix seconds).",
+            labels=labels,
+        )
+        runs = CounterMetricFamily(
+            PREFIX + "check_runs", "Runs of the check by result.", labels=[*labels, "result"]
+        )
+        duration = HistogramMetricFamily(
+            PREFIX + "check_duration_seconds", "How long each run took.", labels=labels
+        )
+        latency = GaugeMetricFamily(
+            PREFIX + "check_latency_seconds", "The last run's latency.", labels=labels
+        )
+        cert = GaugeMetricFamily(
+            PREFIX + "tls_cert_expiry_timestamp_seconds",
+            "When the target's TLS certificate expires (unix seconds).",
+            labels=labels,
+        )
+        for cid, st in self.engine.state.checks.items():
+            values = [cid, st.check.component, st.check.kind]
+            up.add_metric(values, 1.0 if st.status == Status.UP else 0.0)
+            for s in _STATUSES:
+                status.add_metric([*values, s.value], 1.0 if st.status == s else 0.0)
+            for result, count in st.runs.items():
+                runs.add_metric([*values, result], count)
+            duration.add_metric(values, _histogram_buckets(DURATION_BUCKETS, st.buckets), st.duration_sum)
+            if st.since is not None:
+                since.add_metric(values, st.since)
+            last = st.last_result
+            if last is not None:
+                last_run.add_metric(values, last.time)
+                latency.add_metric(values, last.latency or 0.0)
+                expiry = last.details.get("cert_not_after")
+                if isinstance(expiry, int | float):
+                    cert.add_metric(values, float(expiry))
+        yield from (up, status, last_run, since, runs, duration, latency, cert)
+
+    def _components(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            PREFIX + "component_up", "1 if every known check of the component is up.", labels=["component"]
+        )
+        status = GaugeMetricFamily(
+            PREFIX + "component_status",
+            "1 for the component's derived status.",
+            labels=["component", "status"],
+        )
+        for name, comp in self.engine.state.components.items():
+            up.add_metric([name], 1.0 if comp.status == Status.UP else 0.0)
+            for s in _STATUSES:
+                status.add_metric([name, s.value], 1.0 if comp.status == s else 0.0)
+        yield from (up, status)
+
+    def _self(self) -> Iterator[Metric]:
+        engine = self.engine
+        sched = engine.scheduler
+        lag = HistogramMetricFamily(
+            PREFIX + "scheduler_lag_seconds", "Delay between a run's due time and its start."
+        )
+        lag.add_metric([], _histogram_buckets(LAG_BUCKETS, sched.lag_buckets), sched.lag_sum)
+        yield lag
+        yield CounterMetricFamily(
+            PREFIX + "scheduler_skipped_runs",
+            "Runs skipped because the previous run of the check was still going or the loop was too late.",
+            value=sched.skipped,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "checks_configured", "Checks in the current config.", value=len(engine.checks)
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "probes_in_flight", "Probes running now.", value=engine.runner.in_flight
+        )
+        reloads = CounterMetricFamily(
+            PREFIX + "config_reloads", "Config reloads by outcome.", labels=["outcome"]
+        )
+        for outcome, count in engine.reloads.items():
+            reloads.add_metric([outcome], count)
+        yield reloads
+        writer = engine.writer
+        if writer is not None:
+            yield GaugeMetricFamily(
+                PREFIX + "storage_pending_writes", "Rows waiting to be written.", value=writer.pending
+            )
+            yield CounterMetricFamily(
+                PREFIX + "storage_dropped_writes",
+                "Results dropped because the write buffer was full while the database was unreachable.",
+                value=writer.dropped,
+            )
+            yield CounterMetricFamily(
+                PREFIX + "storage_rows_written", "Rows written to the database.", value=writer.rows_written
+            )
+            yield CounterMetricFamily(
+                PREFIX + "storage_write_failures", "Failed write attempts.", value=writer.failures
+            )
+            yield GaugeMetricFamily(
+                PREFIX + "storage_up",
+                "1 if the last write attempt succeeded.",
+                value=0.0 if writer.last_error else 1.0,
+            )
+
+
+def build_registry(engine: object) -> CollectorRegistry:
+    """A fresh registry with our collector and the process metrics (CPU, memory, fds)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(EngineCollector(engine))
+    ProcessCollector(registry=registry)
+    return registry

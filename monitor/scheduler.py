@@ -1,0 +1,115 @@
+"""The scheduler: one APScheduler job per owned check, each at a fixed phase within its interval
+(spread by a hash of the check id, stable across restarts and replicas), never overlapping
+itself. Knows nothing of probes: it calls `run(check_id)` when a check is due."""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from probes.base import CheckBase
+
+log = logging.getLogger(__name__)
+
+LAG_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Upper bounds (seconds) of the scheduling-lag histogram: due time → run start."""
+
+
+class Ownership:
+    """Which checks this replica runs. One replica owns all; a shared-database lease table can
+    replace this without touching the scheduler."""
+
+    def owns(self, check_id: str) -> bool:
+        return True
+
+
+def phase(check_id: str, interval: float) -> float:
+    """The check's fixed offset within its interval, from a hash of its id."""
+    return (zlib.crc32(check_id.encode()) / 2**32) * interval
+
+
+def first_run(check_id: str, interval: float, now: float) -> float:
+    """The next instant after `now` at the check's phase (epoch-aligned)."""
+    offset = phase(check_id, interval)
+    n = math.floor((now - offset) / interval) + 1
+    return offset + n * interval
+
+
+class Scheduler:
+    def __init__(self, run: Callable[[str], Awaitable[object]], ownership: Ownership | None = None) -> None:
+        self._run = run
+        self.ownership = ownership or Ownership()
+        self._aps = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        self._aps.add_listener(self._on_skip, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        # APScheduler logs each skipped or missed run at WARNING; we count them instead
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.ERROR)
+        self._jobs: dict[str, tuple[float, float]] = {}  # id → (interval, first run)
+        self.lag_buckets = [0] * (len(LAG_BUCKETS) + 1)
+        self.lag_sum = 0.0
+        self.lag_count = 0
+        self.skipped = 0
+        self.on_lag: Callable[[float], None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._aps.running
+
+    @property
+    def job_count(self) -> int:
+        return len(self._jobs)
+
+    def start(self) -> None:
+        self._aps.start()
+
+    def shutdown(self) -> None:
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+
+    def sync(self, checks: Iterable[CheckBase]) -> None:
+        """Make the jobs exactly the owned `checks`: add new ones, drop gone ones, re-time those
+        whose interval changed. Unchanged checks keep their schedule."""
+        wanted = {c.id: c for c in checks if self.ownership.owns(c.id)}
+        for cid in [cid for cid in self._jobs if cid not in wanted]:
+            self._aps.remove_job(cid)
+            del self._jobs[cid]
+        now = time.time()
+        for cid, check in wanted.items():
+            known = self._jobs.get(cid)
+            if known is not None and known[0] == check.interval:
+                continue
+            start = first_run(cid, check.interval, now)
+            trigger = IntervalTrigger(seconds=check.interval, start_date=datetime.fromtimestamp(start, UTC))
+            self._aps.add_job(
+                self._fire,
+                trigger,
+                args=[cid],
+                id=cid,
+                replace_existing=True,
+                misfire_grace_time=max(1, int(check.interval)),
+            )
+            self._jobs[cid] = (check.interval, start)
+
+    async def _fire(self, check_id: str) -> None:
+        job = self._jobs.get(check_id)
+        if job is not None:
+            interval, start = job
+            lag = (time.time() - start) % interval
+            self.lag_buckets[bisect.bisect_left(LAG_BUCKETS, lag)] += 1
+            self.lag_sum += lag
+            self.lag_count += 1
+            if self.on_lag is not None:
+                self.on_lag(lag)
+        await self._run(check_id)
+
+    def _on_skip(self, event: JobExecutionEvent) -> None:
+        self.skipped += 1

@@ -1,0 +1,212 @@
+"""What every probe shares: the check settings they all take, the result they return, the context
+the runner hands them. Probes return results; they never raise for a failing target, never time
+themselves out (the runner does) and never touch storage, alerting or the web layer."""
+
+from __future__ import annotations
+
+import enum
+import errno
+import logging
+import re
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+__all__ = [
+    "CheckBase",
+    "Duration",
+    "ProbeContext",
+    "ProbeFn",
+    "Regex",
+    "Result",
+    "Status",
+    "exception_chain",
+    "os_error_reason",
+    "parse_duration",
+]
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """`500ms`, `30s`, `5m`, `1h`, `2d` or a bare number of seconds → seconds (float)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration like 500ms, 30s, 5m, 1h or 1d is expected")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration (use e.g. 500ms, 30s, 5m, 1h, 1d)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError("a duration like 500ms, 30s, 5m, 1h or 1d is expected")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds → the shortest exact spelling (`1.5s`, `30s`, `5m`, `250ms`)."""
+    for unit in ("d", "h", "m", "s"):
+        n = seconds / _UNIT_SECONDS[unit]
+        if n >= 1 and n == int(n):
+            return f"{int(n)}{unit}"
+    if seconds < 1:
+        return f"{round(seconds * 1000, 3):g}ms"
+    return f"{seconds:g}s"
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
+
+
+def _compile_regex(value: Any) -> re.Pattern[str]:
+    if isinstance(value, re.Pattern):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a regular expression (string) is expected")
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+
+
+Regex = Annotated[
+    re.Pattern[str],
+    BeforeValidator(_compile_regex),
+    PlainSerializer(lambda pattern: pattern.pattern, return_type=str),
+]
+"""A regular expression in a check's config, compiled (and rejected if invalid) when loaded."""
+
+
+class Status(enum.StrEnum):
+    """A result's or a state's status. `unknown` is a state only (no confirmed result yet, or
+    the thing it depends on is unreachable), never what a probe says of a target it reached."""
+
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+    @property
+    def severity(self) -> int:
+        """Ordering for 'worst of': down > degraded > unknown > up."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Status.UP: 0, Status.UNKNOWN: 1, Status.DEGRADED: 2, Status.DOWN: 3}
+
+
+class CheckBase(BaseModel):
+    """Settings every check has. Each probe module subclasses this with its own `kind` literal
+    and fields; the config loader fills unset common fields from `defaults`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
+    """Field names whose values are never shown back (passwords, tokens, client keys)."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^/\s][^/]*$")
+    component: str = Field(min_length=1, max_length=200)
+    kind: str
+    interval: Annotated[Duration, Field(gt=0)] = 30.0
+    timeout: Annotated[Duration, Field(gt=0)] = 10.0
+    failure_threshold: int = Field(default=2, ge=1, le=100)
+    success_threshold: int = Field(default=1, ge=1, le=100)
+    labels: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def id(self) -> str:
+        """Stable id: `<component>/<name>`, the key in storage, metrics and the API."""
+        return f"{self.component}/{self.name}"
+
+
+@dataclass(slots=True)
+class Result:
+    """One run's outcome. `latency` and `time` are set by the runner, which owns timing; a probe
+    may set `latency` itself when it measures something narrower than the whole run (the
+    runner then keeps it)."""
+
+    status: Status
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    latency: float | None = None
+    time: float = 0.0  # unix seconds at the start of the run
+
+    @classmethod
+    def up(cls, reason: str = "", **details: Any) -> Result:
+        return cls(Status.UP, reason, details)
+
+    @classmethod
+    def degraded(cls, reason: str, **details: Any) -> Result:
+        return cls(Status.DEGRADED, reason, details)
+
+    @classmethod
+    def down(cls, reason: str, **details: Any) -> Result:
+        return cls(Status.DOWN, reason, details)
+
+
+@dataclass(slots=True)
+class ProbeContext:
+    """What the runner lends a probe for one run: a logger and the shared client pool
+    (`probes.clients.ClientPool`: httpx clients and SSL contexts keyed by their TLS settings)."""
+
+    logger: logging.Logger
+    clients: Any  # probes.clients.ClientPool; Any keeps this module free of transport imports
+
+
+_ERRNO_REASONS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.ECONNABORTED: "connection aborted",
+    errno.EPIPE: "connection closed by peer (broken pipe)",
+    errno.ETIMEDOUT: "connection timed out",
+    errno.EHOSTUNREACH: "no route to host",
+    errno.EHOSTDOWN: "host is down",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ENETDOWN: "network is down",
+    errno.EADDRNOTAVAIL: "cannot assign requested address",
+}
+_UNRESOLVED = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """`exc` then what it was raised from (`__cause__`, else `__context__`), outermost first:
+    client libraries wrap the OS error that says what actually happened."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def os_error_reason(exc: BaseException) -> str | None:
+    """A short reason ("connection refused", "DNS: name does not resolve" ...) for a failed
+    network operation, from the OS error anywhere in `exc`'s chain; None if there is none."""
+    chain = exception_chain(exc)
+    for error in chain:
+        if isinstance(error, socket.gaierror):
+            if error.errno in _UNRESOLVED:
+                return "DNS: name does not resolve"
+            return f"DNS: {error.strerror or error}"
+    for error in chain:
+        # ssl.SSLError numbers are SSL_ERROR_* codes, not errno values.
+        is_os_error = isinstance(error, OSError) and not isinstance(error, ssl.SSLError)
+        if is_os_error and error.errno in _ERRNO_REASONS:
+            return _ERRNO_REASONS[error.errno]
+    return None
+
+
+CheckT = TypeVar("CheckT", bound=CheckBase)
+ProbeFn = Callable[[Any, ProbeContext], Awaitable[Result]]
