@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import Callable
 
-from probes.clients import ClientPool
 from sqlalchemy import Engine as DbEngine
 from sqlalchemy.orm import Session
 
@@ -18,6 +17,7 @@ from monitor.runner import Runner, Sink
 from monitor.scheduler import Scheduler
 from monitor.state import StateMachine, Transition
 from probes.base import CheckBase, ProbeContext, Result, Status
+from probes.clients import ClientPool
 from storage import queries
 from storage.db import upgrade
 from storage.writer import Writer
@@ -46,7 +46,8 @@ class Engine:
             sinks.append(self._store)
         self.runner = Runner(self.state, self.ctx, concurrency=config.engine.concurrency, sinks=sinks)
         self.scheduler = Scheduler(self._run_by_id)
-        self.checks: dict[str, CheckBase] = config.check_by_id()
+        self.discovered: dict[str, list[CheckBase]] = {}
+        self.checks: dict[str, CheckBase] = self._all_checks()
         self.storage_ready = False
         self.started_at: float | None = None
         self.reloads = {"success": 0, "failure": 0}
@@ -127,7 +128,35 @@ class Engine:
         results = await asyncio.gather(*(self.runner.execute(c) for c in chosen))
         return {c.id: r for c, r in zip(chosen, results, strict=True)}
 
-    # -- reload ------------------------------------------------------------------------------
+    # -- reload and discovery ----------------------------------------------------------------
+    def _all_checks(self) -> dict[str, CheckBase]:
+        checks = self.config.check_by_id()
+        for source, found in self.discovered.items():
+            for check in found:
+                if check.id in checks:
+                    log.warning("discovered check %s (from %s) has the id of another check; ignored",
+                                check.id, source)
+                else:
+                    checks[check.id] = check
+        return checks
+
+    def _apply_checks(self) -> list[str]:
+        """Make the running checks config + discovered: state, schedule and catalogue follow;
+        checks that go keep their history (retired), those that stay keep state and counters."""
+        self.checks = self._all_checks()
+        retired = self.state.set_checks(self.checks.values())
+        if self.scheduler.running:
+            self.scheduler.sync(self.checks.values())
+        if self.writer is not None:
+            catalog = self._catalog()
+            self.writer.put_task(lambda s: queries.sync_checks(s, checks=catalog, now=time.time()))
+        return retired
+
+    def set_discovered(self, source: str, checks: list[CheckBase]) -> None:
+        """Replace the checks one discovery source contributes (a cluster's nodes, say)."""
+        self.discovered[source] = list(checks)
+        self._apply_checks()
+
     def apply_config(self, new: Config) -> list[str]:
         """Switch to `new` in place, keeping state and counters of the checks that stay. Returns
         warnings for settings that need a restart (server, storage, engine)."""
@@ -137,14 +166,7 @@ class Engine:
             if getattr(new, section) != getattr(self.config, section)
         ]
         self.config = new
-        self.checks = new.check_by_id()
-        retired = self.state.set_checks(self.checks.values())
-        self.scheduler.sync(self.checks.values()) if self.scheduler.running else None
-        if self.writer is not None:
-            catalog = self._catalog()
-            self.writer.put_task(
-                lambda session: queries.sync_checks(session, checks=catalog, now=time.time())
-            )
+        retired = self._apply_checks()
         self.reloads["success"] += 1
         self.last_reload = time.time()
         log.info("config applied: %d checks (%d retired)", len(self.checks), len(retired))

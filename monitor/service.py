@@ -9,6 +9,7 @@ import hashlib
 import logging
 import signal
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import Engine as DbEngine
 
@@ -22,6 +23,15 @@ log = logging.getLogger(__name__)
 RELOAD_POLL_INTERVAL = 2.0  # seconds between looks at the config file
 
 
+class Part(Protocol):
+    """A long-running piece beside the engine (alert sender, rollup job, cluster discovery):
+    started after the engine, stopped before it."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Service:
     def __init__(
         self, config: Config, *, config_path: Path | None = None, db: DbEngine | None = None
@@ -31,6 +41,7 @@ class Service:
         self.engine = Engine(config, db=self.db)
         self.metrics_registry = build_registry(self.engine)
         self._watch: asyncio.Task[None] | None = None
+        self.parts: list[Part] = []
         self._fingerprint = self._read_fingerprint()
 
     @property
@@ -39,6 +50,8 @@ class Service:
 
     async def start(self) -> None:
         await self.engine.start()
+        for part in self.parts:
+            await part.start()
         if self.config_path is not None:
             self._watch = asyncio.create_task(self._watch_file(), name="config-watch")
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -51,6 +64,11 @@ class Service:
                 await self._watch
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        for part in reversed(self.parts):
+            try:
+                await part.stop()
+            except Exception:
+                log.exception("stopping %r failed", part)
         await self.engine.stop()
         self.db.dispose()
 
