@@ -37,7 +37,7 @@ class CheckState:
     streak_status: Status | None = None
     streak: int = 0
     bad_streak: int = 0
-    runs: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in Status if s != Status.UNKNOWN})
+    runs: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in Status})
     buckets: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
     duration_sum: float = 0.0
 

@@ -89,8 +89,9 @@ Regex = Annotated[
 
 
 class Status(enum.StrEnum):
-    """A result's or a state's status. `unknown` is a state only (no confirmed result yet, or
-    the thing it depends on is unreachable), never what a probe says of a target it reached."""
+    """A result's or a state's status. A probe says `unknown` only when it cannot judge its
+    target because something it depends on is unreachable (a node check while its cluster's
+    apiserver is down): that is not the target's failure, and alerting does not page on it."""
 
     UP = "up"
     DEGRADED = "degraded"
