@@ -68,6 +68,9 @@ class EngineCollector:
         latency = GaugeMetricFamily(
             PREFIX + "check_latency_seconds", "The last run's latency.", labels=labels
         )
+        phases = GaugeMetricFamily(PREFIX + "check_phase_duration_seconds",
+                                   "The last run's time per phase (connect, tls, auth, manifest ...).",
+                                   labels=[*labels, "phase"])
         cert = GaugeMetricFamily(
             PREFIX + "tls_cert_expiry_timestamp_seconds",
             "When the target's TLS certificate expires (unix seconds).",
@@ -87,10 +90,13 @@ class EngineCollector:
             if last is not None:
                 last_run.add_metric(values, last.time)
                 latency.add_metric(values, last.latency or 0.0)
+                for phase, seconds in (last.details.get("phases") or {}).items():
+                    if isinstance(seconds, int | float):
+                        phases.add_metric([*values, phase], float(seconds))
                 expiry = last.details.get("cert_not_after")
                 if isinstance(expiry, int | float):
                     cert.add_metric(values, float(expiry))
-        yield from (up, status, last_run, since, runs, duration, latency, cert)
+        yield from (up, status, last_run, since, runs, duration, latency, phases, cert)
 
     def _components(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(

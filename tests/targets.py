@@ -30,7 +30,7 @@ class HttpTarget:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 behaviour.hits[self.path] = behaviour.hits.get(self.path, 0) + 1
                 if behaviour.delay:
                     time.sleep(behaviour.delay)
