@@ -125,6 +125,9 @@ class CheckBase(BaseModel):
     success_threshold: int = Field(default=1, ge=1, le=100)
     labels: dict[str, str] = Field(default_factory=dict)
     description: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    """Ids of checks this one depends on: while one of them is down, this check's alerts are
+    covered by that parent's alert."""
 
     @property
     def id(self) -> str:

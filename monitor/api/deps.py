@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
 from monitor.engine import Engine
@@ -28,3 +29,20 @@ def get_session(request: Request) -> Iterator[Session]:
 ServiceDep = Annotated[Service, Depends(get_service)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def require_token(request: Request) -> None:
+    """Write endpoints: a bearer token equal to `server.api_token`. With no token configured,
+    writes are refused (403) rather than left open."""
+    expected = request.app.state.service.config.server.api_token
+    if not expected:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "write endpoints are disabled: set server.api_token")
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+WriteAccess = Depends(require_token)
