@@ -12,6 +12,7 @@ from typing import Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
 
+from monitor.history_config import ComponentConfig, MaintenanceList, RetentionConfig
 from probes import PROBES
 from probes.base import CheckBase, Duration
 
@@ -81,6 +82,10 @@ class Config(_Model):
     defaults: Defaults = Defaults()
     engine: EngineConfig = EngineConfig()
     checks: list[AnyCheck] = Field(default_factory=list)  # type: ignore[valid-type]
+    retention: RetentionConfig = RetentionConfig()
+    components: dict[str, ComponentConfig] = Field(default_factory=dict)
+    """Per component (key: its name, or an fnmatch pattern): slo, title, group, description."""
+    maintenance: MaintenanceList = Field(default_factory=list)
 
     _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine as DbEngine
 
 from monitor.config import Config, ConfigError, load_config
 from monitor.engine import Engine
+from monitor.housekeeping import Housekeeping
 from monitor.metrics import build_registry
 from storage.db import create_db_engine
 
@@ -42,6 +43,8 @@ class Service:
         self.metrics_registry = build_registry(self.engine)
         self._watch: asyncio.Task[None] | None = None
         self.parts: list[Part] = []
+        self.housekeeping = Housekeeping(self)
+        self.parts.append(self.housekeeping)
         self._fingerprint = self._read_fingerprint()
 
     @property

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine as DbEngine
 
 from monitor import __version__
-from monitor.api import checks, components, health
+from monitor.api import checks, components, health, history
 from monitor.config import Config
 from monitor.service import Service
 
@@ -36,6 +36,7 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
         lifespan=lifespan,
     )
     app.include_router(health.router)
+    app.include_router(history.router)  # before checks: its /checks/{id}/history must win over /checks/{id}
     app.include_router(checks.router)
     app.include_router(components.router)
     return app

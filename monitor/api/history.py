@@ -1,0 +1,207 @@
+"""/api/v1 history endpoints: snapshot at an instant, timelines, a check's series, uptime,
+incidents, the overview page's data, maintenance windows. Thin: each route checks its input and
+calls one storage.history query; writes need the bearer token."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy.orm import Session
+
+from monitor.api.deps import EngineDep, SessionDep, WriteAccess
+from monitor.config import Config
+from monitor.history_config import MaintenanceIn, component_settings
+from storage import history, maintenance
+from storage.history_types import (
+    CheckHistory,
+    IncidentOut,
+    MaintenanceWindowOut,
+    Overview,
+    Snapshot,
+    Timeline,
+    Uptime,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["history"])
+
+DEFAULT_WINDOW = timedelta(hours=24)  # timelines and series when `from` is not given
+DEFAULT_QOS_WINDOW = timedelta(days=30)  # uptime and incidents when `from` is not given
+MAX_WINDOW = timedelta(days=3660)  # ten years: beyond that a request is a mistake
+OVERVIEW_DAYS_MAX = 400
+UNPROCESSABLE = 422  # Starlette renamed its constant; the number is what clients see
+
+Instant = Annotated[datetime | None, Query(description="ISO 8601, e.g. 2026-11-27T12:00:00Z (no offset: UTC)")]
+From = Annotated[datetime | None, Query(alias="from", description="ISO 8601, inclusive (no offset: UTC)")]
+To = Annotated[datetime | None, Query(description="ISO 8601, exclusive (no offset: UTC); default now")]
+ComponentQ = Annotated[str | None, Query(description="only this component (and its checks)")]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _now() -> datetime:
+    return datetime.fromtimestamp(round(time.time(), 3), UTC)
+
+
+def _range(start: datetime | None, end: datetime | None, default: timedelta) -> tuple[datetime, datetime]:
+    end = _utc(end) if end is not None else _now()
+    start = _utc(start) if start is not None else end - default
+    if start >= end:
+        raise HTTPException(UNPROCESSABLE, "`from` must be before `to`")
+    if end - start > MAX_WINDOW:
+        raise HTTPException(UNPROCESSABLE, f"the range is longer than {MAX_WINDOW.days} days")
+    return start, end
+
+
+def _slo(config: Config):
+    return lambda name: component_settings(config.components, name).slo
+
+
+@router.get("/snapshot", response_model=Snapshot)
+def get_snapshot(session: SessionDep, at: Instant = None, component: ComponentQ = None) -> Snapshot:
+    """The state of every check and component at instant `at` (default now): state, since when,
+    the change that put it there, the last raw result at or before `at` (while raw results are
+    kept), maintenance; and the previous/next check state change from `at`, for stepping through
+    history. Checks configured at `at` are included, retired ones too if not yet retired then."""
+    return history.snapshot(session, at=_utc(at) if at is not None else _now(), component=component)
+
+
+@router.get("/timeline", response_model=Timeline)
+def get_timeline(
+    session: SessionDep,
+    from_: From = None,
+    to: To = None,
+    component: ComponentQ = None,
+    checks: Annotated[bool, Query(description="include each check's intervals, not only components'")] = True,
+) -> Timeline:
+    """State intervals [start, end) of every component (or one) and its checks over [from, to)
+    (default: the last 24 hours), plus the maintenance occurrences in it: what a timeline
+    drawing needs. At most 50,000 intervals; past that checks are left out (`truncated`)."""
+    start, end = _range(from_, to, DEFAULT_WINDOW)
+    return history.timeline(session, start=start, end=end, component=component, include_checks=checks)
+
+
+@router.get("/checks/{check_id:path}/history", response_model=CheckHistory)
+def get_check_history(
+    check_id: str,
+    session: SessionDep,
+    engine: EngineDep,
+    from_: From = None,
+    to: To = None,
+    points: Annotated[int, Query(ge=10, le=history.MAX_POINTS, description="at most this many points")] = 500,
+) -> CheckHistory:
+    """One check's latency (mean, p50, p95, max) and status counts over [from, to) (default: the
+    last 24 hours) in at most `points` points, at the finest resolution still kept that fits:
+    raw results for hours, 5-minute rollups for days, hourly for weeks, daily for months and
+    more. `resolution` and `step_seconds` say which. Also its state intervals. Retired checks
+    keep their history."""
+    start, end = _range(from_, to, DEFAULT_WINDOW)
+    out = history.check_history(session, check_id=check_id, start=start, end=end, now=_now(), max_points=points,
+                                retention=engine.config.retention.to_retention())
+    if out is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no check with id {check_id!r} was ever configured")
+    return out
+
+
+@router.get("/uptime", response_model=Uptime)
+def get_uptime(
+    session: SessionDep,
+    engine: EngineDep,
+    from_: From = None,
+    to: To = None,
+    by: Annotated[Literal["check", "component"], Query(description="one entry per component or per check")]
+    = "component",
+    component: ComponentQ = None,
+) -> Uptime:
+    """Availability (degraded counts as available; unknown time and maintenance left out),
+    degraded and down time, incidents, MTTR, latency p50/p95 and error budget left against each
+    component's SLO (config `components.<name>.slo`, default 99.9) over [from, to) (default: the
+    last 30 days; time after now is not counted)."""
+    start, end = _range(from_, to, DEFAULT_QOS_WINDOW)
+    config = engine.config
+    return history.uptime(session, start=start, end=end, now=_now(), by=by, component=component,
+                          slo=_slo(config), retention=config.retention.to_retention())
+
+
+@router.get("/incidents", response_model=list[IncidentOut])
+def get_incidents(
+    session: SessionDep,
+    from_: From = None,
+    to: To = None,
+    component: ComponentQ = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[IncidentOut]:
+    """Intervals during which a component was not up that overlap [from, to) (default: the last
+    30 days), newest first, each whole (it may begin before `from`; `end` null while ongoing):
+    worst state, the checks that went degraded or down and their reasons, maintenance overlap."""
+    start, end = _range(from_, to, DEFAULT_QOS_WINDOW)
+    return history.incidents(session, start=start, end=end, now=_now(), component=component, limit=limit)
+
+
+@router.get("/overview", response_model=Overview)
+def get_overview(
+    session: SessionDep,
+    engine: EngineDep,
+    days: Annotated[int, Query(ge=1, le=OVERVIEW_DAYS_MAX, description="UTC days, today included")] = 90,
+) -> Overview:
+    """The status overview in one call: every current component's state now, its checks counted
+    by state, its availability and error budget over `days`, and per day: availability,
+    degraded/down/maintenance time, worst state and incidents. Display settings (title, group,
+    description) come from the config's `components`."""
+    config = engine.config
+    out = history.overview(session, now=_now(), days=days, slo=_slo(config))
+    for comp in out.components:
+        settings = component_settings(config.components, comp.id)
+        comp.title, comp.group, comp.description = settings.title, settings.group, settings.description
+    return out
+
+
+@router.get("/maintenance", response_model=list[MaintenanceWindowOut])
+def list_maintenance(
+    session: SessionDep,
+    from_: From = None,
+    to: Annotated[datetime | None, Query(description="ISO 8601; default: 30 days after `from`")] = None,
+    retired: Annotated[bool, Query(description="include config windows removed from the config")] = False,
+) -> list[MaintenanceWindowOut]:
+    """Every maintenance window (from the config file and from this API), with its occurrences
+    in [from, to) (default: from now for 30 days)."""
+    start = _utc(from_) if from_ is not None else _now()
+    start, end = _range(start, to if to is not None else start + timedelta(days=30), timedelta(days=30))
+    return history.maintenance_windows(session, start=start, end=end, include_retired=retired)
+
+
+def _window_out(session: Session, window_id: int) -> MaintenanceWindowOut:
+    start = _now()
+    return next(w for w in history.maintenance_windows(session, start=start, end=start + timedelta(days=30),
+                                                       include_retired=True) if w.id == window_id)
+
+
+@router.post("/maintenance", response_model=MaintenanceWindowOut, status_code=status.HTTP_201_CREATED,
+             dependencies=[WriteAccess])
+def create_maintenance(body: MaintenanceIn, session: SessionDep) -> MaintenanceWindowOut:
+    """Add a maintenance window (bearer token required): one-off (`start` and `end` or
+    `duration`) or recurring (`every`: day|week|month, `days`, `at` "HH:MM", `duration`,
+    `timezone`). `components` and `checks` take fnmatch patterns. It counts in uptime figures at
+    once, for past occurrences too."""
+    with session.begin():
+        row = maintenance.add_window(session, fields=body.to_fields(), now=time.time())
+        window_id = row.id
+    return _window_out(session, window_id)
+
+
+@router.delete("/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[WriteAccess])
+def delete_maintenance(window_id: int, session: SessionDep) -> Response:
+    """Delete a window (bearer token required); its past occurrences count again in uptime.
+    Windows from the config file are refused (409): remove them from the file."""
+    try:
+        with session.begin():
+            found = maintenance.delete_window(session, window_id=window_id)
+    except maintenance.WindowInConfig as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no maintenance window {window_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,109 @@
+"""The housekeeping part of the service: keeps the rollups up to date, applies retention, and
+stores the config file's maintenance windows (at start and after each reload). The database
+work runs in a thread; nothing here blocks the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from storage import maintenance, rollups
+from storage.retention import apply_retention
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+    from monitor.service import Service
+
+log = logging.getLogger(__name__)
+
+ROLLUP_INTERVAL = 60.0  # seconds between rollup runs: how stale the current hour's rollups may be
+RETENTION_INTERVAL = 3600.0  # seconds between retention runs: each deletes about an hour of raw results
+TICK = 2.0  # seconds between looks at the config (reloads) and at the clock
+
+
+class Housekeeping:
+    """A Service part. Counters (`runs`, `failures`, `last_error`, `last_report`) say how it goes."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.backlog = rollups.Backlog()
+        self.runs = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self.last_report: rollups.RunReport | None = None
+        self._synced: Config | None = None
+        self._next_rollup = 0.0
+        self._next_retention = 0.0
+        self._stop = threading.Event()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop_ref: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        writer = self.service.engine.writer
+        if writer is not None:
+            writer.listeners.append(self.backlog.note)
+        self._stop.clear()
+        self._loop_ref = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._loop(), name="housekeeping")
+
+    async def stop(self) -> None:
+        """Stop after the database step in progress (a long first rollup stops between chunks)."""
+        self._stop.set()
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        writer = self.service.engine.writer
+        if writer is not None and self.backlog.note in writer.listeners:
+            writer.listeners.remove(self.backlog.note)
+
+    def run_now(self) -> None:
+        """Ask for a rollup and retention run now; callable from any thread."""
+        self._next_rollup = self._next_retention = 0.0
+        if self._loop_ref is not None:
+            self._loop_ref.call_soon_threadsafe(self._wake.set)
+
+    async def _loop(self) -> None:
+        while not self._stop.is_set():
+            if self.service.engine.storage_ready:
+                try:
+                    await self._step()
+                except Exception as exc:  # the database is away: try again next tick
+                    self.failures += 1
+                    self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                    log.warning("housekeeping failed: %s", self.last_error)
+                    self._next_rollup = time.monotonic() + TICK
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), TICK)
+            self._wake.clear()
+
+    async def _step(self) -> None:
+        config = self.service.config
+        if config is not self._synced:
+            windows = [w.to_fields() for w in config.maintenance]
+            await asyncio.to_thread(self._sync_windows, windows)
+            self._synced = config
+        retention = config.retention.to_retention()
+        clock = time.monotonic()
+        if clock >= self._next_rollup:
+            self.last_report = await asyncio.to_thread(
+                rollups.update, self.service.db, now=time.time(), backlog=self.backlog,
+                raw_retention=retention.raw, stop=self._stop,
+            )
+            self._next_rollup = clock + ROLLUP_INTERVAL
+            self.runs += 1
+            self.last_error = None
+            if clock >= self._next_retention and not self._stop.is_set():
+                await asyncio.to_thread(apply_retention, self.service.db, now=time.time(), retention=retention)
+                self._next_retention = clock + RETENTION_INTERVAL
+
+    def _sync_windows(self, windows: list[dict]) -> None:
+        with Session(self.service.db) as session, session.begin():
+            maintenance.sync_config_windows(session, windows=windows, now=time.time())

@@ -1,0 +1,396 @@
+"""History queries for the API and the status-history UI: the platform at an instant, state
+timelines, a check's latency and status series, the overview page's data; uptime and incidents
+live in storage.uptime and are re-exported here. Keyword-only arguments; the caller owns the
+session. Times in and out are aware datetimes (UTC)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import BigInteger, func, select, type_coerce
+from sqlalchemy.orm import Session
+
+from storage.history_models import Rollup1d, Rollup1h, Rollup5m
+from storage.history_sql import (
+    DAY_MS,
+    HOUR_MS,
+    ChangeRec,
+    catalogue,
+    floor_to,
+    from_ms,
+    last_results_at,
+    latest_at,
+    maintenance_index,
+    nearest_change,
+    spans_by_subject,
+    subjects_query,
+    to_ms,
+    window_ms,
+)
+from storage.history_types import (
+    Change,
+    CheckAt,
+    CheckHistory,
+    ComponentAt,
+    HistoryPoint,
+    Interval,
+    MaintenanceOccurrence,
+    MaintenanceWindowOut,
+    Overview,
+    OverviewComponent,
+    OverviewDay,
+    ResultAt,
+    Snapshot,
+    SubjectTimeline,
+    Timeline,
+)
+from storage.intervals import Span, StateTimes, incidents_of, overlap, split
+from storage.latency import Summary, decode_slots
+from storage.maintenance import MaintenanceIndex, list_windows
+from storage.models import CheckRow, ResultRow
+from storage.retention import Retention
+from storage.uptime import DEFAULT_SLO, incidents, uptime
+
+__all__ = [
+    "DEFAULT_SLO",
+    "MAX_POINTS",
+    "check_history",
+    "incidents",
+    "maintenance_windows",
+    "overview",
+    "snapshot",
+    "timeline",
+    "uptime",
+]
+
+MAX_POINTS = 1000  # per series: more than a chart's width in pixels
+MAX_GROUPING = 4
+"""A series reads at most this many stored buckets per point it returns: beyond that the next
+coarser grain is read instead (reading 30 days of 5-minute detail for 720 points would decode
+8,640 buckets where 720 hourly rows say nearly the same)."""
+TIMELINE_LIMIT = 50_000  # intervals per timeline answer
+_RAW_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300)  # seconds: steps for grouping raw results
+_SLOT_MS = 300_000
+
+
+def _change(kind: str, rec: ChangeRec | None) -> Change | None:
+    if rec is None:
+        return None
+    return Change(kind=kind, subject=rec.subject, time=from_ms(rec.ts), old=rec.old, new=rec.new, reason=rec.reason)
+
+
+def occurrences_out(index: MaintenanceIndex) -> list[MaintenanceOccurrence]:
+    """The occurrences an index found, as API records."""
+    return [
+        MaintenanceOccurrence(
+            window_id=w.id, name=w.name, reason=w.reason, source=w.source, start=from_ms(a), end=from_ms(b),
+            components=list(w.components or []), checks=list(w.checks or []),
+        )
+        for w, a, b in index.occurring()
+    ]
+
+
+def maintenance_windows(
+    session: Session, *, start: datetime, end: datetime, include_retired: bool = False
+) -> list[MaintenanceWindowOut]:
+    """Every stored maintenance window (retired config windows only if asked), each with its
+    occurrences overlapping [start, end)."""
+    a, b = to_ms(start), to_ms(end)
+    out = []
+    for w in list_windows(session, include_retired=include_retired):
+        index = MaintenanceIndex([w], a, b)
+        rec = w.recurrence or {}
+        out.append(MaintenanceWindowOut(
+            id=w.id, source=w.source, name=w.name, reason=w.reason, components=list(w.components or []),
+            checks=list(w.checks or []), start=w.starts_at, end=w.ends_at, every=rec.get("every"),
+            days=list(rec.get("days") or []), at=rec.get("at"),
+            duration_seconds=rec.get("duration") if rec else (w.ends_at - w.starts_at).total_seconds(),
+            timezone=rec.get("timezone"), created_at=w.created_at, retired_at=w.retired_at,
+            occurrences=occurrences_out(index),
+        ))
+    return out
+
+
+def snapshot(session: Session, *, at: datetime, component: str | None = None) -> Snapshot:
+    """Every check and component as it stood at `at`: its state, since when and the change that
+    put it there, the last raw result at or before `at` (while kept), whether a maintenance
+    window was open; plus the nearest check changes before and after `at` (for stepping).
+    Checks are those configured at `at` (retired ones included if not yet retired then).
+    Cost: one index probe per check and per component, whatever the history's length."""
+    at_ms = to_ms(at)
+    entries = catalogue(session, start_ms=at_ms, component=component)
+    checks_q = subjects_query("check", at_ms, component=component)
+    changes = latest_at(session, kind="check", subjects=checks_q, at_ms=at_ms)
+    comp_changes = latest_at(session, kind="component", subjects=subjects_query("component", at_ms,
+                                                                               component=component), at_ms=at_ms)
+    results = last_results_at(session, subjects=checks_q, at_ms=at_ms, not_before_ms=None)
+    index = maintenance_index(session, start_ms=at_ms, end_ms=at_ms + 1)
+    checks_out: list[CheckAt] = []
+    counts: dict[str, dict[str, int]] = {}
+    for e in entries:
+        rec = changes.get(e.id)
+        res = results.get(e.id)
+        state = rec.new if rec else "unknown"
+        per_state = counts.setdefault(e.component, {})
+        per_state[state] = per_state.get(state, 0) + 1
+        checks_out.append(CheckAt(
+            id=e.id, component=e.component, name=e.name, kind=e.kind, retired=e.retired_ms is not None,
+            state=state, since=from_ms(rec.ts) if rec else None, reason=rec.reason if rec else "",
+            change=_change("check", rec),
+            last_result=None if res is None else ResultAt(
+                time=from_ms(res.ts), status=res.status, latency=res.latency, reason=res.reason),
+            maintenance=bool(index.for_check(e.id, e.component)),
+        ))
+    components_out = []
+    for name in sorted(counts):
+        rec = comp_changes.get(name)
+        components_out.append(ComponentAt(
+            id=name, state=rec.new if rec else "unknown", since=from_ms(rec.ts) if rec else None,
+            reason=rec.reason if rec else "", change=_change("component", rec), checks=counts[name],
+            maintenance=bool(index.for_component(name)),
+        ))
+    return Snapshot(
+        at=from_ms(at_ms),
+        checks=checks_out,
+        components=components_out,
+        previous_change=_change("check", nearest_change(session, at_ms=at_ms, after=False, component=component)),
+        next_change=_change("check", nearest_change(session, at_ms=at_ms, after=True, component=component)),
+        maintenance=occurrences_out(index),
+    )
+
+
+def _intervals(spans: list[Span]) -> list[Interval]:
+    return [Interval(start=from_ms(s.start), end=from_ms(s.end), state=s.state, since=from_ms(s.since),
+                     reason=s.reason) for s in spans]
+
+
+def _clip(spans: list[Span], end_ms: int | None) -> list[Span]:
+    """Spans cut at `end_ms` (a check's retirement): after it the check had no state."""
+    if end_ms is None:
+        return spans
+    out = [s for s in spans if s.start < end_ms]
+    if out and out[-1].end > end_ms:
+        last = out[-1]
+        out[-1] = Span(last.start, end_ms, last.state, last.since, last.reason)
+    return out
+
+
+def timeline(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    component: str | None = None,
+    include_checks: bool = True,
+    limit: int = TIMELINE_LIMIT,
+) -> Timeline:
+    """State intervals over [start, end) of every component (or one) and of its checks, with
+    the maintenance occurrences in the window. Each subject's intervals cover the window from
+    its state at `start` (unknown if none recorded) to `end`; a retired check's stop at its
+    retirement. At most `limit` intervals: checks are dropped first (`truncated`)."""
+    a, b = to_ms(start), to_ms(end)
+    comps = spans_by_subject(session, kind="component",
+                             subjects=subjects_query("component", a, b, component=component), start_ms=a, end_ms=b)
+    out_checks: list[SubjectTimeline] = []
+    total = sum(len(s) for s in comps.values())
+    truncated = False
+    if include_checks:
+        entries = {e.id: e for e in catalogue(session, start_ms=a, end_ms=b, component=component)}
+        check_spans = spans_by_subject(
+            session, kind="check", subjects=subjects_query("check", a, b, component=component),
+            start_ms=a, end_ms=b, filter_changes=component is not None,
+        )
+        for cid in sorted(check_spans):
+            spans = _clip(check_spans[cid], entries[cid].retired_ms)
+            total += len(spans)
+            out_checks.append(SubjectTimeline(id=cid, component=entries[cid].component, intervals=_intervals(spans)))
+        if total > limit:
+            out_checks, truncated = [], True
+    out_comps = []
+    budget = limit
+    for name in sorted(comps):
+        spans = comps[name][:budget]
+        truncated = truncated or len(spans) < len(comps[name])
+        budget -= len(spans)
+        out_comps.append(SubjectTimeline(id=name, component=name, intervals=_intervals(spans)))
+    return Timeline(
+        start=from_ms(a), end=from_ms(b), components=out_comps, checks=out_checks,
+        maintenance=occurrences_out(maintenance_index(session, start_ms=a, end_ms=b)), truncated=truncated,
+    )
+
+
+# -- one check's series ------------------------------------------------------------------------
+def _point(t_ms: int, s: Summary) -> HistoryPoint:
+    return HistoryPoint(
+        time=from_ms(t_ms), runs=s.runs, up=s.up, degraded=s.degraded, down=s.down, unknown=s.unknown,
+        latency_mean=s.latency_mean, latency_p50=s.percentile(0.5), latency_p95=s.percentile(0.95),
+        latency_max=s.lat_max,
+    )
+
+
+def _grouped(buckets: list[tuple[int, Summary]], step_ms: int) -> list[HistoryPoint]:
+    """Merge time-ordered buckets into points of `step_ms` (aligned on the epoch)."""
+    points: list[HistoryPoint] = []
+    current: tuple[int, Summary] | None = None
+    for t, summary in buckets:
+        key = floor_to(t, step_ms)
+        if current is None or current[0] != key:
+            if current is not None:
+                points.append(_point(*current))
+            current = (key, Summary().merge(summary))
+        else:
+            current[1].merge(summary)
+    if current is not None:
+        points.append(_point(*current))
+    return points
+
+
+def _raw_points(session: Session, check_id: str, a: int, b: int, group_ms: int | None) -> list[HistoryPoint]:
+    table = ResultRow.__table__
+    ts = type_coerce(table.c.ts, BigInteger)
+    rows = session.execute(
+        select(ts.label("ts"), table.c.status, table.c.latency, table.c.reason)
+        .where(table.c.check_id == check_id, ts >= a, ts < b).order_by(table.c.ts)
+    )
+    if group_ms is None:
+        out = []
+        for r in rows:
+            s = Summary()
+            s.add(r.status, r.latency)
+            point = _point(r.ts, s)
+            point.status, point.reason, point.latency = r.status, r.reason, r.latency
+            out.append(point)
+        return out
+    buckets = []
+    for r in rows:
+        s = Summary()
+        s.add(r.status, r.latency)
+        buckets.append((r.ts, s))
+    return _grouped(buckets, group_ms)
+
+
+def _rollup_buckets(session: Session, grain: str, check_id: str, a: int, b: int) -> list[tuple[int, Summary]]:
+    """The stored buckets of one check overlapping [a, b), in time order."""
+    table = {"5m": Rollup5m, "1h": Rollup1h, "1d": Rollup1d}[grain].__table__
+    bucket = type_coerce(table.c.bucket, BigInteger)
+    step = DAY_MS if grain == "1d" else HOUR_MS
+    rows = session.execute(
+        select(table, bucket.label("bucket_ms"))
+        .where(table.c.check_id == check_id, bucket >= floor_to(a, step), bucket < b)
+        .order_by(table.c.bucket)
+    )
+    if grain != "5m":
+        return [(r.bucket_ms, Summary.from_columns(r)) for r in rows]
+    out = []
+    for r in rows:
+        for i, slot in enumerate(decode_slots(r.detail)):
+            t = r.bucket_ms + i * _SLOT_MS
+            if slot is not None and t + _SLOT_MS > a and t < b:
+                out.append((t, slot))
+    return out
+
+
+def check_history(
+    session: Session,
+    *,
+    check_id: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    max_points: int = MAX_POINTS,
+    retention: Retention | None = None,
+) -> CheckHistory | None:
+    """One check's series over [start, end) in at most `max_points` points, from the finest data
+    still kept that needs no more than MAX_GROUPING stored buckets per point: raw results (one
+    point each, or grouped into steps of 1 s … 5 min), then 5-minute, hourly, daily rollups
+    (grouped into multiples of their grain when needed). Also the check's state intervals.
+    None if the check was never known."""
+    row = session.get(CheckRow, check_id)
+    if row is None:
+        return None
+    retention = retention or Retention()
+    a, b, now_ms = to_ms(start), to_ms(end), to_ms(now)
+    span = max(b - a, 1)
+
+    def kept(window: timedelta | None) -> bool:
+        return window is None or a >= now_ms - window_ms(window)
+
+    resolution, step_ms, points = None, None, []
+    if kept(retention.raw):
+        table = ResultRow.__table__
+        ts = type_coerce(table.c.ts, BigInteger)
+        n = session.scalar(select(func.count()).where(table.c.check_id == check_id, ts >= a, ts < b))
+        if n <= max_points:
+            resolution, points = "raw", _raw_points(session, check_id, a, b, None)
+        elif n <= max_points * MAX_GROUPING:
+            wanted = span / max_points / 1000
+            step_ms = 1000 * next((s for s in _RAW_STEPS if s >= wanted), _RAW_STEPS[-1])
+            resolution, points = "raw", _raw_points(session, check_id, a, b, step_ms)
+    if resolution is None:
+        for grain, grain_ms, window in (("5m", _SLOT_MS, retention.rollup_5m), ("1h", HOUR_MS, retention.rollup_1h)):
+            if kept(window) and span / grain_ms <= max_points * MAX_GROUPING:
+                resolution = grain
+                break
+        else:
+            grain, grain_ms = "1d", DAY_MS
+            resolution = grain
+        step_ms = grain_ms * max(1, math.ceil(span / grain_ms / max_points))
+        points = _grouped(_rollup_buckets(session, resolution, check_id, a, b), step_ms)
+    states = spans_by_subject(session, kind="check", subjects=select(CheckRow.id.label("subject"))
+                              .where(CheckRow.id == check_id), start_ms=a, end_ms=b)[check_id]
+    return CheckHistory(
+        check_id=check_id, start=from_ms(a), end=from_ms(b), resolution=resolution,
+        step_seconds=None if step_ms is None else step_ms / 1000, points=points, states=_intervals(states),
+    )
+
+
+# -- the overview page -------------------------------------------------------------------------
+def overview(
+    session: Session, *, now: datetime, days: int = 90, slo: Callable[[str], float] | None = None
+) -> Overview:
+    """Everything the status overview needs in one call: each current component's state now
+    (with its checks counted by state, and whether it is in maintenance), its availability and
+    error budget over the last `days` UTC days (today so far included), and per day: availability,
+    degraded/down/maintenance time, worst state, incidents. Time-based, from state changes."""
+    slo = slo or (lambda _name: DEFAULT_SLO)
+    now_ms = to_ms(now)
+    first_day = floor_to(now_ms, DAY_MS) - (days - 1) * DAY_MS
+    edges = [first_day + i * DAY_MS for i in range(days)] + [now_ms]
+    snap_checks = latest_at(session, kind="check", subjects=subjects_query("check", now_ms), at_ms=now_ms)
+    entries = catalogue(session, start_ms=now_ms)
+    counts: dict[str, dict[str, int]] = {}
+    for e in entries:
+        rec = snap_checks.get(e.id)
+        state = rec.new if rec else "unknown"
+        per_state = counts.setdefault(e.component, {})
+        per_state[state] = per_state.get(state, 0) + 1
+    spans = spans_by_subject(session, kind="component", subjects=subjects_query("component", now_ms),
+                             start_ms=first_day, end_ms=now_ms)
+    index = maintenance_index(session, start_ms=first_day, end_ms=now_ms + 1)
+    out = []
+    for name in sorted(counts):
+        comp_spans = spans.get(name, [])
+        maint = index.for_component(name)
+        total = StateTimes.of(comp_spans, maint)
+        _, remaining = total.error_budget(slo(name))
+        day_list = []
+        for i, piece in enumerate(split(comp_spans, edges)):
+            times = StateTimes.of(piece, maint)
+            n_incidents = sum(1 for inc in incidents_of(piece)
+                              if inc.end - inc.start > overlap(inc.start, inc.end, maint))
+            day_list.append(OverviewDay(
+                day=from_ms(edges[i]), availability=times.availability,
+                degraded_seconds=times.by_state["degraded"] / 1000, down_seconds=times.by_state["down"] / 1000,
+                maintenance_seconds=times.maintenance / 1000, worst=times.worst(), incidents=n_incidents,
+            ))
+        last = comp_spans[-1] if comp_spans else None
+        out.append(OverviewComponent(
+            id=name, state=last.state if last else "unknown", since=from_ms(last.since) if last else None,
+            reason=last.reason if last else "", checks=counts[name],
+            maintenance=any(a <= now_ms < b for a, b in maint), slo=slo(name),
+            availability=total.availability, error_budget_remaining=remaining, days=day_list,
+        ))
+    return Overview(at=from_ms(now_ms), days=days, components=out)
+

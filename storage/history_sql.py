@@ -1,0 +1,276 @@
+"""The SQL under the history queries: the catalogue at an instant, each subject's last change at
+or before an instant (one indexed lookup per subject), changes in a window, rollups merged over
+a window. Private to storage.history and storage.uptime; times are integer milliseconds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import BigInteger, Select, and_, func, or_, select, true, type_coerce
+from sqlalchemy.orm import Session
+
+from storage.history_models import Rollup1d, Rollup1h
+from storage.intervals import Span, spans_from
+from storage.latency import BIN_COLUMNS, Summary
+from storage.maintenance import MaintenanceIndex, list_windows
+from storage.models import CheckRow, ComponentChangeRow, ResultRow, StateChangeRow
+from storage.retention import Retention
+
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+Kind = Literal["check", "component"]
+_CHANGES = {"check": StateChangeRow.__table__, "component": ComponentChangeRow.__table__}
+_SUBJECT = {"check": "check_id", "component": "component"}
+_CHECKS = CheckRow.__table__
+
+
+def ms_col(column: Any) -> Any:
+    """A time column as its stored integer milliseconds."""
+    return type_coerce(column, BigInteger)
+
+
+def to_ms(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return round(value.timestamp() * 1000)
+
+
+def from_ms(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def floor_to(ms: int, step: int) -> int:
+    return ms - ms % step
+
+
+def ceil_to(ms: int, step: int) -> int:
+    return -(-ms // step) * step
+
+
+def window_ms(window: timedelta | None) -> int | None:
+    return None if window is None else int(window.total_seconds() * 1000)
+
+
+# -- the catalogue -----------------------------------------------------------------------------
+@dataclass(slots=True, frozen=True)
+class CatalogueEntry:
+    id: str
+    component: str
+    name: str
+    kind: str
+    retired_ms: int | None
+
+
+def catalogue_filter(start_ms: int | None, end_ms: int | None = None, component: str | None = None) -> list[Any]:
+    """Checks that existed at some time in [start, end) (configured before `end`, not retired
+    before `start`; end None: at the instant `start`), of one component if given."""
+    out: list[Any] = []
+    if start_ms is not None:
+        end_ms = start_ms + 1 if end_ms is None else end_ms
+        retired = ms_col(_CHECKS.c.retired_at)
+        out += [ms_col(_CHECKS.c.first_seen) < end_ms, or_(_CHECKS.c.retired_at.is_(None), retired > start_ms)]
+    if component is not None:
+        out.append(_CHECKS.c.component == component)
+    return out
+
+
+def catalogue(
+    session: Session, *, start_ms: int | None, end_ms: int | None = None, component: str | None = None
+) -> list[CatalogueEntry]:
+    """The checks that existed in [start, end) (at the instant `start` if end is None; all
+    ever known if start is None), ordered by id."""
+    rows = session.execute(
+        select(_CHECKS.c.id, _CHECKS.c.component, _CHECKS.c.name, _CHECKS.c.kind,
+               ms_col(_CHECKS.c.retired_at).label("retired"))
+        .where(*catalogue_filter(start_ms, end_ms, component))
+        .order_by(_CHECKS.c.id)
+    )
+    return [CatalogueEntry(r.id, r.component, r.name, r.kind, r.retired) for r in rows]
+
+
+def subjects_query(
+    kind: Kind, start_ms: int | None, end_ms: int | None = None, component: str | None = None
+) -> Select[Any]:
+    """One column `subject`: the check ids, or the component names, of catalogue(start, end)."""
+    column = _CHECKS.c.id if kind == "check" else _CHECKS.c.component
+    query = select(column.label("subject")).where(*catalogue_filter(start_ms, end_ms, component))
+    return query if kind == "check" else query.distinct()
+
+
+# -- changes -----------------------------------------------------------------------------------
+@dataclass(slots=True, frozen=True)
+class ChangeRec:
+    subject: str
+    ts: int
+    old: str
+    new: str
+    reason: str
+
+
+def latest_at(session: Session, *, kind: Kind, subjects: Select[Any], at_ms: int) -> dict[str, ChangeRec]:
+    """Each subject's last change at or before `at_ms`: per subject one probe of the
+    (subject, ts) unique index (LATERAL on PostgreSQL, a correlated MAX elsewhere)."""
+    table = _CHANGES[kind]
+    subject = table.c[_SUBJECT[kind]]
+    ts = ms_col(table.c.ts)
+    wanted = subjects.subquery("wanted")
+    if session.get_bind().dialect.name == "postgresql":
+        last = (
+            select(ts.label("ts"), table.c.old, table.c.new, table.c.reason)
+            .where(subject == wanted.c.subject, ts <= at_ms)
+            .order_by(table.c.ts.desc())
+            .limit(1)
+            .lateral("last")
+        )
+        query = (
+            select(wanted.c.subject, last.c.ts, last.c.old, last.c.new, last.c.reason)
+            .select_from(wanted)
+            .join(last, true())
+        )
+    else:
+        inner = table.alias("inner_changes")
+        latest = (
+            select(func.max(ms_col(inner.c.ts)))
+            .where(inner.c[_SUBJECT[kind]] == wanted.c.subject, ms_col(inner.c.ts) <= at_ms)
+            .scalar_subquery()
+        )
+        query = (
+            select(wanted.c.subject, ts.label("ts"), table.c.old, table.c.new, table.c.reason)
+            .select_from(wanted)
+            .join(table, and_(subject == wanted.c.subject, ts == latest))
+        )
+    return {r.subject: ChangeRec(r.subject, r.ts, r.old, r.new, r.reason) for r in session.execute(query)}
+
+
+def changes_between(
+    session: Session, *, kind: Kind, start_ms: int, end_ms: int, subjects: Select[Any] | None = None,
+    states: Iterable[str] | None = None,
+) -> dict[str, list[ChangeRec]]:
+    """Changes with start < ts < end, per subject in time order (optionally only to `states`)."""
+    table = _CHANGES[kind]
+    subject = table.c[_SUBJECT[kind]]
+    ts = ms_col(table.c.ts)
+    query = select(subject.label("subject"), ts.label("ts"), table.c.old, table.c.new, table.c.reason).where(
+        ts > start_ms, ts < end_ms
+    )
+    if subjects is not None:
+        query = query.where(subject.in_(subjects.scalar_subquery()))
+    if states is not None:
+        query = query.where(table.c.new.in_(list(states)))
+    out: dict[str, list[ChangeRec]] = {}
+    for r in session.execute(query.order_by(table.c.ts)):
+        out.setdefault(r.subject, []).append(ChangeRec(r.subject, r.ts, r.old, r.new, r.reason))
+    return out
+
+
+def nearest_change(session: Session, *, at_ms: int, after: bool, component: str | None) -> ChangeRec | None:
+    """The first check change strictly after `at_ms`, or the last strictly before it."""
+    table = _CHANGES["check"]
+    ts = ms_col(table.c.ts)
+    query = select(table.c.check_id.label("subject"), ts.label("ts"), table.c.old, table.c.new, table.c.reason)
+    query = query.where(ts > at_ms).order_by(table.c.ts) if after else \
+        query.where(ts < at_ms).order_by(table.c.ts.desc())
+    if component is not None:
+        query = query.where(table.c.check_id.in_(select(_CHECKS.c.id).where(_CHECKS.c.component == component)))
+    r = session.execute(query.limit(1)).first()
+    return None if r is None else ChangeRec(r.subject, r.ts, r.old, r.new, r.reason)
+
+
+def spans_by_subject(
+    session: Session, *, kind: Kind, subjects: Select[Any], start_ms: int, end_ms: int,
+    filter_changes: bool = True,
+) -> dict[str, list[Span]]:
+    """Every subject's state spans over [start, end): its state at `start` then its changes.
+    `filter_changes=False` reads all changes in the window (one index range) and keeps those of
+    the subjects: faster when the subjects are most of them."""
+    initial = latest_at(session, kind=kind, subjects=subjects, at_ms=start_ms)
+    changes = changes_between(session, kind=kind, start_ms=start_ms, end_ms=end_ms,
+                              subjects=subjects if filter_changes else None)
+    names = [r.subject for r in session.execute(subjects)]
+    out = {}
+    for name in names:
+        first = initial.get(name)
+        out[name] = spans_from(
+            None if first is None else (first.new, first.ts, first.reason),
+            ((c.ts, c.new, c.reason) for c in changes.get(name, ())),
+            start_ms,
+            end_ms,
+        )
+    return out
+
+
+# -- results -----------------------------------------------------------------------------------
+def last_results_at(session: Session, *, subjects: Select[Any], at_ms: int, not_before_ms: int | None) -> dict:
+    """Each check's last raw result at or before `at_ms` (one index probe per check)."""
+    table = ResultRow.__table__
+    ts = ms_col(table.c.ts)
+    wanted = subjects.subquery("wanted")
+    inner = table.alias("inner_results")
+    cond = [inner.c.check_id == wanted.c.subject, ms_col(inner.c.ts) <= at_ms]
+    if not_before_ms is not None:
+        cond.append(ms_col(inner.c.ts) >= not_before_ms)
+    latest = select(func.max(ms_col(inner.c.ts))).where(*cond).scalar_subquery()
+    query = (
+        select(table.c.check_id, ts.label("ts"), table.c.status, table.c.latency, table.c.reason)
+        .select_from(wanted)
+        .join(table, and_(table.c.check_id == wanted.c.subject, ts == latest))
+    )
+    return {r.check_id: r for r in session.execute(query)}
+
+
+# -- rollups -----------------------------------------------------------------------------------
+def _summary_select(table: Any) -> list[Any]:
+    return [
+        *(func.sum(table.c[n]).label(n) for n in ("runs", "down", "degraded", "unknown", "lat_sum")),
+        func.max(table.c.lat_max).label("lat_max"),
+        *(func.sum(table.c[n]).label(n) for n in BIN_COLUMNS),
+    ]
+
+
+def summaries_by_check(
+    session: Session, *, start_ms: int, end_ms: int, check_ids: Select[Any] | None, now_ms: int,
+    retention: Retention,
+) -> dict[str, Summary]:
+    """Runs and latency per check over [start, end), merged in SQL from the daily rollups of the
+    whole days inside and the hourly ones of the hours overlapping the rest (daily ones again
+    where hourly detail has expired)."""
+    d0, d1 = ceil_to(start_ms, DAY_MS), floor_to(end_ms, DAY_MS)
+    h0, h1 = floor_to(start_ms, HOUR_MS), ceil_to(end_ms, HOUR_MS)
+    keep_1h = window_ms(retention.rollup_1h)
+    hourly_from = None if keep_1h is None else now_ms - keep_1h
+    parts: list[tuple[Any, int, int]] = []
+    if d0 >= d1:
+        parts.append((Rollup1h.__table__, h0, h1))
+    else:
+        parts += [(Rollup1d.__table__, d0, d1), (Rollup1h.__table__, h0, d0), (Rollup1h.__table__, d1, h1)]
+    if hourly_from is not None:  # hours already deleted: take their whole days instead
+        fixed = []
+        for table, a, b in parts:
+            if table is Rollup1h.__table__ and a < hourly_from:
+                fixed.append((Rollup1d.__table__, floor_to(a, DAY_MS), ceil_to(min(b, hourly_from), DAY_MS)))
+                a = max(a, ceil_to(hourly_from, DAY_MS))
+            fixed.append((table, a, b))
+        parts = fixed
+    out: dict[str, Summary] = {}
+    for table, a, b in parts:
+        if a >= b:
+            continue
+        bucket = ms_col(table.c.bucket)
+        query = select(table.c.check_id, *_summary_select(table)).where(bucket >= a, bucket < b)
+        if check_ids is not None:
+            query = query.where(table.c.check_id.in_(check_ids.scalar_subquery()))
+        for row in session.execute(query.group_by(table.c.check_id)):
+            summary = Summary.from_columns(row)
+            if row.check_id in out:
+                out[row.check_id].merge(summary)
+            else:
+                out[row.check_id] = summary
+    return out
+
+
+def maintenance_index(session: Session, *, start_ms: int, end_ms: int) -> MaintenanceIndex:
+    return MaintenanceIndex(list_windows(session), start_ms, end_ms)

@@ -1,0 +1,168 @@
+"""State intervals in milliseconds: from changes to [start, end) spans, time per state with
+maintenance left out, incidents (maximal runs of not-up spans), per-day splits. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["NOT_UP", "Incident", "Span", "StateTimes", "incidents_of", "merge_spans", "overlap", "spans_from"]
+
+NOT_UP = frozenset({"degraded", "down"})
+"""States that make an incident. `unknown` (no judgement possible) ends one and is not counted
+as down time: it is left out of the measured time instead."""
+SEVERITY = {"up": 0, "unknown": 1, "degraded": 2, "down": 3}
+
+
+@dataclass(slots=True)
+class Span:
+    """One state over [start, end) (ms), with the time and reason of the change that began it
+    (`since` may be before `start` when the span was clipped to a window)."""
+
+    start: int
+    end: int
+    state: str
+    since: int | None = None
+    reason: str = ""
+
+
+def spans_from(
+    initial: tuple[str, int | None, str] | None,
+    changes: Iterable[tuple[int, str, str]],
+    start: int,
+    end: int,
+) -> list[Span]:
+    """The spans covering [start, end): `initial` is (state, since, reason) at `start` (None:
+    unknown, never recorded), `changes` are (ts, new state, reason) after `start`, in time order.
+    Consecutive spans always differ in state."""
+    state, since, reason = initial if initial is not None else ("unknown", None, "")
+    spans = [Span(start, end, state, since, reason)]
+    for ts, new, why in changes:
+        if ts >= end:
+            break
+        if ts <= start:  # a change at `start` itself is already in `initial`
+            continue
+        last = spans[-1]
+        if new == last.state:
+            continue
+        last.end = ts
+        spans.append(Span(ts, end, new, ts, why))
+    return spans
+
+
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of [start, end) ranges, sorted and disjoint."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(s for s in spans if s[1] > s[0]):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def overlap(start: int, end: int, merged: Sequence[tuple[int, int]]) -> int:
+    """How much of [start, end) the merged ranges cover (ms)."""
+    total = 0
+    for a, b in merged:
+        if b <= start:
+            continue
+        if a >= end:
+            break
+        total += min(b, end) - max(a, start)
+    return total
+
+
+@dataclass(slots=True)
+class StateTimes:
+    """Milliseconds per state in a window, maintenance time counted apart (and not per state)."""
+
+    by_state: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITY, 0))
+    maintenance: int = 0
+
+    @classmethod
+    def of(cls, spans: Iterable[Span], maintenance: Sequence[tuple[int, int]]) -> StateTimes:
+        out = cls()
+        for span in spans:
+            covered = overlap(span.start, span.end, maintenance)
+            out.maintenance += covered
+            out.by_state[span.state] = out.by_state.get(span.state, 0) + (span.end - span.start - covered)
+        return out
+
+    def add(self, other: StateTimes) -> None:
+        for state, ms in other.by_state.items():
+            self.by_state[state] = self.by_state.get(state, 0) + ms
+        self.maintenance += other.maintenance
+
+    @property
+    def measured(self) -> int:
+        """Time with a judgement (up, degraded or down), outside maintenance."""
+        return self.by_state["up"] + self.by_state["degraded"] + self.by_state["down"]
+
+    @property
+    def availability(self) -> float | None:
+        """Percent of the measured time not down (degraded counts as available), None if none."""
+        measured = self.measured
+        return 100.0 * (measured - self.by_state["down"]) / measured if measured else None
+
+    def error_budget(self, slo: float) -> tuple[float, float | None]:
+        """(allowed downtime in ms, fraction of it left) for an SLO in percent over the measured
+        time: 1 untouched, 0 spent, negative overspent; None when nothing was measured."""
+        allowed = (1.0 - slo / 100.0) * self.measured
+        if allowed <= 0:
+            return 0.0, None
+        return allowed, (allowed - self.by_state["down"]) / allowed
+
+    def worst(self) -> str | None:
+        """The worst known state that lasted any time outside maintenance (as a component's
+        status is the worst known one); `unknown` only when nothing else was seen."""
+        seen = [s for s, ms in self.by_state.items() if ms > 0]
+        known = [s for s in seen if s != "unknown"]
+        if not seen:
+            return None
+        return max(known, key=SEVERITY.__getitem__) if known else "unknown"
+
+
+@dataclass(slots=True)
+class Incident:
+    """A maximal run of not-up spans: [start, end), the worst state reached."""
+
+    start: int
+    end: int
+    worst: str
+    spans: list[Span] = field(default_factory=list)
+
+
+def incidents_of(spans: Iterable[Span]) -> list[Incident]:
+    """Group consecutive degraded/down spans into incidents."""
+    out: list[Incident] = []
+    current: Incident | None = None
+    for span in spans:
+        if span.state in NOT_UP:
+            if current is None or current.end != span.start:
+                current = Incident(span.start, span.end, span.state)
+                out.append(current)
+            current.end = span.end
+            if SEVERITY[span.state] > SEVERITY[current.worst]:
+                current.worst = span.state
+            current.spans.append(span)
+        else:
+            current = None
+    return out
+
+
+def split(spans: Sequence[Span], edges: Sequence[int]) -> list[list[Span]]:
+    """Cut spans at `edges` (sorted; the first and last bound the whole): one list per
+    [edges[i], edges[i+1]) piece, each span clipped to its piece."""
+    pieces: list[list[Span]] = [[] for _ in range(len(edges) - 1)]
+    i = 0
+    for span in spans:
+        while i < len(pieces) and edges[i + 1] <= span.start:
+            i += 1
+        j = i
+        while j < len(pieces) and edges[j] < span.end:
+            a, b = max(span.start, edges[j]), min(span.end, edges[j + 1])
+            if b > a:
+                pieces[j].append(Span(a, b, span.state, span.since, span.reason))
+            j += 1
+    return pieces
