@@ -46,7 +46,7 @@ from storage.history_types import (
     SubjectTimeline,
     Timeline,
 )
-from storage.intervals import Span, StateTimes, incidents_of, overlap, split
+from storage.intervals import Span, StateTimes, cut_at, incidents_of, overlap, split
 from storage.latency import Summary, decode_slots
 from storage.maintenance import MaintenanceIndex, list_windows
 from storage.models import CheckRow, ResultRow
@@ -166,17 +166,6 @@ def _intervals(spans: list[Span]) -> list[Interval]:
                      reason=s.reason) for s in spans]
 
 
-def _clip(spans: list[Span], end_ms: int | None) -> list[Span]:
-    """Spans cut at `end_ms` (a check's retirement): after it the check had no state."""
-    if end_ms is None:
-        return spans
-    out = [s for s in spans if s.start < end_ms]
-    if out and out[-1].end > end_ms:
-        last = out[-1]
-        out[-1] = Span(last.start, end_ms, last.state, last.since, last.reason)
-    return out
-
-
 def timeline(
     session: Session,
     *,
@@ -203,7 +192,7 @@ def timeline(
             start_ms=a, end_ms=b, filter_changes=component is not None,
         )
         for cid in sorted(check_spans):
-            spans = _clip(check_spans[cid], entries[cid].retired_ms)
+            spans = cut_at(check_spans[cid], entries[cid].retired_ms)
             total += len(spans)
             out_checks.append(SubjectTimeline(id=cid, component=entries[cid].component, intervals=_intervals(spans)))
         if total > limit:

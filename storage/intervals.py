@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["NOT_UP", "Incident", "Span", "StateTimes", "incidents_of", "merge_spans", "overlap", "spans_from"]
+__all__ = [
+    "NOT_UP", "Incident", "Span", "StateTimes", "cut_at", "incidents_of", "merge_spans", "overlap", "spans_from",
+    "split",
+]
 
 NOT_UP = frozenset({"degraded", "down"})
 """States that make an incident. `unknown` (no judgement possible) ends one and is not counted
@@ -148,6 +151,17 @@ def incidents_of(spans: Iterable[Span]) -> list[Incident]:
             current.spans.append(span)
         else:
             current = None
+    return out
+
+
+def cut_at(spans: list[Span], end: int | None) -> list[Span]:
+    """Spans cut at `end` (a check's retirement: after it the check has no state at all)."""
+    if end is None:
+        return spans
+    out = [s for s in spans if s.start < end]
+    if out and out[-1].end > end:
+        last = out[-1]
+        out[-1] = Span(last.start, end, last.state, last.since, last.reason)
     return out
 
 

@@ -107,7 +107,8 @@ class Summary:
 
     def percentile(self, q: float) -> float | None:
         """The q-quantile (0 < q ≤ 1) of the latencies, interpolated geometrically inside its bin
-        (linearly in the first and last bins) and never above the largest latency seen."""
+        (linearly in the first and last bins) and never above the largest latency seen. Off by
+        at most one bin (a factor √2); on lognormal latencies within ~12 % (tests/history)."""
         n = self.latency_count
         if not n:
             return None

@@ -25,7 +25,7 @@ from storage.history_sql import (
 )
 from storage.history_sql import maintenance_index as _maintenance_index
 from storage.history_types import IncidentOut, IncidentReason, Uptime, UptimeEntry
-from storage.intervals import NOT_UP, Incident, Span, StateTimes, incidents_of, overlap
+from storage.intervals import NOT_UP, Incident, Span, StateTimes, cut_at, incidents_of, overlap
 from storage.latency import Summary
 from storage.models import CheckRow, ComponentChangeRow, StateChangeRow
 from storage.retention import Retention
@@ -116,6 +116,9 @@ def uptime(
     subjects = subjects_query(by, a, b, component=component)
     spans = spans_by_subject(session, kind=by, subjects=subjects, start_ms=a, end_ms=b,
                              filter_changes=component is not None)
+    if by == "check":  # a retired check is not measured after its retirement
+        retired = {e.id: e.retired_ms for e in entries}
+        spans = {name: cut_at(s, retired.get(name)) for name, s in spans.items()}
     whole = _extended(session, by, spans, a, b, now_ms=now_ms, forward=False)
     index = _maintenance_index(session, start_ms=min((s[0].start for s in whole.values() if s), default=a),
                                end_ms=b)
