@@ -209,10 +209,13 @@ def load(engine: Engine, plan: Plan, *, detail_days: float) -> dict[str, float]:
         queries.sync_checks(s, checks=[{"id": c.id, "component": c.component, "name": c.id.split("/")[1],
                                          "kind": "http", "settings": {}} for c in plan.checks],
                             now=(plan.start_ms - 60_000) / 1000)
+        # in time order, as the writer inserts them (the table's physical order follows)
+        changes = sorted((ts, c.id, o, n, r) for c in plan.checks for ts, o, n, r in c.changes)
         s.execute(text("INSERT INTO state_changes (check_id, ts, old, new, reason) VALUES (:c, :t, :o, :n, :r)"),
-                  [{"c": c.id, "t": ts, "o": o, "n": n, "r": r} for c in plan.checks for ts, o, n, r in c.changes])
+                  [{"c": c, "t": ts, "o": o, "n": n, "r": r} for ts, c, o, n, r in changes])
         s.execute(text("INSERT INTO component_changes (component, ts, old, new, reason) VALUES (:c, :t, :o, :n, :r)"),
-                  [{"c": c, "t": ts, "o": o, "n": n, "r": r} for c, ts, o, n, r in component_changes(plan)])
+                  [{"c": c, "t": ts, "o": o, "n": n, "r": r}
+                   for c, ts, o, n, r in sorted(component_changes(plan), key=lambda x: x[1])])
     timings["catalogue and state changes"] = time.perf_counter() - t
     hours_until = -(-plan.raw_from_ms // HOUR_MS) * HOUR_MS
     detail_from = plan.now_ms - int(detail_days * DAY_MS)
@@ -233,10 +236,19 @@ def _sqlite_path(engine: Engine) -> str:
     return make_url(str(engine.url)).database
 
 
-def _insert_raw(engine: Engine, rows: Iterator[tuple[Any, ...]]) -> None:
-    con = sqlite3.connect(_sqlite_path(engine))
-    con.execute("PRAGMA cache_size=-2000000")
+def _bulk_connection(engine: Engine) -> sqlite3.Connection:
+    """A connection for loading: no journal (a failed seed is thrown away), a big cache."""
+    engine.dispose()  # the pool's connections would keep the database in WAL mode
+    con = sqlite3.connect(_sqlite_path(engine), isolation_level=None)
+    con.execute("PRAGMA journal_mode=DELETE")
+    con.execute("PRAGMA journal_mode=OFF")
     con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA cache_size=-2000000")
+    return con
+
+
+def _insert_raw(engine: Engine, rows: Iterator[tuple[Any, ...]]) -> None:
+    con = _bulk_connection(engine)
     con.execute("DROP INDEX ix_results_ts")
     batch: list[tuple[Any, ...]] = []
     con.execute("BEGIN")
@@ -248,7 +260,7 @@ def _insert_raw(engine: Engine, rows: Iterator[tuple[Any, ...]]) -> None:
     con.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?)", batch)
     con.execute("COMMIT")
     con.execute("CREATE INDEX ix_results_ts ON results (ts)")
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.execute("PRAGMA journal_mode=WAL")
     con.close()
 
 
@@ -257,9 +269,7 @@ def _hour_tuple(cid: str, hour: int, s: Summary) -> tuple[Any, ...]:
 
 
 def _insert_rollups(engine: Engine, rows: Iterator[tuple[str, int, Summary, bytes | None]]) -> None:
-    con = sqlite3.connect(_sqlite_path(engine))
-    con.execute("PRAGMA cache_size=-1000000")
-    con.execute("PRAGMA synchronous=OFF")
+    con = _bulk_connection(engine)
     cols = ", ".join(["check_id", "bucket", "runs", "down", "degraded", "unknown", "lat_sum", "lat_max", *BIN_COLUMNS])
     marks = ", ".join("?" * (8 + len(BIN_COLUMNS)))
     con.execute("BEGIN")
@@ -276,6 +286,7 @@ def _insert_rollups(engine: Engine, rows: Iterator[tuple[str, int, Summary, byte
     con.executemany(f"INSERT INTO rollup_1h ({cols}) VALUES ({marks})", hours)
     con.executemany("INSERT INTO rollup_5m VALUES (?, ?, ?)", details)
     con.execute("COMMIT")
+    con.execute("PRAGMA journal_mode=WAL")
     con.close()
 
 

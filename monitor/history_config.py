@@ -27,7 +27,10 @@ class _Model(BaseModel):
 def _keep_for(value: Any) -> Any:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("forever", "for ever")):
         return None
-    return parse_duration(value)
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a retention: a duration like 7d or 400d, or forever") from None
 
 
 KeepFor = Annotated[float | None, BeforeValidator(_keep_for)]

@@ -40,6 +40,7 @@ class Housekeeping:
         self._synced: Config | None = None
         self._next_rollup = 0.0
         self._next_retention = 0.0
+        self._requested = False
         self._stop = threading.Event()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -65,8 +66,9 @@ class Housekeeping:
             writer.listeners.remove(self.backlog.note)
 
     def run_now(self) -> None:
-        """Ask for a rollup and retention run now; callable from any thread."""
-        self._next_rollup = self._next_retention = 0.0
+        """Ask for a rollup and retention run now (another one if one is under way); callable from
+        any thread."""
+        self._requested = True
         if self._loop_ref is not None:
             self._loop_ref.call_soon_threadsafe(self._wake.set)
 
@@ -92,7 +94,8 @@ class Housekeeping:
             self._synced = config
         retention = config.retention.to_retention()
         clock = time.monotonic()
-        if clock >= self._next_rollup:
+        if self._requested or clock >= self._next_rollup:
+            requested, self._requested = self._requested, False
             self.last_report = await asyncio.to_thread(
                 rollups.update, self.service.db, now=time.time(), backlog=self.backlog,
                 raw_retention=retention.raw, stop=self._stop,
@@ -100,7 +103,7 @@ class Housekeeping:
             self._next_rollup = clock + ROLLUP_INTERVAL
             self.runs += 1
             self.last_error = None
-            if clock >= self._next_retention and not self._stop.is_set():
+            if (requested or clock >= self._next_retention) and not self._stop.is_set():
                 await asyncio.to_thread(apply_retention, self.service.db, now=time.time(), retention=retention)
                 self._next_retention = clock + RETENTION_INTERVAL
 

@@ -1,5 +1,5 @@
-"""The history schema: rollups per check per bucket (5 minutes, 1 hour, 1 day), the rollup job's
-watermarks, maintenance windows. Same Base as storage.models; the queries live elsewhere."""
+"""The history schema: rollups per check per bucket (5 minutes, 1 hour, 1 day) and per component
+per day, the rollup job's watermarks, maintenance windows. Same Base as storage.models; the queries live elsewhere."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.latency import BIN_COLUMNS
 from storage.models import ID_LENGTH, Base, EpochMs
 
-__all__ = ["ROLLUP_TABLES", "MaintenanceRow", "MarkRow", "Rollup1d", "Rollup1h", "Rollup5m"]
+__all__ = ["ROLLUP_TABLES", "ComponentRollup1d", "MaintenanceRow", "MarkRow", "Rollup1d", "Rollup1h", "Rollup5m"]
 
 
 def _summary_columns() -> list[Column[Any]]:
@@ -73,6 +73,23 @@ class Rollup1d(Base):
     """One check's UTC day, the sum of its hours."""
 
     __table__ = _rollup_table("rollup_1d", *_summary_columns())  # bucket: 00:00 UTC
+
+
+class ComponentRollup1d(Base):
+    """One component's UTC day: the sum of its checks' days (retired checks included). Derived
+    from rollup_1d by the same job; it makes a quarter's latency percentiles for every component
+    a read of a few thousand rows instead of a hundred thousand."""
+
+    __table__ = Table(
+        "component_rollup_1d",
+        Base.metadata,
+        Column("component", String(200), nullable=False),
+        Column("bucket", EpochMs, nullable=False),
+        *_summary_columns(),
+        PrimaryKeyConstraint("component", "bucket", name="pk_component_rollup_1d"),
+        Index("ix_component_rollup_1d_bucket", "bucket"),
+        sqlite_with_rowid=False,
+    )
 
 
 ROLLUP_TABLES = {"5m": Rollup5m.__table__, "1h": Rollup1h.__table__, "1d": Rollup1d.__table__}

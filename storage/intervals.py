@@ -3,12 +3,13 @@ maintenance left out, incidents (maximal runs of not-up spans), per-day splits. 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
-    "NOT_UP", "Incident", "Span", "StateTimes", "cut_at", "incidents_of", "merge_spans", "overlap", "spans_from",
-    "split",
+    "NOT_UP", "Incident", "Span", "StateTimes", "cut_at", "incidents_of", "incidents_per_piece", "merge_spans",
+    "overlap", "spans_from", "split", "times_per_piece",
 ]
 
 NOT_UP = frozenset({"degraded", "down"})
@@ -86,10 +87,15 @@ class StateTimes:
     @classmethod
     def of(cls, spans: Iterable[Span], maintenance: Sequence[tuple[int, int]]) -> StateTimes:
         out = cls()
+        by_state = out.by_state
+        if not maintenance:
+            for span in spans:
+                by_state[span.state] = by_state.get(span.state, 0) + span.end - span.start
+            return out
         for span in spans:
             covered = overlap(span.start, span.end, maintenance)
             out.maintenance += covered
-            out.by_state[span.state] = out.by_state.get(span.state, 0) + (span.end - span.start - covered)
+            by_state[span.state] = by_state.get(span.state, 0) + (span.end - span.start - covered)
         return out
 
     def add(self, other: StateTimes) -> None:
@@ -163,6 +169,40 @@ def cut_at(spans: list[Span], end: int | None) -> list[Span]:
         last = out[-1]
         out[-1] = Span(last.start, end, last.state, last.since, last.reason)
     return out
+
+
+def times_per_piece(spans: Sequence[Span], edges: Sequence[int], maintenance: Sequence[tuple[int, int]]
+                    ) -> list[StateTimes]:
+    """StateTimes of each [edges[i], edges[i+1]) piece (days of an overview), in one pass."""
+    out = [StateTimes() for _ in range(len(edges) - 1)]
+    i = 0
+    for span in spans:
+        while i < len(out) and edges[i + 1] <= span.start:
+            i += 1
+        j = i
+        while j < len(out) and edges[j] < span.end:
+            a, b = max(span.start, edges[j]), min(span.end, edges[j + 1])
+            if b > a:
+                covered = overlap(a, b, maintenance) if maintenance else 0
+                times = out[j]
+                times.maintenance += covered
+                times.by_state[span.state] = times.by_state.get(span.state, 0) + b - a - covered
+            j += 1
+    return out
+
+
+def incidents_per_piece(spans: Sequence[Span], edges: Sequence[int], maintenance: Sequence[tuple[int, int]]
+                        ) -> list[int]:
+    """How many incidents (not wholly in maintenance) overlap each [edges[i], edges[i+1])."""
+    counts = [0] * (len(edges) - 1)
+    for inc in incidents_of(spans):
+        if inc.end - inc.start <= overlap(inc.start, inc.end, maintenance):
+            continue
+        first = max(0, bisect.bisect_right(edges, inc.start) - 1)
+        last = min(len(counts), bisect.bisect_left(edges, inc.end))
+        for k in range(first, last):
+            counts[k] += 1
+    return counts
 
 
 def split(spans: Sequence[Span], edges: Sequence[int]) -> list[list[Span]]:

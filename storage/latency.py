@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ class Summary:
         self.lat_sum += other.lat_sum
         if other.lat_max is not None:
             self.lat_max = other.lat_max if self.lat_max is None else max(self.lat_max, other.lat_max)
-        self.bins = [a + b for a, b in zip(self.bins, other.bins, strict=True)]
+        self.bins = list(map(operator.add, self.bins, other.bins))
         return self
 
     @classmethod
@@ -142,6 +143,17 @@ class Summary:
             lat_sum=float(row.lat_sum or 0.0),
             lat_max=None if row.lat_max is None else float(row.lat_max),
             bins=[int(getattr(row, name) or 0) for name in BIN_COLUMNS],
+        )
+
+    @classmethod
+    def from_values(cls, values: Sequence[object]) -> Summary:
+        """From (runs, down, degraded, unknown, lat_sum, lat_max, h00, …, h33) by position: the
+        fast path for thousands of rows (SUM() of no rows is NULL, read as 0)."""
+        runs, down, degraded, unknown, lat_sum, lat_max = values[:6]
+        return cls(
+            runs=int(runs or 0), down=int(down or 0), degraded=int(degraded or 0), unknown=int(unknown or 0),
+            lat_sum=float(lat_sum or 0.0), lat_max=None if lat_max is None else float(lat_max),
+            bins=[int(v) if v else 0 for v in values[6:]],
         )
 
     def columns(self) -> dict[str, object]:

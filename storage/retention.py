@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, Engine, delete, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from storage import rollups
-from storage.history_models import Rollup1d, Rollup1h, Rollup5m
+from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.models import ComponentChangeRow, ResultRow, StateChangeRow
 
 __all__ = [
@@ -74,14 +74,14 @@ def _delete_before(engine: Engine, column: Any, cutoff_ms: int, chunk: timedelta
     table = column.table
     step = int(chunk.total_seconds() * 1000)
     deleted = 0
-    with Session(engine) as session:
-        oldest = session.scalar(select(func.min(_ms(column))))
-    while oldest is not None and oldest < cutoff_ms:
+    while True:
+        with Session(engine) as session:
+            oldest = session.scalar(select(func.min(_ms(column))))  # an index probe: jumps over gaps
+        if oldest is None or oldest >= cutoff_ms:
+            return deleted
         upto = min(oldest + step, cutoff_ms)
         with Session(engine) as session, session.begin():
             deleted += session.execute(delete(table).where(_ms(column) < upto)).rowcount or 0
-        oldest = upto
-    return deleted
 
 
 def _delete_changes_before(engine: Engine, model: Any, subject: Any, cutoff_ms: int) -> int:
@@ -119,6 +119,7 @@ def apply_retention(engine: Engine, *, now: float, retention: Retention) -> dict
         (Rollup5m, retention.rollup_5m, _HOUR),
         (Rollup1h, retention.rollup_1h, _HOUR),
         (Rollup1d, retention.rollup_1d, _DAY),
+        (ComponentRollup1d, retention.rollup_1d, _DAY),
     ):
         if window is not None:
             table = model.__table__

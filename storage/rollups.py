@@ -12,6 +12,7 @@ late (a database outage drained from the writer's buffer) are reported by `Backl
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -24,9 +25,9 @@ from sqlalchemy import BigInteger, Engine, case, delete, func, insert, literal_c
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from storage.history_models import MarkRow, Rollup1d, Rollup1h, Rollup5m
-from storage.latency import BIN_COLUMNS, BOUNDS, NBINS, SLOTS_PER_HOUR, Summary, encode_slots
-from storage.models import ResultRow
+from storage.history_models import ComponentRollup1d, MarkRow, Rollup1d, Rollup1h, Rollup5m
+from storage.latency import BIN_COLUMNS, BOUNDS, SLOTS_PER_HOUR, Summary, encode_slots
+from storage.models import CheckRow, ResultRow
 
 __all__ = ["Backlog", "RunReport", "floor_to", "rebuild_days", "rebuild_hours", "update"]
 
@@ -45,6 +46,7 @@ MARK = "rollups"
 
 _RESULTS = ResultRow.__table__
 _R5, _R1H, _R1D = Rollup5m.__table__, Rollup1h.__table__, Rollup1d.__table__
+_C1D, _CHECKS = ComponentRollup1d.__table__, CheckRow.__table__
 
 
 def _ms(column: Any) -> Any:
@@ -113,9 +115,13 @@ def _slot_aggregates(session: Session, start_ms: int, end_ms: int) -> Iterable[A
     return session.execute(query)
 
 
+_FIRST_C = 9  # position of c0 in _slot_aggregates' columns
+
+
 def _summary_from_aggregate(row: Any) -> Summary:
-    cumulative = [int(getattr(row, f"c{i}")) for i in range(len(BOUNDS))] + [int(row.lat_count)]
-    bins = [cumulative[0]] + [cumulative[i] - cumulative[i - 1] for i in range(1, NBINS)]
+    # positional access: this runs for every check and 5 minutes of a first run over days of results
+    cumulative = [*map(int, row[_FIRST_C:]), int(row.lat_count)]
+    bins = [cumulative[0], *(b - a for a, b in itertools.pairwise(cumulative))]
     return Summary(
         runs=int(row.runs),
         down=int(row.down),
@@ -156,7 +162,7 @@ def rebuild_hours(session: Session, *, start_ms: int, end_ms: int) -> int:
 
 def rebuild_days(session: Session, *, start_ms: int, end_ms: int) -> None:
     """Recompute the daily rollups of the UTC days touching [start, end) from the hourly ones
-    (which must all still be kept for those days)."""
+    (which must all still be kept for those days), then the components' days from those."""
     start_ms, end_ms = floor_to(start_ms, DAY_MS), _ceil_to(end_ms, DAY_MS)
     hour = _ms(_R1H.c.bucket)
     day = (hour - hour % literal_column(str(DAY_MS))).label("bucket")
@@ -172,6 +178,18 @@ def rebuild_days(session: Session, *, start_ms: int, end_ms: int) -> None:
     session.execute(delete(_R1D).where(_ms(_R1D.c.bucket) >= start_ms, _ms(_R1D.c.bucket) < end_ms))
     names = [c.name for c in source.selected_columns]
     session.execute(insert(_R1D).from_select(names, source))
+    # and the components' days, from their checks' days
+    day = _ms(_R1D.c.bucket)
+    sums = [func.sum(_R1D.c[name]).label(name) for name in ("runs", "down", "degraded", "unknown", "lat_sum",
+                                                              *BIN_COLUMNS)]
+    source = (
+        select(_CHECKS.c.component, day.label("bucket"), func.max(_R1D.c.lat_max).label("lat_max"), *sums)
+        .select_from(_R1D.join(_CHECKS, _CHECKS.c.id == _R1D.c.check_id))
+        .where(day >= start_ms, day < end_ms)
+        .group_by(_CHECKS.c.component, day)
+    )
+    session.execute(delete(_C1D).where(_ms(_C1D.c.bucket) >= start_ms, _ms(_C1D.c.bucket) < end_ms))
+    session.execute(insert(_C1D).from_select([c.name for c in source.selected_columns], source))
 
 
 # -- the watermark -----------------------------------------------------------------------------

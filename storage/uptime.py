@@ -21,6 +21,7 @@ from storage.history_sql import (
     spans_by_subject,
     subjects_query,
     summaries_by_check,
+    summaries_by_component,
     to_ms,
 )
 from storage.history_sql import maintenance_index as _maintenance_index
@@ -122,15 +123,15 @@ def uptime(
     whole = _extended(session, by, spans, a, b, now_ms=now_ms, forward=False)
     index = _maintenance_index(session, start_ms=min((s[0].start for s in whole.values() if s), default=a),
                                end_ms=b)
-    checks_q = subjects_query("check", a, b, component=component)
-    by_check = summaries_by_check(session, start_ms=a, end_ms=b, check_ids=checks_q if component else None,
-                                  now_ms=now_ms, retention=retention or Retention())
+    retention = retention or Retention()
+    if by == "check":
+        checks_q = subjects_query("check", a, b, component=component)
+        latency = summaries_by_check(session, start_ms=a, end_ms=b, check_ids=checks_q if component else None,
+                                     now_ms=now_ms, retention=retention)
+    else:
+        latency = summaries_by_component(session, start_ms=a, end_ms=b, component=component, now_ms=now_ms,
+                                         retention=retention)
     component_of = {e.id: e.component for e in entries}
-    latency: dict[str, Summary] = {}
-    for check_id, summary in by_check.items():
-        key = check_id if by == "check" else component_of.get(check_id)
-        if key is not None:
-            latency.setdefault(key, Summary()).merge(summary)
     out = []
     for name in sorted(spans):
         comp = name if by == "component" else component_of[name]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from storage import history, rollups
 from storage.db import create_db_engine, upgrade
-from storage.history_models import Rollup1d, Rollup1h, Rollup5m
+from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.latency import Summary
 from storage.retention import Retention, apply_retention
 from tests.history import scenario
@@ -33,8 +33,10 @@ def any_engine(request, tmp_path):
 
 def dump(engine) -> list[list[tuple]]:
     with Session(engine) as s:
-        return [[tuple(r) for r in s.execute(select(m.__table__).order_by("check_id", "bucket"))]
-                for m in (Rollup5m, Rollup1h, Rollup1d)]
+        out = [[tuple(r) for r in s.execute(select(m.__table__).order_by("check_id", "bucket"))]
+               for m in (Rollup5m, Rollup1h, Rollup1d)]
+        out.append([tuple(r) for r in s.execute(select(ComponentRollup1d.__table__).order_by("component"))])
+        return out
 
 
 def test_history_on_every_database(any_engine):

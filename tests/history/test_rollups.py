@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage import rollups
-from storage.history_models import Rollup1d, Rollup1h, Rollup5m
+from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.latency import Summary, decode_slots
 from storage.models import ComponentChangeRow, ResultRow, StateChangeRow
 from storage.retention import Retention, apply_retention
@@ -22,6 +22,11 @@ from tests.history.scenario import T0, H, ts
 def table_rows(engine, model) -> list[tuple]:
     with Session(engine) as s:
         return [tuple(r) for r in s.execute(select(model.__table__).order_by("check_id", "bucket"))]
+
+
+def component_days(engine) -> list[tuple]:
+    with Session(engine) as s:
+        return [tuple(r) for r in s.execute(select(ComponentRollup1d.__table__).order_by("component", "bucket"))]
 
 
 def hour(engine, check_id: str, offset: float) -> Summary | None:
@@ -49,15 +54,19 @@ def test_buckets_hold_exactly_the_results(engine):
     assert (day.runs, day.down, day.degraded) == (720, 30, 60)
     assert day.lat_sum == pytest.approx(0.1 * 630 + 2.0 * 60) and day.lat_max == 2.0
     assert hour(engine, "web/b", 2 * H) is None  # no results, no rows
+    with Session(engine) as s:  # the component's day: the sum of its checks' days
+        rows = s.execute(select(ComponentRollup1d.__table__)).all()
+    assert [(r.component, Summary.from_columns(r).bins) for r in rows] == [("web", day.bins)]
 
 
 def test_running_again_or_after_a_restart_counts_nothing_twice(engine):
     scenario.seed(engine)
     rollups.update(engine, now=ts(12 * H + 60))
     before = [table_rows(engine, m) for m in (Rollup5m, Rollup1h, Rollup1d)]
+    before.append(component_days(engine))
     rollups.update(engine, now=ts(12 * H + 60))
     rollups.update(engine, now=ts(12 * H + 120), backlog=rollups.Backlog())  # "restarted": empty backlog
-    assert [table_rows(engine, m) for m in (Rollup5m, Rollup1h, Rollup1d)] == before
+    assert [table_rows(engine, m) for m in (Rollup5m, Rollup1h, Rollup1d)] + [component_days(engine)] == before
     with Session(engine) as s:
         assert rollups.get_mark(s) == round(ts(12 * H + 120) * 1000)
 

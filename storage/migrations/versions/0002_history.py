@@ -1,5 +1,5 @@
-"""History: rollups per check (5 minutes packed per hour, 1 hour, 1 day), the rollup job's
-watermarks, maintenance windows. Existing results are rolled up by the first job run.
+"""History: rollups per check (5 minutes packed per hour, 1 hour, 1 day) and per component (1 day),
+the rollup job's watermarks, maintenance windows. Existing results are rolled up by the first job run.
 
 Revision ID: 0002
 Revises: 0001
@@ -19,13 +19,13 @@ depends_on = None
 BIN_COLUMNS = tuple(f"h{i:02d}" for i in range(34))
 
 
-def _rollup(name: str, *columns: sa.Column) -> None:
+def _rollup(name: str, *columns: sa.Column, subject: str = "check_id", length: int = 400) -> None:
     op.create_table(
         name,
-        sa.Column("check_id", sa.String(400), nullable=False),
+        sa.Column(subject, sa.String(length), nullable=False),
         sa.Column("bucket", sa.BigInteger(), nullable=False),
         *columns,
-        sa.PrimaryKeyConstraint("check_id", "bucket", name=f"pk_{name}"),
+        sa.PrimaryKeyConstraint(subject, "bucket", name=f"pk_{name}"),
         sqlite_with_rowid=False,
     )
     op.create_index(f"ix_{name}_bucket", name, ["bucket"])
@@ -47,6 +47,7 @@ def upgrade() -> None:
     _rollup("rollup_5m", sa.Column("detail", sa.LargeBinary(), nullable=False))
     _rollup("rollup_1h", *_summary())
     _rollup("rollup_1d", *_summary())
+    _rollup("component_rollup_1d", *_summary(), subject="component", length=200)
     op.create_table(
         "history_marks",
         sa.Column("name", sa.String(100), primary_key=True),
@@ -70,5 +71,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("maintenance_windows", "history_marks", "rollup_1d", "rollup_1h", "rollup_5m"):
+    for table in ("maintenance_windows", "history_marks", "component_rollup_1d", "rollup_1d", "rollup_1h", "rollup_5m"):
         op.drop_table(table)
