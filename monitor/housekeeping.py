@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROLLUP_INTERVAL = 60.0  # seconds between rollup runs: how stale the current hour's rollups may be
+ROLLUP_INTERVAL = 300.0  # seconds between rollup runs: the finest grain; a run recomputes the current hour
 RETENTION_INTERVAL = 3600.0  # seconds between retention runs: each deletes about an hour of raw results
 TICK = 2.0  # seconds between looks at the config (reloads) and at the clock
 

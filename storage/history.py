@@ -34,19 +34,19 @@ from storage.history_types import (
     CheckAt,
     CheckHistory,
     ComponentAt,
+    DailySeries,
     HistoryPoint,
     Interval,
     MaintenanceOccurrence,
     MaintenanceWindowOut,
     Overview,
     OverviewComponent,
-    OverviewDay,
     ResultAt,
     Snapshot,
     SubjectTimeline,
     Timeline,
 )
-from storage.intervals import Span, StateTimes, cut_at, incidents_per_piece, times_per_piece
+from storage.intervals import Span, StateTimes, cut_at, piece_figures
 from storage.latency import Summary, decode_slots
 from storage.maintenance import MaintenanceIndex, list_windows
 from storage.models import CheckRow, ResultRow
@@ -78,7 +78,8 @@ _SLOT_MS = 300_000
 def _change(kind: str, rec: ChangeRec | None) -> Change | None:
     if rec is None:
         return None
-    return Change(kind=kind, subject=rec.subject, time=from_ms(rec.ts), old=rec.old, new=rec.new, reason=rec.reason)
+    return Change.model_construct(kind=kind, subject=rec.subject, time=from_ms(rec.ts), old=rec.old, new=rec.new,
+                                  reason=rec.reason)
 
 
 def occurrences_out(index: MaintenanceIndex) -> list[MaintenanceOccurrence]:
@@ -125,7 +126,7 @@ def snapshot(session: Session, *, at: datetime, component: str | None = None) ->
     changes = latest_at(session, kind="check", subjects=checks_q, at_ms=at_ms)
     comp_changes = latest_at(session, kind="component", subjects=subjects_query("component", at_ms,
                                                                                component=component), at_ms=at_ms)
-    results = last_results_at(session, subjects=checks_q, at_ms=at_ms, not_before_ms=None)
+    results = last_results_at(session, subjects=checks_q, at_ms=at_ms)
     index = maintenance_index(session, start_ms=at_ms, end_ms=at_ms + 1)
     checks_out: list[CheckAt] = []
     counts: dict[str, dict[str, int]] = {}
@@ -135,11 +136,11 @@ def snapshot(session: Session, *, at: datetime, component: str | None = None) ->
         state = rec.new if rec else "unknown"
         per_state = counts.setdefault(e.component, {})
         per_state[state] = per_state.get(state, 0) + 1
-        checks_out.append(CheckAt(
+        checks_out.append(CheckAt.model_construct(  # trusted data: a thousand checks, no re-validation
             id=e.id, component=e.component, name=e.name, kind=e.kind, retired=e.retired_ms is not None,
             state=state, since=from_ms(rec.ts) if rec else None, reason=rec.reason if rec else "",
             change=_change("check", rec),
-            last_result=None if res is None else ResultAt(
+            last_result=None if res is None else ResultAt.model_construct(
                 time=from_ms(res.ts), status=res.status, latency=res.latency, reason=res.reason),
             maintenance=bool(index.for_check(e.id, e.component)),
         ))
@@ -162,8 +163,8 @@ def snapshot(session: Session, *, at: datetime, component: str | None = None) ->
 
 
 def _intervals(spans: list[Span]) -> list[Interval]:
-    return [Interval(start=from_ms(s.start), end=from_ms(s.end), state=s.state, since=from_ms(s.since),
-                     reason=s.reason) for s in spans]
+    return [Interval.model_construct(start=from_ms(s.start), end=from_ms(s.end), state=s.state,
+                                     since=from_ms(s.since), reason=s.reason) for s in spans]
 
 
 def timeline(
@@ -212,7 +213,7 @@ def timeline(
 
 # -- one check's series ------------------------------------------------------------------------
 def _point(t_ms: int, s: Summary) -> HistoryPoint:
-    return HistoryPoint(
+    return HistoryPoint.model_construct(
         time=from_ms(t_ms), runs=s.runs, up=s.up, degraded=s.degraded, down=s.down, unknown=s.unknown,
         latency_mean=s.latency_mean, latency_p50=s.percentile(0.5), latency_p95=s.percentile(0.95),
         latency_max=s.lat_max,
@@ -356,31 +357,31 @@ def overview(
         state = rec.new if rec else "unknown"
         per_state = counts.setdefault(e.component, {})
         per_state[state] = per_state.get(state, 0) + 1
-    spans = spans_by_subject(session, kind="component", subjects=subjects_query("component", now_ms),
-                             start_ms=first_day, end_ms=now_ms)
+    components_now = subjects_query("component", now_ms)
+    spans = spans_by_subject(session, kind="component", subjects=components_now, start_ms=first_day,
+                             end_ms=now_ms, filter_changes=False, reasons=False)
+    current = latest_at(session, kind="component", subjects=components_now, at_ms=now_ms)
     index = maintenance_index(session, start_ms=first_day, end_ms=now_ms + 1)
     out = []
     for name in sorted(counts):
         comp_spans = spans.get(name, [])
         maint = index.for_component(name)
-        total = StateTimes.of(comp_spans, maint)
+        fig = piece_figures(comp_spans, edges, maint)
+        total = StateTimes({"up": sum(fig.up), "degraded": sum(fig.degraded), "down": sum(fig.down),
+                            "unknown": sum(fig.unknown)}, sum(fig.maintenance))
         _, remaining = total.error_budget(slo(name))
-        per_day = times_per_piece(comp_spans, edges, maint)
-        incidents_per_day = incidents_per_piece(comp_spans, edges, maint)
-        day_list = [
-            OverviewDay.model_construct(  # 100 components x 90 days: validation would cost more than the rest
-                day=day_starts[i], availability=times.availability,
-                degraded_seconds=times.by_state["degraded"] / 1000, down_seconds=times.by_state["down"] / 1000,
-                maintenance_seconds=times.maintenance / 1000, worst=times.worst(), incidents=incidents_per_day[i],
-            )
-            for i, times in enumerate(per_day)
-        ]
-        last = comp_spans[-1] if comp_spans else None
+        daily = DailySeries.model_construct(  # a hundred components x 90 days: plain lists, no validation
+            availability=[fig.availability(i) for i in range(days)],
+            degraded_seconds=[ms / 1000 for ms in fig.degraded], down_seconds=[ms / 1000 for ms in fig.down],
+            maintenance_seconds=[ms / 1000 for ms in fig.maintenance], worst=[fig.worst(i) for i in range(days)],
+            incidents=fig.incidents,
+        )
+        rec = current.get(name)
         out.append(OverviewComponent(
-            id=name, state=last.state if last else "unknown", since=from_ms(last.since) if last else None,
-            reason=last.reason if last else "", checks=counts[name],
+            id=name, state=rec.new if rec else "unknown", since=from_ms(rec.ts) if rec else None,
+            reason=rec.reason if rec else "", checks=counts[name],
             maintenance=any(a <= now_ms < b for a, b in maint), slo=slo(name),
-            availability=total.availability, error_budget_remaining=remaining, days=day_list,
+            availability=total.availability, error_budget_remaining=remaining, daily=daily,
         ))
-    return Overview(at=from_ms(now_ms), days=days, components=out)
+    return Overview(at=from_ms(now_ms), days=days, day_starts=day_starts, components=out)
 

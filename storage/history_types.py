@@ -203,14 +203,15 @@ class IncidentOut(_Out):
     maintenance_seconds: float = Field(description="how much of it fell in maintenance windows")
 
 
-class OverviewDay(_Out):
-    day: datetime = Field(description="00:00 UTC of the day")
-    availability: float | None
-    degraded_seconds: float
-    down_seconds: float
-    maintenance_seconds: float
-    worst: State | None = Field(description="worst state that lasted any time outside maintenance")
-    incidents: int
+class DailySeries(_Out):
+    """One value per day of `Overview.day_starts`, in the same order (columns, ready to plot)."""
+
+    availability: list[float | None] = Field(description="percent; null for a day with nothing measured")
+    degraded_seconds: list[float]
+    down_seconds: list[float]
+    maintenance_seconds: list[float]
+    worst: list[State | None] = Field(description="worst known state that lasted any time outside maintenance")
+    incidents: list[int] = Field(description="incidents overlapping the day (not wholly in maintenance)")
 
 
 class OverviewComponent(_Out):
@@ -226,7 +227,7 @@ class OverviewComponent(_Out):
     slo: float
     availability: float | None = Field(description="over the whole period, percent")
     error_budget_remaining: float | None
-    days: list[OverviewDay]
+    daily: DailySeries
 
 
 class Overview(_Out):
@@ -234,6 +235,7 @@ class Overview(_Out):
 
     at: datetime
     days: int
+    day_starts: list[datetime] = Field(description="00:00 UTC of each day, oldest first; today is the last")
     components: list[OverviewComponent]
 
 

@@ -8,8 +8,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
-    "NOT_UP", "Incident", "Span", "StateTimes", "cut_at", "incidents_of", "incidents_per_piece", "merge_spans",
-    "overlap", "spans_from", "split", "times_per_piece",
+    "NOT_UP",
+    "Incident",
+    "PieceFigures",
+    "Span",
+    "StateTimes",
+    "cut_at",
+    "incidents_of",
+    "merge_spans",
+    "overlap",
+    "piece_figures",
+    "spans_from",
+    "split",
 ]
 
 NOT_UP = frozenset({"degraded", "down"})
@@ -171,38 +181,75 @@ def cut_at(spans: list[Span], end: int | None) -> list[Span]:
     return out
 
 
-def times_per_piece(spans: Sequence[Span], edges: Sequence[int], maintenance: Sequence[tuple[int, int]]
-                    ) -> list[StateTimes]:
-    """StateTimes of each [edges[i], edges[i+1]) piece (days of an overview), in one pass."""
-    out = [StateTimes() for _ in range(len(edges) - 1)]
+_COLUMN = {"up": 0, "degraded": 1, "down": 2, "unknown": 3}
+
+
+@dataclass(slots=True)
+class PieceFigures:
+    """Per piece (day): ms up/degraded/down/unknown outside maintenance, ms in maintenance, and
+    incidents (not wholly in maintenance) overlapping it. Lists, not objects: an overview has
+    a hundred components of ninety days."""
+
+    up: list[int]
+    degraded: list[int]
+    down: list[int]
+    unknown: list[int]
+    maintenance: list[int]
+    incidents: list[int]
+
+    def availability(self, i: int) -> float | None:
+        measured = self.up[i] + self.degraded[i] + self.down[i]
+        return 100.0 * (measured - self.down[i]) / measured if measured else None
+
+    def worst(self, i: int) -> str | None:
+        """As StateTimes.worst: the worst known state that lasted, else unknown, else None."""
+        for state, ms in (("down", self.down[i]), ("degraded", self.degraded[i]), ("up", self.up[i]),
+                          ("unknown", self.unknown[i])):
+            if ms > 0:
+                return state
+        return None
+
+
+def piece_figures(spans: Sequence[Span], edges: Sequence[int], maintenance: Sequence[tuple[int, int]]
+                  ) -> PieceFigures:
+    """Time per state and incidents of each [edges[i], edges[i+1]) piece, in one pass over the
+    (contiguous, time-ordered) spans."""
+    n = len(edges) - 1
+    acc = [[0] * n for _ in range(5)]  # up, degraded, down, unknown, maintenance
+    incidents = [0] * n
+
+    def close(start: int, end: int) -> None:
+        if maintenance and end - start <= overlap(start, end, maintenance):
+            return
+        for k in range(max(0, bisect.bisect_right(edges, start) - 1), min(n, bisect.bisect_left(edges, end))):
+            incidents[k] += 1
+
     i = 0
+    open_since: int | None = None
+    open_until = 0
     for span in spans:
-        while i < len(out) and edges[i + 1] <= span.start:
+        column = _COLUMN.get(span.state, 3)
+        while i < n and edges[i + 1] <= span.start:
             i += 1
         j = i
-        while j < len(out) and edges[j] < span.end:
-            a, b = max(span.start, edges[j]), min(span.end, edges[j + 1])
+        while j < n and edges[j] < span.end:
+            a = span.start if span.start > edges[j] else edges[j]
+            b = span.end if span.end < edges[j + 1] else edges[j + 1]
             if b > a:
                 covered = overlap(a, b, maintenance) if maintenance else 0
-                times = out[j]
-                times.maintenance += covered
-                times.by_state[span.state] = times.by_state.get(span.state, 0) + b - a - covered
+                acc[4][j] += covered
+                acc[column][j] += b - a - covered
             j += 1
-    return out
-
-
-def incidents_per_piece(spans: Sequence[Span], edges: Sequence[int], maintenance: Sequence[tuple[int, int]]
-                        ) -> list[int]:
-    """How many incidents (not wholly in maintenance) overlap each [edges[i], edges[i+1])."""
-    counts = [0] * (len(edges) - 1)
-    for inc in incidents_of(spans):
-        if inc.end - inc.start <= overlap(inc.start, inc.end, maintenance):
-            continue
-        first = max(0, bisect.bisect_right(edges, inc.start) - 1)
-        last = min(len(counts), bisect.bisect_left(edges, inc.end))
-        for k in range(first, last):
-            counts[k] += 1
-    return counts
+        if column in (1, 2):  # degraded, down: an incident begins or goes on
+            if open_since is None:
+                open_since = span.start
+            open_until = span.end
+        elif open_since is not None:
+            close(open_since, open_until)
+            open_since = None
+    if open_since is not None:
+        close(open_since, open_until)
+    return PieceFigures(*acc, incidents)
 
 
 def split(spans: Sequence[Span], edges: Sequence[int]) -> list[list[Span]]:

@@ -5,7 +5,7 @@ retried, repeated or interrupted run can never count a result twice. Knows nothi
 Why recompute rather than count results as the writer commits them: the writer's inserts skip
 duplicates silently, a remote agent may re-push, and a restart loses in-memory counters; a whole
 bucket recomputed from the raw rows is right whatever happened before. The cost is small: a run
-re-reads the current hour (≤ 120 rows per check at a 30 s interval), and runs every minute.
+re-reads the current hour (≤ 120 rows per check at a 30 s interval), every 5 minutes.
 The watermark `rollups` in history_marks says up to when that has been done; results written
 late (a database outage drained from the writer's buffer) are reported by `Backlog`, fed from
 `Writer.listeners`, so their buckets are recomputed too."""

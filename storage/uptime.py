@@ -116,7 +116,7 @@ def uptime(
     entries = catalogue(session, start_ms=a, end_ms=b, component=component)
     subjects = subjects_query(by, a, b, component=component)
     spans = spans_by_subject(session, kind=by, subjects=subjects, start_ms=a, end_ms=b,
-                             filter_changes=component is not None)
+                             filter_changes=component is not None, reasons=False)
     if by == "check":  # a retired check is not measured after its retirement
         retired = {e.id: e.retired_ms for e in entries}
         spans = {name: cut_at(s, retired.get(name)) for name, s in spans.items()}

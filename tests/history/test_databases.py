@@ -78,7 +78,7 @@ def test_history_on_every_database(any_engine):
                                      max_points=200)
         assert five.resolution == "5m" and len(five.points) == 144 and five.points[24].down == 5
         over = {c.id: c for c in history.overview(s, now=at(12 * H), days=2).components}
-        assert over["web"].days[-1].down_seconds == 1800
+        assert over["web"].daily.down_seconds[-1] == 1800
 
     deleted = apply_retention(engine, now=ts(12 * H), retention=Retention(state_changes=timedelta(hours=6)))
     assert (deleted["state_changes"], deleted["component_changes"]) == (5, 3)

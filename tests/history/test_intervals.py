@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from storage.history_models import MaintenanceRow
-from storage.intervals import StateTimes, incidents_of, merge_spans, overlap, spans_from, split
+from storage.intervals import StateTimes, incidents_of, merge_spans, overlap, piece_figures, spans_from, split
 from storage.maintenance import MaintenanceIndex, occurrences
 
 MIN = 60_000
@@ -44,6 +44,17 @@ def test_incidents_group_not_up_spans():
                                        (30, "down", ""), (35, "unknown", ""), (40, "down", "")], 0, 50)
     found = [(i.start, i.end, i.worst) for i in incidents_of(spans)]
     assert found == [(10, 25, "down"), (30, 35, "down"), (40, 50, "down")]  # unknown ends an incident
+
+
+def test_figures_per_day():
+    spans = spans_from(("up", 0, ""), [(15, "down", ""), (25, "degraded", ""), (35, "up", ""), (42, "down", ""),
+                                       (44, "up", "")], 0, 50)
+    fig = piece_figures(spans, [0, 10, 20, 30, 40, 50], [(41, 46)])
+    assert (fig.up, fig.degraded, fig.down, fig.maintenance) == (
+        [10, 5, 0, 5, 1 + 4], [0, 0, 5, 5, 0], [0, 5, 5, 0, 0], [0, 0, 0, 0, 5])
+    assert fig.incidents == [0, 1, 1, 1, 0]  # 15-35 spans three pieces; 42-44 lies wholly in maintenance
+    assert [fig.worst(i) for i in range(5)] == ["up", "down", "down", "degraded", "up"]
+    assert fig.availability(1) == 50.0 and fig.availability(4) == 100.0
 
 
 def test_split_cuts_spans_at_day_edges():

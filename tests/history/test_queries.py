@@ -161,12 +161,17 @@ def test_overview(db):
     assert set(comps) == {"web", "db"}  # current components only
     web = comps["web"]
     assert (web.state, web.since, web.checks, web.slo) == ("up", at(11 * H), {"up": 2}, 99.0)
-    assert [d.day for d in web.days] == [at(-48 * H), at(-24 * H), at(0)]
-    today = web.days[-1]
-    assert (today.down_seconds, today.degraded_seconds, today.worst, today.incidents) == (1800, 3600, "down", 2)
-    assert today.availability == pytest.approx(100 * (12 * H - 1800) / (12 * H))
-    assert web.days[0].availability is None and web.days[0].worst == "unknown"
-    assert comps["db"].days[-1].maintenance_seconds == 7200 and not comps["db"].maintenance
+    assert over.day_starts == [at(-48 * H), at(-24 * H), at(0)]
+    daily = web.daily
+    assert (daily.down_seconds, daily.degraded_seconds, daily.worst, daily.incidents) == (
+        [0, 0, 1800], [0, 0, 3600], ["unknown", "unknown", "down"], [0, 0, 2])
+    assert daily.availability[:2] == [None, None]
+    assert daily.availability[2] == pytest.approx(100 * (12 * H - 1800) / (12 * H))
+    assert web.availability == daily.availability[2]  # nothing measured before
+    assert comps["db"].daily.maintenance_seconds[-1] == 7200 and not comps["db"].maintenance
+    assert comps["db"].daily.incidents[-1] == 1 and comps["db"].daily.down_seconds[-1] == 3600
+    json = over.model_dump_json()
+    assert '"daily":{"availability":[null,null,' in json
 
 
 def test_maintenance_windows_listing(db):
