@@ -4,6 +4,7 @@
     .venv/bin/python bench/history.py [--checks 1000 --days 90 --raw-days 7 --interval 30]
                                       [--storage sqlite,postgres] [--details none|tcp|http]
                                       [--repeat 15] [--keep] [--workdir DIR]
+    .venv/bin/python bench/history.py --reuse sqlite:///DIR/history-bench-….db --reuse postgresql+psycopg://…
 
 Seeds (bench/history_seed.py), builds the rollups of the raw window with the real rollup job,
 then times each query (fresh session, result serialized to JSON, as the API would) and prints
@@ -40,6 +41,7 @@ OUT_DIR = Path(__file__).resolve().parent / "out"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGETS_MS = {"snapshot at T": 100.0, "uptime 90 d, all components": 300.0, "overview page (90 d)": 500.0}
 MAX_BYTES = 1 << 30  # 1 GiB
+BENCH_NOW = "bench_now"  # history_marks row: the instant the data was seeded up to
 
 
 def _now_ms() -> int:
@@ -131,6 +133,24 @@ def counts(engine: Engine) -> dict[str, int]:
             "results", "state_changes", "component_changes", "rollup_5m", "rollup_1h", "rollup_1d")}
 
 
+def reuse(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Time the queries again on a database a previous run kept (--keep)."""
+    engine = create_db_engine(url)
+    try:
+        with Session(engine) as session:
+            now_ms = rollups.get_mark(session, BENCH_NOW)
+        if now_ms is None:
+            raise SystemExit(f"{url}: not a database seeded by this benchmark")
+        plan = make_plan(n_checks=args.checks, days=args.days, raw_days=args.raw_days, interval=args.interval,
+                         now_ms=now_ms, details=args.details)
+        kind = engine.dialect.name
+        print(f"{kind}: timing the queries on {url}", flush=True)
+        return {"storage": kind, "timings_s": {}, "rows": counts(engine), "bytes": sizes(engine),
+                "queries": time_queries(engine, plan, args.repeat)}
+    finally:
+        engine.dispose()
+
+
 def run(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     now_ms = _now_ms()
     plan = make_plan(n_checks=args.checks, days=args.days, raw_days=args.raw_days, interval=args.interval,
@@ -160,6 +180,8 @@ def run(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         t = time.perf_counter()
         report = rollups.update(engine, now=now_ms / 1000 + 60, raw_retention=timedelta(days=args.raw_days))
         timings["rollup job, a routine run"] = time.perf_counter() - t
+        with Session(engine) as session, session.begin():
+            rollups.set_mark(session, BENCH_NOW, now_ms)  # for --reuse
         if kind == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as con:
                 con.execute(text("VACUUM ANALYZE"))
@@ -232,9 +254,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("--workdir", type=Path, default=None, help="where the SQLite file goes")
+    parser.add_argument("--reuse", action="append", metavar="URL",
+                        help="time the queries on a database kept by an earlier run (repeatable); no seeding")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="pm-history-bench-"))
-    results = [run(kind.strip(), args, workdir) for kind in args.storage.split(",")]
+    if args.reuse:
+        results = [reuse(url, args) for url in args.reuse]
+    else:
+        results = [run(kind.strip(), args, workdir) for kind in args.storage.split(",")]
     ok = print_table(results)
     OUT_DIR.mkdir(exist_ok=True)
     out = OUT_DIR / f"history-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"

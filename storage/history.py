@@ -315,19 +315,19 @@ def check_history(
         if n <= max_points:
             resolution, points = "raw", _raw_points(session, check_id, a, b, None)
         elif n <= max_points * MAX_GROUPING:
-            wanted = span / max_points / 1000
-            step_ms = 1000 * next((s for s in _RAW_STEPS if s >= wanted), _RAW_STEPS[-1])
+            # steps aligned on the epoch: a range of k steps touches up to k + 1 of them
+            wanted = span / (max_points - 1) / 1000
+            step_ms = 1000 * next((s for s in _RAW_STEPS if s >= wanted), math.ceil(wanted))
             resolution, points = "raw", _raw_points(session, check_id, a, b, step_ms)
     if resolution is None:
-        for grain, grain_ms, window in (("5m", _SLOT_MS, retention.rollup_5m), ("1h", HOUR_MS, retention.rollup_1h)):
-            if kept(window) and span / grain_ms <= max_points * MAX_GROUPING:
-                resolution = grain
+        grain, grain_ms = "1d", DAY_MS
+        for name, ms, window in (("5m", _SLOT_MS, retention.rollup_5m), ("1h", HOUR_MS, retention.rollup_1h)):
+            if kept(window) and span / ms <= max_points * MAX_GROUPING:
+                grain, grain_ms = name, ms
                 break
-        else:
-            grain, grain_ms = "1d", DAY_MS
-            resolution = grain
-        step_ms = grain_ms * max(1, math.ceil(span / grain_ms / max_points))
-        points = _grouped(_rollup_buckets(session, resolution, check_id, a, b), step_ms)
+        resolution = grain
+        step_ms = grain_ms * max(1, math.ceil(span / grain_ms / (max_points - 1)))
+        points = _grouped(_rollup_buckets(session, grain, check_id, a, b), step_ms)
     states = spans_by_subject(session, kind="check", subjects=select(CheckRow.id.label("subject"))
                               .where(CheckRow.id == check_id), start_ms=a, end_ms=b)[check_id]
     return CheckHistory(

@@ -155,6 +155,16 @@ def test_series_resolution_follows_the_range(db):
     assert retired.points == [] and [i.state for i in retired.states] == ["up"]
 
 
+@pytest.mark.parametrize("max_points", [10, 37, 100])
+def test_series_never_exceed_their_points(db, max_points):
+    for now_offset in (12 * H + 60, 20 * 24 * H, 500 * 24 * H):
+        for start, end in ((0, 12 * H), (1234, 7 * H + 17), (-40 * 24 * H, 24 * H), (-800 * 24 * H, 3 * H)):
+            series = history.check_history(db, check_id="web/a", start=at(start), end=at(end), now=at(now_offset),
+                                           max_points=max_points)
+            assert 0 < len(series.points) <= max_points, (series.resolution, series.step_seconds, start, end)
+            assert sum(p.runs for p in series.points) <= 720
+
+
 def test_overview(db):
     over = history.overview(db, now=at(12 * H), days=3, slo=lambda c: 99.0)
     comps = by_id(over.components)

@@ -188,3 +188,18 @@ def test_retention_windows_must_grow_with_the_grain():
         Retention(rollup_5m=timedelta(days=40), rollup_1h=timedelta(days=30))
     with pytest.raises(ValueError, match="rollup_5m must be kept at least as long as raw"):
         Retention(raw=None)
+
+
+def test_the_history_migration_goes_down_and_up_again(engine):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from storage.db import alembic_config, upgrade
+
+    history_tables = {"rollup_5m", "rollup_1h", "rollup_1d", "component_rollup_1d", "history_marks",
+                      "maintenance_windows"}
+    assert history_tables <= set(inspect(engine).get_table_names())
+    command.downgrade(alembic_config(engine), "0001")
+    assert not history_tables & set(inspect(engine).get_table_names())
+    upgrade(engine)
+    assert history_tables <= set(inspect(engine).get_table_names())
