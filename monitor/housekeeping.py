@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 ROLLUP_INTERVAL = 300.0  # seconds between rollup runs: the finest grain; a run recomputes the current hour
 RETENTION_INTERVAL = 3600.0  # seconds between retention runs: each deletes about an hour of raw results
 TICK = 2.0  # seconds between looks at the config (reloads) and at the clock
+RETRY_AFTER = 30.0  # seconds before trying again after a failure (the database is away): one warning, not 15
 
 
 class Housekeeping:
@@ -81,7 +82,7 @@ class Housekeeping:
                     self.failures += 1
                     self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
                     log.warning("housekeeping failed: %s", self.last_error)
-                    self._next_rollup = time.monotonic() + TICK
+                    self._next_rollup = time.monotonic() + RETRY_AFTER
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK)
             self._wake.clear()

@@ -133,7 +133,7 @@ def get_incidents(
     from_: From = None,
     to: To = None,
     component: ComponentQ = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="at most this many, newest first")] = 1000,
 ) -> list[IncidentOut]:
     """Intervals during which a component was not up that overlap [from, to) (default: the last
     30 days), newest first, each whole (it may begin before `from`; `end` null while ongoing):
