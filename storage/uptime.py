@@ -110,7 +110,9 @@ def uptime(
     the window, except those wholly in maintenance); MTTR (mean length of the incidents that
     ended in the window, counted from their true start); error budget against the SLO
     (`slo(component)`, percent); runs and latency p50/p95 from the rollups of the buckets
-    overlapping the window. Components and checks are those configured during the window."""
+    overlapping the window. Components and checks are those configured during the window.
+    A component's figures leave out the windows that name the component; a window that names
+    only some of its checks leaves out time from those checks' figures, not the component's."""
     slo = slo or (lambda _name: DEFAULT_SLO)
     a, b, now_ms = _window(start, end, now)
     entries = catalogue(session, start_ms=a, end_ms=b, component=component)
