@@ -1,0 +1,95 @@
+"""Private database servers the shared test servers cannot stand in for: a PostgreSQL primary that
+checks passwords (the shared one trusts everyone) with a streaming replica, and Redis replicas.
+Each runs on free loopback ports under a temp dir and is stopped by its own PID."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.peers import Peer, free_port, peer_missing, require_peer
+
+PG_PASSWORD = "pm-test-secret"
+PG_START_TIMEOUT = 60.0  # seconds; initdb and a base backup on a slow CI box
+REDIS_PASSWORD = "pm-redis-secret"
+
+
+def _pg_bin() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if not candidates:
+        require_peer("initdb", "PostgreSQL server binaries (Debian package postgresql) for the postgres probe tests")
+    return candidates[-1].parent
+
+
+def _as_postgres() -> list[str]:
+    """PostgreSQL refuses to run as root: drop to the postgres user (setpriv execs, so a Popen's
+    pid is the server itself)."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        peer_missing("no postgres user to run a private PostgreSQL as (install Debian package postgresql)")
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
+
+
+@dataclass
+class PgPair:
+    """A primary with password (scram) authentication and a streaming replica of it."""
+
+    primary_port: int
+    replica_port: int
+    password: str = PG_PASSWORD
+    user: str = "postgres"
+
+
+def _run(argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    with open(log, "ab") as out:
+        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                              timeout=PG_START_TIMEOUT, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed ({done.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def _pg_server(bin_dir: Path, data: Path, port: int, base: Path, name: str) -> Peer:
+    argv = [*_as_postgres(), str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
+            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={base}", "-c", "fsync=off"]
+    return Peer(name=name, argv=argv, log_path=base / f"{name}.log", ready_port=port, timeout=PG_START_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def pg_pair() -> Iterator[PgPair]:
+    """A private PostgreSQL primary (password auth) and its streaming replica, for the module."""
+    bin_dir = _pg_bin()
+    base = Path(tempfile.mkdtemp(prefix="pm-test-pg-"))  # not under pytest's root-only tmp dir
+    peers: list[Peer] = []
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(base, "postgres", "postgres")
+        as_pg = _as_postgres()
+        pwfile = base / "pw"
+        pwfile.write_text(PG_PASSWORD + "\n")
+        if os.geteuid() == 0:
+            shutil.chown(pwfile, "postgres", "postgres")
+        log = base / "setup.log"
+        _run([*as_pg, str(bin_dir / "initdb"), "-D", str(base / "primary"), "-U", "postgres",
+              "-A", "scram-sha-256", f"--pwfile={pwfile}"], log)
+        pair = PgPair(primary_port=free_port(), replica_port=free_port())
+        peers.append(_pg_server(bin_dir, base / "primary", pair.primary_port, base, "primary").start())
+        _run([*as_pg, str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(pair.primary_port),
+              "-U", "postgres", "-D", str(base / "replica"), "-R", "-X", "stream", "-c", "fast"],
+             log, env={"PGPASSWORD": PG_PASSWORD})
+        peers.append(_pg_server(bin_dir, base / "replica", pair.replica_port, base, "replica").start())
+        yield pair
+    finally:
+        for peer in reversed(peers):
+            peer.stop()
+        shutil.rmtree(base, ignore_errors=True)
