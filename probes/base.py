@@ -114,7 +114,8 @@ class CheckBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     secret_fields: ClassVar[frozenset[str]] = frozenset()
-    """Field names whose values are never shown back (passwords, tokens, client keys)."""
+    """Field names whose values are never shown back (passwords, tokens, client keys); a dotted
+    path reaches into nested settings (`auth.token`), `*` into every list item (`steps.*.body`)."""
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^/\s][^/]*$")
     component: str = Field(min_length=1, max_length=200)

@@ -38,7 +38,16 @@ from probes.base import (
 )
 from probes.tls import TlsSettings, peer_tls_details, tls_error_reason
 
-__all__ = ["Check", "Expect", "JmesPath", "JsonExpectation", "probe"]
+__all__ = [
+    "Check",
+    "Expect",
+    "JmesPath",
+    "JsonExpectation",
+    "failure_reason",
+    "probe",
+    "read_body",
+    "response_failure",
+]
 
 MIB = 1024 * 1024
 # httpx's own timeouts are a backstop for runs outside the runner: the runner's
@@ -390,3 +399,26 @@ def _failure_reason(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"{type(exc).__name__} (backstop after {_BACKSTOP_TIMEOUT_FACTOR} times the check's timeout)"
     return f"{type(exc).__name__}: {exc}"
+
+
+# --- the same judgement for other HTTP-based kinds (the flow probe's steps) -----------------------
+
+
+async def read_body(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
+    """Up to `cap` bytes of a streamed response's (decoded) body, and whether reading stopped there."""
+    return await _read_body(response, cap)
+
+
+def response_failure(expect: Expect, response: httpx.Response, body: bytes, truncated: bool) -> str | None:
+    """The first unmet expectation (status, headers, body, JSON) of a response whose body was
+    read into `body`, as a reason; None when all are met. `max_latency` is the caller's to judge."""
+    return (
+        _status_failure(expect, response.status_code)
+        or _header_failure(expect, response.headers)
+        or _body_failure(expect, body, response.encoding or "utf-8", truncated)
+    )
+
+
+def failure_reason(exc: httpx.HTTPError) -> str:
+    """A short reason for a request that got no usable response (refused, TLS, DNS, protocol ...)."""
+    return _failure_reason(exc)

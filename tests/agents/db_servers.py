@@ -93,3 +93,43 @@ def pg_pair() -> Iterator[PgPair]:
         for peer in reversed(peers):
             peer.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass
+class RedisPair:
+    """A Redis primary that requires a password and a replica of it (same password)."""
+
+    primary_port: int
+    replica_port: int
+    password: str = REDIS_PASSWORD
+    orphan_port: int = 0  # a replica whose primary does not exist (its link is down)
+
+
+def _redis_server(base: Path, name: str, *args: str) -> tuple[Peer, int]:
+    binary = require_peer("redis-server", "Redis server (Debian package redis-server) for the redis probe tests")
+    port = free_port()
+    data = base / name
+    data.mkdir()
+    argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+            "--dir", str(data), *args]
+    return Peer(name=f"redis-{name}", argv=argv, log_path=base / f"{name}.log", ready_port=port), port
+
+
+@pytest.fixture(scope="module")
+def redis_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisPair]:
+    """A private password-protected Redis primary with a replica, and an orphan replica."""
+    base = tmp_path_factory.mktemp("redis")
+    peers: list[Peer] = []
+    try:
+        primary, primary_port = _redis_server(base, "primary", "--requirepass", REDIS_PASSWORD)
+        peers.append(primary.start())
+        replica, replica_port = _redis_server(base, "replica", "--requirepass", REDIS_PASSWORD,
+                                              "--masterauth", REDIS_PASSWORD,
+                                              "--replicaof", "127.0.0.1", str(primary_port))
+        peers.append(replica.start())
+        orphan, orphan_port = _redis_server(base, "orphan", "--replicaof", "127.0.0.1", str(free_port()))
+        peers.append(orphan.start())
+        yield RedisPair(primary_port, replica_port, orphan_port=orphan_port)
+    finally:
+        for peer in reversed(peers):
+            peer.stop()
