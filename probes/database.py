@@ -3,10 +3,13 @@ their judgement, the driver-missing reason, connect timeouts kept under the runn
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -19,7 +22,10 @@ __all__ = [
     "connect_timeout",
     "driver_missing",
     "judge_replication",
+    "run_in_thread",
 ]
+
+T = TypeVar("T")
 
 Role = Literal["primary", "replica"]
 
@@ -73,13 +79,45 @@ def judge_replication(
     `lag_known=False` (or `lag` None) on a replica means the lag could not be measured."""
     if expected is not None and role != expected:
         return Status.DOWN, f"role is {role} (expected {expected})"
-    if role != "replica" or levels is None or (levels.warn is None and levels.critical is None):
+    if role != "replica":
         return Status.UP, role
+    judged = levels is not None and (levels.warn is not None or levels.critical is not None)
     if lag is None or not lag_known:
-        return Status.DEGRADED, "replica: replication lag unknown"
-    shown = format_duration(round(max(lag, 0.0), 3))
-    if levels.critical is not None and lag > levels.critical:
+        return (Status.DEGRADED, "replica: replication lag unknown") if judged else (Status.UP, role)
+    shown = format_duration(round(lag, 3)) if lag > 0 else "0s"
+    if judged and levels.critical is not None and lag > levels.critical:
         return Status.DOWN, f"replication lag {shown} (> {format_duration(levels.critical)} critical)"
-    if levels.warn is not None and lag > levels.warn:
+    if judged and levels.warn is not None and lag > levels.warn:
         return Status.DEGRADED, f"replication lag {shown} (> {format_duration(levels.warn)} warn)"
     return Status.UP, f"replica, lag {shown}"
+
+
+async def run_in_thread(fn: Callable[[], T], name: str) -> T:
+    """Run a blocking driver call on a thread of its own and await its result.
+
+    Not the loop's default executor: its few workers are shared with the engine, and a server
+    that hangs would queue healthy checks behind it. If the run is cancelled (the runner's
+    timeout) the thread finishes on its own, bounded by the driver's own timeouts."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(value: T | None, error: BaseException | None) -> None:
+        if future.cancelled():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)  # type: ignore[arg-type]
+
+    def work() -> None:
+        value: T | None = None
+        error: BaseException | None = None
+        try:
+            value = fn()
+        except BaseException as exc:  # handed to the awaiting coroutine, which decides
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(deliver, value, error)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await future

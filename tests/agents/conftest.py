@@ -11,12 +11,12 @@ import pytest
 
 from probes.base import ProbeContext
 from probes.clients import ClientPool
-from tests.agents.db_servers import pg_pair, redis_replica
+from tests.agents.db_servers import mysql_pair, pg_pair, redis_replica
 from tests.agents.paas_api import Knobs, create_api
 from tests.peers import free_port
 from tests.targets import ServiceThread
 
-__all__ = ["Api", "api", "ctx", "pg_pair", "redis_replica"]
+__all__ = ["Api", "api", "ctx", "mysql_pair", "pg_pair", "redis_replica"]
 
 
 @pytest.fixture

@@ -133,3 +133,55 @@ def redis_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisPai
     finally:
         for peer in reversed(peers):
             peer.stop()
+
+
+@dataclass
+class MysqlPair:
+    """A private MariaDB primary (binary log on, root without a password over TCP) and a replica
+    replicating from it."""
+
+    primary_port: int
+    replica_port: int
+
+
+def _mariadb(base: Path, name: str, server_id: int, *args: str) -> tuple[Peer, int]:
+    install = require_peer("mariadb-install-db", "MariaDB server (Debian package mariadb-server) for mysql tests")
+    server = require_peer("mariadbd", "MariaDB server (Debian package mariadb-server) for the mysql probe tests")
+    data = base / name
+    log = base / f"{name}.log"
+    # "normal" auth: root@localhost with an empty password, usable over TCP.
+    _run([install, "--no-defaults", "--user=root", f"--datadir={data}", "--auth-root-authentication-method=normal"],
+         log)
+    port = free_port()
+    argv = [server, "--no-defaults", "--user=root", f"--datadir={data}", "--bind-address=127.0.0.1",
+            f"--port={port}", f"--socket={base / name}.sock", f"--server-id={server_id}",
+            "--innodb-flush-log-at-trx-commit=0", "--skip-name-resolve", *args]
+    return Peer(name=f"mariadb-{name}", argv=argv, log_path=log, ready_port=port, timeout=PG_START_TIMEOUT), port
+
+
+def mysql_root(port: int, **kwargs: object):
+    """A PyMySQL connection as root to a private server (autocommit)."""
+    import pymysql
+
+    return pymysql.connect(host="127.0.0.1", port=port, user="root", password="", autocommit=True,
+                           connect_timeout=5, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def mysql_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MysqlPair]:
+    """A private MariaDB primary and a replica of it, for the module."""
+    base = tmp_path_factory.mktemp("mariadb")
+    peers: list[Peer] = []
+    try:
+        primary, primary_port = _mariadb(base, "primary", 1, "--log-bin=primary-bin")
+        replica, replica_port = _mariadb(base, "replica", 2, "--skip-log-bin")
+        peers.append(primary.start())
+        peers.append(replica.start())
+        with mysql_root(replica_port) as conn, conn.cursor() as cursor:
+            cursor.execute(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary_port}, "
+                           "MASTER_USER='root', MASTER_PASSWORD='', MASTER_CONNECT_RETRY=1")
+            cursor.execute("START SLAVE")
+        yield MysqlPair(primary_port, replica_port)
+    finally:
+        for peer in reversed(peers):
+            peer.stop()
