@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,7 @@ class RedisPair:
     replica_port: int
     password: str = REDIS_PASSWORD
     orphan_port: int = 0  # a replica whose primary does not exist (its link is down)
+    orphan_primary_port: int = 0  # where that missing primary should be
 
 
 def _redis_server(base: Path, name: str, *args: str) -> tuple[Peer, int]:
@@ -121,15 +123,18 @@ def redis_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisPai
     base = tmp_path_factory.mktemp("redis")
     peers: list[Peer] = []
     try:
-        primary, primary_port = _redis_server(base, "primary", "--requirepass", REDIS_PASSWORD)
+        # No 5 s wait before a full sync: the replica is in sync at once.
+        primary, primary_port = _redis_server(base, "primary", "--requirepass", REDIS_PASSWORD,
+                                              "--repl-diskless-sync-delay", "0")
         peers.append(primary.start())
         replica, replica_port = _redis_server(base, "replica", "--requirepass", REDIS_PASSWORD,
                                               "--masterauth", REDIS_PASSWORD,
                                               "--replicaof", "127.0.0.1", str(primary_port))
         peers.append(replica.start())
-        orphan, orphan_port = _redis_server(base, "orphan", "--replicaof", "127.0.0.1", str(free_port()))
+        nowhere = free_port()
+        orphan, orphan_port = _redis_server(base, "orphan", "--replicaof", "127.0.0.1", str(nowhere))
         peers.append(orphan.start())
-        yield RedisPair(primary_port, replica_port, orphan_port=orphan_port)
+        yield RedisPair(primary_port, replica_port, orphan_port=orphan_port, orphan_primary_port=nowhere)
     finally:
         for peer in reversed(peers):
             peer.stop()
@@ -173,10 +178,12 @@ def mysql_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MysqlPair]:
     base = tmp_path_factory.mktemp("mariadb")
     peers: list[Peer] = []
     try:
-        primary, primary_port = _mariadb(base, "primary", 1, "--log-bin=primary-bin")
-        replica, replica_port = _mariadb(base, "replica", 2, "--skip-log-bin")
-        peers.append(primary.start())
-        peers.append(replica.start())
+        with ThreadPoolExecutor(2) as pool:  # two servers initialise at the same time
+            (primary, primary_port), (replica, replica_port) = pool.map(
+                lambda args: _mariadb(base, *args), [("primary", 1, "--log-bin=primary-bin"),
+                                                     ("replica", 2, "--skip-log-bin")])
+            peers.extend([primary, replica])
+            list(pool.map(Peer.start, peers))
         with mysql_root(replica_port) as conn, conn.cursor() as cursor:
             cursor.execute(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary_port}, "
                            "MASTER_USER='root', MASTER_PASSWORD='', MASTER_CONNECT_RETRY=1")
