@@ -76,6 +76,8 @@ class Engine:
         """Stop scheduling, let in-flight runs end, flush pending writes."""
         self.scheduler.shutdown()
         await self.clients.aclose()
+        if self.ctx.kube is not None:
+            await self.ctx.kube.aclose()
         if self.writer is not None:
             await asyncio.to_thread(self.writer.stop)
 

@@ -167,6 +167,7 @@ class ProbeContext:
 
     logger: logging.Logger
     clients: Any  # probes.clients.ClientPool; Any keeps this module free of transport imports
+    kube: Any = None  # probes.kube.KubeClients: one API client per Kubernetes cluster, made on first use
 
 
 _ERRNO_REASONS = {
