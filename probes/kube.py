@@ -242,6 +242,9 @@ class ClusterClient:
         return ApiError("http", f"HTTP {code} for GET {path}: {message}", code)
 
     def _mark_unreachable(self, reason: str) -> None:
+        # Answers cached before the failure no longer describe the cluster: drop them, so readers
+        # ask again (and learn at once that the apiserver is gone).
+        self._cache.clear()
         if self.unreachable_since is None:
             self.unreachable_since = time.monotonic()
         self.unreachable_reason = reason

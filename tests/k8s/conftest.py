@@ -40,11 +40,11 @@ class Harness:
         self.engine = Engine(config)
         self.discovery = ClusterDiscovery(self.engine)
 
-    async def run(self) -> dict[str, Result]:
-        return await self.engine.run_once()
+    async def run(self, ids: list[str] | None = None) -> dict[str, Result]:
+        return await self.engine.run_once(ids)
 
-    async def wait_checks(self, predicate, timeout: float = 10.0) -> set[str]:
-        deadline = time.monotonic() + timeout
+    async def wait_checks(self, predicate, within: float = 10.0) -> set[str]:
+        deadline = time.monotonic() + within
         while True:
             ids = set(self.engine.checks)
             if predicate(ids):

@@ -6,7 +6,9 @@ Its state is plain data the tests change between runs; it knows nothing of platf
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -162,7 +164,8 @@ def status_object(code: int, reason: str, message: str, details: dict[str, Any] 
 class FakeApiServer:
     """HTTPS on 127.0.0.1:<free port>; `token` and the client certificate `client_cn` are known users."""
 
-    def __init__(self, tmp: Path, *, state: ClusterState | None = None, token: str = "monitor-token-0123456789") -> None:
+    def __init__(self, tmp: Path, *, state: ClusterState | None = None,
+                 token: str = "monitor-token-0123456789") -> None:
         self.state = state or healthy_cluster()
         self.token = token
         self.tmp = tmp
@@ -172,8 +175,9 @@ class FakeApiServer:
         server_cert.configure_cert(context)
         self.ca.configure_trust(context)
         context.verify_mode = ssl.CERT_OPTIONAL  # tokens or client certificates, as the apiserver allows
-        self.client_cert = self.ca.issue_cert("platform-monitor")
+        self.client_cert = self.ca.issue_cert("platform-monitor", common_name="platform-monitor")  # CN = user
         self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -184,9 +188,14 @@ class FakeApiServer:
         self._thread.start()
 
     def stop(self) -> None:
-        """The apiserver goes away: its port refuses connections from now on."""
+        """The apiserver goes away: open connections drop, the port refuses new ones."""
         self.server.shutdown()
         self.server.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def hits(self, prefix: str) -> int:
         with self._lock:
@@ -228,6 +237,11 @@ class FakeApiServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake._connections.add(self.connection)
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
