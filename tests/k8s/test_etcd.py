@@ -88,7 +88,8 @@ async def test_plain_member_and_majority_rules(etcd_factory, double):
 async def test_readyz_and_metrics_failures_from_a_double(double):
     readyz = double({"/health": (200, '{"health":"true","reason":""}'),
                      "/readyz": (503, "[+]data_corruption ok\n[+]serializable_read ok\n"
-                                      "[-]linearizable_read failed: etcdserver: leader changed\nreadyz check failed\n")})
+                                      "[-]linearizable_read failed: etcdserver: leader changed\n"
+                                      "readyz check failed\n")})
     result = await run_etcd(endpoints=[readyz.url])
     assert result.status == Status.DOWN
     assert result.reason == f"{readyz.url}: readyz failed: linearizable_read (failed: etcdserver: leader changed)"
@@ -128,9 +129,10 @@ checks:
 async def test_real_nospace_alarm(etcd_factory):
     etcd = etcd_factory(extra_args=["--quota-backend-bytes=65536"])
     value = "AAAA" * 1000  # 3 000 zero bytes, base64
-    with httpx.Client(timeout=5) as http:
+    async with httpx.AsyncClient(timeout=5) as http:
         for i in range(60):
-            answer = http.post(f"{etcd.url}/v3/kv/put", json={"key": _b64(f"k{i}"), "value": value}).json()
+            put = await http.post(f"{etcd.url}/v3/kv/put", json={"key": _b64(f"k{i}"), "value": value})
+            answer = put.json()
             if "database space exceeded" in answer.get("message", ""):
                 break
         else:

@@ -35,7 +35,8 @@ async def test_not_ready_and_unknown_are_different_reasons(apiserver, harness_fa
     assert runtime.details["container_runtime_version"] == "containerd://1.7.13"
     unknown = results[f"{NODES}/node-3"]
     assert unknown.status == Status.DOWN
-    assert unknown.reason == "Ready Unknown: node stopped reporting (NodeStatusUnknown: Kubelet stopped posting node status.)"
+    assert unknown.reason == ("Ready Unknown: node stopped reporting "
+                              "(NodeStatusUnknown: Kubelet stopped posting node status.)")
     assert results[f"{NODES}/node-3:runtime"].status == Status.UNKNOWN  # cannot judge a silent node's runtime
 
 
