@@ -128,6 +128,7 @@ class ClusterClient:
         self._inflight: dict[str, asyncio.Task[Any]] = {}
         self.unreachable_since: float | None = None
         self.unreachable_reason = ""
+        self.last_failure = 0.0
         self.last_contact: float | None = None
         self.memory: dict[str, Any] = {}
         """Per-cluster state probes keep between runs (a Lease's last transition count)."""
@@ -245,8 +246,9 @@ class ClusterClient:
         # Answers cached before the failure no longer describe the cluster: drop them, so readers
         # ask again (and learn at once that the apiserver is gone).
         self._cache.clear()
+        self.last_failure = time.monotonic()
         if self.unreachable_since is None:
-            self.unreachable_since = time.monotonic()
+            self.unreachable_since = self.last_failure
         self.unreachable_reason = reason
 
     def _mark_reachable(self) -> None:
@@ -255,13 +257,11 @@ class ClusterClient:
         self.last_contact = time.monotonic()
 
     def unreachable(self, within: float) -> ApiError | None:
-        """The last transport failure, if it came after the last success and at most `within`
-        seconds (capped by UNREACHABLE_HOLD) ago: dependents report it without a request."""
+        """The last transport failure, if no success came after it and it is at most `within`
+        seconds (capped by UNREACHABLE_HOLD) old: dependents report it without a request."""
         if self.unreachable_since is None:
             return None
-        hold = min(within, UNREACHABLE_HOLD)
-        last_try = max(self.unreachable_since, self.last_contact or 0.0)
-        if time.monotonic() - last_try > hold:
+        if time.monotonic() - self.last_failure > min(within, UNREACHABLE_HOLD):
             return None
         return ApiError("unreachable", self.unreachable_reason)
 
