@@ -137,7 +137,8 @@ async def _check_image(
         if answer.status == 401 and s.authorization is None and not s.auth_tried:
             # /v2/ was open but this repository is not: authenticate as it asks, once.
             if not await s.authenticate(answer):
-                return Finding(Status.DOWN, f"{label}: authentication failed")
+                why = s.findings.pop() if s.findings else Finding(Status.DOWN, "authentication failed")
+                return Finding(why.status, f"{label}: {why.reason}")
             answer = await _manifest(s, ref, method)
         if answer.status not in (200, 429) and method == "HEAD":
             # HEAD has no body to say why: ask with GET (after a 429 a second hit would not help).

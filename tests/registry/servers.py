@@ -59,7 +59,7 @@ class _Server:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
@@ -166,10 +166,13 @@ class BlobStorage(_Server):
         self.blobs: dict[str, bytes] = {}
         self.seen_authorization: list[str | None] = []
         self.corrupt = False
+        self.loop = False  # answer every download with a redirect to itself
         super().__init__()
 
     def handle(self, method: str, path: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
         self.seen_authorization.append(headers.get("Authorization"))
+        if self.loop:
+            return 302, {"Location": path}, b""
         digest = urlsplit(path).path.rsplit("/", 1)[-1]
         data = self.blobs.get(digest)
         if data is None:
@@ -190,6 +193,7 @@ class HarborDouble(_Server):
         self.unhealthy: dict[str, str] = {}  # component → error
         self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}  # (name, tag or digest) → (type, body)
         self.retry_after: str | None = None  # set: manifests answer 429 with this Retry-After
+        self.open_ping = False  # `/v2/` answers 200 without a token; repositories still need one
         self.tokens: set[str] = set()
         self.token_requests: list[dict[str, Any]] = []
         self.storage = BlobStorage()
@@ -220,6 +224,8 @@ class HarborDouble(_Server):
         parts = url.path[len("/v2/"):].split("/")
         name = "/".join(parts[:-2]) if len(parts) >= 3 else ""
         authorization = headers.get("Authorization") or ""
+        if url.path == "/v2/" and self.open_ping:
+            return _json(200, {})
         if authorization.removeprefix("Bearer ") not in self.tokens:
             scope = f',scope="repository:{name}:pull"' if name else ""
             challenge = f'Bearer realm="{self.url}/service/token",service="harbor-registry"{scope}'

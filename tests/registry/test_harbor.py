@@ -106,3 +106,29 @@ async def test_wrong_credentials_corrupt_blob_and_missing_canary(harbor, ctx):
     missing = await probe(check(harbor.url, auth=ROBOT, images=["library/nginx:1"]), ctx)
     assert missing.status == Status.DOWN
     assert missing.reason == "library/nginx:1: MANIFEST_UNKNOWN: artifact library/nginx:1 not found"
+
+
+async def test_open_ping_then_a_challenged_repository_and_a_redirect_loop(harbor, ctx):
+    digest = publish(harbor)
+    harbor.open_ping = True  # /v2/ answers anonymously; the repository asks for a token
+
+    result = await probe(check(harbor.url, auth=ROBOT, images=[f"{CANARY}:1.36"]), ctx)
+    assert result.status == Status.UP, result.reason
+    assert result.details["auth"] == "bearer" and result.details["images"][0]["digest"] == digest
+    assert harbor.token_requests[-1]["scopes"] == ["repository:library/busybox:pull"]
+    assert set(result.details["phases"]) == {"health", "ping", "auth", "manifest"}
+
+    refused = await probe(check(harbor.url, auth={"username": "robot", "password": "x"},
+                                images=[f"{CANARY}:1.36"]), ctx)
+    assert refused.status == Status.DOWN
+    assert refused.reason == (
+        f"library/busybox:1.36: token server {harbor.url}/service/token refused a token for robot: "
+        "HTTP 401 UNAUTHORIZED: invalid credentials"
+    )
+    assert refused.details["images"][0]["error"] == refused.reason
+
+    harbor.storage.loop = True
+    looping = await probe(check(harbor.url, auth=ROBOT, images=[f"{CANARY}:1.36"], pull_blob=True), ctx)
+    assert looping.status == Status.DOWN
+    assert looping.reason.endswith(": more than 5 redirects")
+    assert len(harbor.storage.seen_authorization) == 5 and not any(harbor.storage.seen_authorization)
