@@ -23,7 +23,7 @@ from probes import (
     k8s_readyz,
 )
 from probes.base import CheckBase
-from probes.kube import ApiError, KubeClients, KubeTarget
+from probes.kube import ApiError, KubeClients, KubeTarget, kube_clients
 
 if TYPE_CHECKING:
     from monitor.config import ClusterConfig
@@ -173,10 +173,7 @@ class ClusterDiscovery:
 
     @property
     def _kube(self) -> KubeClients:
-        ctx = self.engine.ctx
-        if ctx.kube is None:
-            ctx.kube = KubeClients()
-        return ctx.kube
+        return kube_clients(self.engine.ctx)
 
     async def _loop(self) -> None:
         while True:

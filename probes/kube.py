@@ -30,6 +30,7 @@ __all__ = [
     "KubeTarget",
     "age_seconds",
     "client_for",
+    "kube_clients",
     "parse_healthz",
     "parse_time",
 ]
@@ -319,11 +320,20 @@ class KubeClients:
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
 
+CACHE_KEY = "kube"  # ProbeContext.cache[CACHE_KEY]: the engine's KubeClients
+
+
+def kube_clients(ctx: ProbeContext) -> KubeClients:
+    """The engine's cluster clients, made on first use (closed by the engine at stop)."""
+    clients = ctx.cache.get(CACHE_KEY)
+    if clients is None:
+        clients = ctx.cache[CACHE_KEY] = KubeClients()
+    return clients
+
+
 def client_for(ctx: ProbeContext, target: KubeTarget) -> ClusterClient:
-    """The engine's client for `target` (a context built without one gets its own registry)."""
-    if ctx.kube is None:
-        ctx.kube = KubeClients()
-    return ctx.kube.get(target)
+    """The engine's client for `target`."""
+    return kube_clients(ctx).get(target)
 
 
 def list_ttl(interval: float) -> float:
