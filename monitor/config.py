@@ -12,8 +12,10 @@ from typing import Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
 
+from monitor.discovery import cluster_checks
 from probes import PROBES
 from probes.base import CheckBase, Duration
+from probes.kube import SERVICE_ACCOUNT_DIR
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
 
@@ -66,6 +68,66 @@ class EngineConfig(_Model):
     """At most this many probes in flight at once, whatever their schedule."""
 
 
+class EtcdEndpoints(_Model):
+    """A cluster's etcd members, probed directly (client URLs; TLS client certificate files)."""
+
+    endpoints: list[str] = Field(min_length=1)
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+class ClusterProbes(_Model):
+    """Which of a cluster's probes run. `kubelet` needs the `nodes/proxy` right (see
+    deploy/kubernetes/rbac.yaml); `kube_proxy` needs the nodes' IPs reachable on port 10256;
+    `dns_query` defaults to on in-cluster or when `dns_server` is given (a ClusterIP is
+    rarely reachable from outside)."""
+
+    apiserver: bool = True
+    readyz_checks: bool = True
+    leases: bool = True
+    nodes: bool = True
+    node_runtime: bool = True
+    kubelet: bool = False
+    kube_proxy: bool = False
+    dns_pods: bool = True
+    dns_query: bool | None = None
+    daemonsets: bool = True
+
+
+class ClusterConfig(_Model):
+    """One Kubernetes cluster: expands into checks under `<name>/control-plane`, `<name>/nodes`,
+    `<name>/dns` and `<name>/etcd` (monitor.discovery)."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    kubeconfig: str | None = None
+    context: str | None = None
+    in_cluster: bool = False
+    service_account_dir: str = SERVICE_ACCOUNT_DIR
+    interval: Duration = 30.0
+    timeout: Duration = 10.0
+    failure_threshold: int = Field(default=2, ge=1, le=100)
+    success_threshold: int = Field(default=1, ge=1, le=100)
+    cluster_domain: str = "cluster.local"
+    dns_server: str | None = None
+    """`ip[:port]` of the cluster DNS; default the kube-dns Service's ClusterIP."""
+    skew: Duration = 10.0
+    """Clock-skew margin for Lease freshness (leader and node heartbeats)."""
+    etcd: EtcdEndpoints | None = None
+    scheduler_url: str | None = None
+    """Direct kube-scheduler health URL (`https://<cp>:10259/healthz`), when reachable."""
+    controller_manager_url: str | None = None
+    """Direct kube-controller-manager health URL (`https://<cp>:10257/healthz`), when reachable."""
+    probes: ClusterProbes = ClusterProbes()
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_login(self) -> ClusterConfig:
+        if self.in_cluster and (self.kubeconfig or self.context):
+            raise ValueError("in_cluster uses the pod's service account: leave kubeconfig and context unset")
+        return self
+
+
 def _check_union() -> Any:
     """The discriminated union of every registered kind's model (one source: probes.PROBES)."""
     models = tuple(kind.model for kind in PROBES.values())
@@ -81,8 +143,10 @@ class Config(_Model):
     defaults: Defaults = Defaults()
     engine: EngineConfig = EngineConfig()
     checks: list[AnyCheck] = Field(default_factory=list)  # type: ignore[valid-type]
+    clusters: list[ClusterConfig] = Field(default_factory=list)
 
     _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
+    _cluster_checks: list[CheckBase] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Config:
@@ -94,6 +158,19 @@ class Config(_Model):
                     "(a check's name must be unique within its component)"
                 )
             seen[check.id] = i
+        names: dict[str, int] = {}
+        for i, cluster in enumerate(self.clusters):
+            if cluster.name in names:
+                raise ValueError(
+                    f"clusters[{i}]: name {cluster.name!r} is already used by clusters[{names[cluster.name]}]"
+                )
+            names[cluster.name] = i
+            for check in cluster_checks(cluster):
+                if check.id in seen:
+                    raise ValueError(
+                        f"clusters[{i}]: check id {check.id!r} is already used by checks[{seen[check.id]}]"
+                    )
+                self._cluster_checks.append(check)
         return self
 
     @property
@@ -101,8 +178,13 @@ class Config(_Model):
         """Values that came from the environment → the `${VAR}` they came from."""
         return self._secrets
 
+    def all_checks(self) -> list[CheckBase]:
+        """The configured checks, then the fixed checks each cluster expands into (its nodes and
+        readiness sub-checks come and go at run time: monitor.discovery)."""
+        return [*self.checks, *self._cluster_checks]
+
     def check_by_id(self) -> dict[str, CheckBase]:
-        return {check.id: check for check in self.checks}
+        return {check.id: check for check in self.all_checks()}
 
 
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -144,7 +226,7 @@ def _apply_defaults(raw: dict[str, Any]) -> None:
     defaults = raw.get("defaults") or {}
     if not isinstance(defaults, dict):
         return
-    for check in raw.get("checks") or []:
+    for check in [*(raw.get("checks") or []), *(raw.get("clusters") or [])]:
         if isinstance(check, dict):
             for key, value in defaults.items():
                 if key in Defaults.model_fields:
