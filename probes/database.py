@@ -32,7 +32,6 @@ Role = Literal["primary", "replica"]
 # Share of the check's timeout a driver may spend connecting: its own timeout then fires before the
 # runner's, and the reason names the connect phase instead of a bare "timeout after 10s".
 CONNECT_TIMEOUT_SHARE = 0.8
-MIN_CONNECT_TIMEOUT = 1.0  # seconds; libpq counts whole seconds and treats below 2 as 2
 
 
 class LagLevels(BaseModel):
@@ -52,7 +51,7 @@ class LagLevels(BaseModel):
 
 def connect_timeout(check_timeout: float) -> float:
     """Seconds a driver may spend connecting in a run bounded by `check_timeout`."""
-    return max(MIN_CONNECT_TIMEOUT, check_timeout * CONNECT_TIMEOUT_SHARE)
+    return check_timeout * CONNECT_TIMEOUT_SHARE
 
 
 def driver_missing(extra: str) -> Result:
