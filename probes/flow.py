@@ -27,6 +27,7 @@ AUTH_PHASE = "auth"  # phase name of the OAuth2 token request; no step may take 
 MAX_REDIRECTS = 10
 # httpx's own timeouts are a backstop: the runner's timeout for the whole flow comes first.
 _BACKSTOP_TIMEOUT_FACTOR = 2
+_MULTILINE = re.compile(r"[\r\n\0]")
 
 
 class _Model(BaseModel):
@@ -73,6 +74,14 @@ class StepRequest(_Model):
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^(https?://|\{\{)", value):
             raise ValueError(f"{value!r}: the URL must start with http://, https:// or a {{{{ variable }}}}")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _single_line_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if _MULTILINE.search(name + text) or not name.strip() or ":" in name:
+                raise ValueError(f"header {name!r}: names and values must be single-line text")
         return value
 
     @model_validator(mode="after")
@@ -210,6 +219,9 @@ async def _run_step(run: _Run, step: Step) -> Result:
 def _build_request(run: _Run, step: Step) -> httpx.Request:
     spec = step.request
     headers = {name: render(value, run.values) for name, value in spec.headers.items()}
+    for name, value in headers.items():
+        if _MULTILINE.search(value):  # a captured value must not smuggle in a header of its own
+            raise StepFailed(f"header {name}: the value with its variables filled in is not single-line text")
     if run.authorization is not None and step.auth and not any(k.lower() == "authorization" for k in headers):
         headers["Authorization"] = run.authorization
     kwargs: dict[str, Any] = {}

@@ -154,6 +154,18 @@ async def test_json_body_keeps_captured_types(api: Api, ctx: ProbeContext) -> No
     assert result.status is Status.UP, result.reason
 
 
+async def test_captured_value_cannot_add_headers(api: Api, ctx: ProbeContext) -> None:
+    steps = [
+        {"name": "echo", "request": {"method": "POST", "url": f"{api.url}/api/apps/7/echo",
+                                     "json": {"label": "a\r\nX-Injected: yes"}},
+         "capture": {"label": {"json": "received.label"}}},
+        {"name": "next", "request": {"url": f"{api.url}/api/apps", "headers": {"X-Label": "{{ label }}"}}},
+    ]
+    result = await flow.probe(check(steps), ctx)
+    assert result.reason == "step next: header X-Label: the value with its variables filled in is not single-line text"
+    assert [seen["path"] for seen in api.knobs.seen] == ["/api/apps/7/echo"]
+
+
 async def test_cookies_and_redirects_within_a_run(api: Api, ctx: ProbeContext) -> None:
     steps = [
         {"name": "session", "request": {"method": "POST", "url": f"{api.url}/session", "follow_redirects": True},
@@ -238,6 +250,7 @@ def test_uncaptured_variables_are_config_errors_with_their_place() -> None:
         ({"name": "a", "request": {"url": "http://x/"}, "capture": {"v": {"json": "a["}}},
          "not a valid JMESPath expression"),
         ({"name": "auth", "request": {"url": "http://x/"}}, "'auth' is reserved"),
+        ({"name": "a", "request": {"url": "http://x/", "headers": {"X": "a\nb"}}}, "must be single-line text"),
     ],
 )
 def test_step_settings_are_validated(step: dict[str, Any], message: str) -> None:
