@@ -4,9 +4,11 @@ Each runs on free loopback ports under a temp dir and is stopped by its own PID.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from tests.peers import Peer, free_port, peer_missing, require_peer
 
 PG_PASSWORD = "pm-test-secret"
 PG_START_TIMEOUT = 60.0  # seconds; initdb and a base backup on a slow CI box
+PG_STOP_TIMEOUT = 10.0  # seconds for a fast shutdown before Peer.stop's SIGTERM and SIGKILL
 REDIS_PASSWORD = "pm-redis-secret"
 
 
@@ -82,18 +85,27 @@ def pg_pair() -> Iterator[PgPair]:
             shutil.chown(pwfile, "postgres", "postgres")
         log = base / "setup.log"
         _run([*as_pg, str(bin_dir / "initdb"), "-D", str(base / "primary"), "-U", "postgres",
-              "-A", "scram-sha-256", f"--pwfile={pwfile}"], log)
+              "-A", "scram-sha-256", f"--pwfile={pwfile}", "--no-sync"], log)
         pair = PgPair(primary_port=free_port(), replica_port=free_port())
         peers.append(_pg_server(bin_dir, base / "primary", pair.primary_port, base, "primary").start())
         _run([*as_pg, str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(pair.primary_port),
-              "-U", "postgres", "-D", str(base / "replica"), "-R", "-X", "stream", "-c", "fast"],
+              "-U", "postgres", "-D", str(base / "replica"), "-R", "-X", "stream", "-c", "fast", "--no-sync"],
              log, env={"PGPASSWORD": PG_PASSWORD})
         peers.append(_pg_server(bin_dir, base / "replica", pair.replica_port, base, "replica").start())
         yield pair
     finally:
         for peer in reversed(peers):
-            peer.stop()
+            _stop_postgres(peer)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _stop_postgres(peer: Peer) -> None:
+    """SIGINT is PostgreSQL's fast shutdown; SIGTERM (Peer.stop) would wait for every session."""
+    if peer.process is not None and peer.process.poll() is None:
+        peer.process.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            peer.process.wait(timeout=PG_STOP_TIMEOUT)
+    peer.stop()
 
 
 @dataclass
