@@ -97,12 +97,12 @@ class AlertsConfig(_Model):
         seen: set[str] = set()
         for i, receiver in enumerate(self.receivers):
             if receiver.name in seen:
-                raise ValueError(f"alerts.receivers[{i}]: name {receiver.name!r} is already used")
+                raise ValueError(f"receivers[{i}]: name {receiver.name!r} is already used")
             seen.add(receiver.name)
         for i, route in enumerate(self.routes):
             for j, name in enumerate(route.receivers):
                 if name not in seen:
-                    raise ValueError(f"alerts.routes[{i}].receivers[{j}]: no receiver named {name!r}")
+                    raise ValueError(f"routes[{i}].receivers[{j}]: no receiver named {name!r}")
         return self
 
     def receiver_by_name(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from monitor.alerts.machine import RESOLVED, AlertEvent
+from monitor.alerts.machine import COVERS_LISTED, RESOLVED, AlertEvent
 
 __all__ = ["PAYLOAD_VERSION", "build_payload", "fingerprint"]
 
@@ -63,7 +63,7 @@ def build_payload(event: AlertEvent, *, public_url: str, previous: dict[str, Any
         "ends_at": iso(record.resolved_at) if resolved else None,
         "event_at": iso(event.at),
         "reminder": (previous or {}).get("reminder", 0) + 1 if event.type == "reminder" else 0,
-        "covers": {"count": len(event.covers), "keys": list(event.covers[:20])},
+        "covers": {"count": len(event.covers), "subjects": list(event.covers[:COVERS_LISTED])},
         "links": {
             "ui": f"{base}/{path}",
             "api": f"{base}/api/v1/{path}",
