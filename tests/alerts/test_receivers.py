@@ -21,7 +21,7 @@ from monitor.alerts.receivers import RECEIVERS, DeliveryError
 from monitor.alerts.receivers.base import TemplateConfig
 from monitor.alerts.sender import render_for
 from probes.base import Status
-from tests.alerts.servers import Request, WebhookReceiver, RecordingServer
+from tests.alerts.servers import RecordingServer, Request, WebhookReceiver
 
 DING_SECRET = "SECa1b2c3d4e5f6"
 FEISHU_SECRET = "feishu-secret-42"
@@ -137,7 +137,8 @@ async def test_webhook_signature_verifies_and_a_tampered_body_does_not(server):
         [(key, type_)] = hook.events()
         assert (key, type_) == ("check:reg/pull", "firing")
         request = hook.requests[0]
-        assert request.headers["idempotency-key"] == "e" * 32 and request.headers["x-platform-monitor-event"] == "firing"
+        assert request.headers["idempotency-key"] == "e" * 32
+        assert request.headers["x-platform-monitor-event"] == "firing"
         with pytest.raises(DeliveryError) as info:  # a receiver knowing another secret refuses it
             await send(receiver("webhook", url=f"{hook.url}/in", secret="other"))
         assert info.value.reason.startswith("HTTP 401") and not info.value.retryable
