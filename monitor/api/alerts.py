@@ -24,8 +24,9 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 DELIVERIES_LIMIT_MAX = 1000
 
 
-def _alert_out(record: Any) -> dict[str, Any]:
+def _alert_out(record: Any, covered: dict[str, list[str]] | None = None) -> dict[str, Any]:
     payload = record.payload or {}
+    covers = sorted((covered or {}).get(record.key, []))
     return {
         "key": record.key,
         "status": record.status,
@@ -37,7 +38,7 @@ def _alert_out(record: Any) -> dict[str, Any]:
         "last_notified_at": iso(record.last_notified_at),
         "acknowledged_by": record.acknowledged_by,
         "suppressed_by": record.suppressed_by,
-        "covers": payload.get("covers"),
+        "covers": {"count": len(covers), "subjects": covers},
         "links": payload.get("links"),
     }
 
@@ -65,9 +66,13 @@ def list_alerts(
     outcome, what waits in the outbox, the receivers (secrets redacted) and the silences."""
     alerting = service.alerting
     records = sorted(alerting.records.values(), key=lambda r: r.episode_start)
+    covered: dict[str, list[str]] = {}  # what each alert covers now (its last message said what it covered then)
+    for r in records:
+        if r.status == "covered" and r.suppressed_by:
+            covered.setdefault(r.suppressed_by.removeprefix("covered by "), []).append(r.key)
     secrets = service.config.secret_values
     return {
-        "firing": [_alert_out(r) for r in records if r.status == "firing"],
+        "firing": [_alert_out(r, covered) for r in records if r.status == "firing"],
         "silenced": [_alert_out(r) for r in records if r.status == "silenced"],
         "covered": [_alert_out(r) for r in records if r.status == "covered"],
         "deliveries": [_delivery_out(row) for row in alert_queries.recent_deliveries(session, limit=limit)],

@@ -183,3 +183,43 @@ def test_silences_need_the_token_stop_notifications_and_stay_visible(target, rec
         assert httpx.post(f"{svc.url}/api/v1/alerts/check:paas/web/ack").status_code == 401
     finally:
         svc.stop()
+
+
+def test_a_down_parent_covers_its_dependents_and_says_how_many(receiver, env, tmp_path):
+    api, node = HttpTarget(), HttpTarget()
+    port = free_port()
+    text = f"""
+server: {{host: 127.0.0.1, port: {port}}}
+storage: {{url: "sqlite:///{tmp_path / 'pm.db'}", flush_interval: 100ms}}
+defaults: {{interval: 100ms, timeout: 1s, failure_threshold: 2}}
+checks:
+  - {{name: apiserver, component: cluster-a, kind: http, url: "{api.url}/readyz"}}
+  - {{name: node-1, component: cluster-a/nodes, kind: http, url: "{node.url}/1", depends_on: [cluster-a/apiserver]}}
+  - {{name: node-2, component: cluster-a/nodes, kind: http, url: "{node.url}/2", depends_on: [cluster-a/apiserver]}}
+alerts:
+  group_wait: 2s
+  receivers: [{{name: ops-hook, kind: webhook, url: "{receiver.url}/", secret: "${{HOOK_SECRET}}"}}]
+"""
+    svc = ServiceThread(create_app(parse_config(text)), port).start()
+    try:
+        wait_for(lambda: all(c["state"]["status"] == "up" for c in svc.json("/api/v1/checks")), what="all up")
+        node.behaviour.status = api.behaviour.status = 503  # one root cause takes everything down
+        alerts = wait_for(lambda: (a := svc.json("/api/v1/alerts"))["firing"] and len(a["covered"]) == 2 and a,
+                          what="parent firing, children covered")
+        [firing] = alerts["firing"]
+        assert firing["key"] == "check:cluster-a/apiserver" and firing["covers"]["count"] == 2
+        assert {a["suppressed_by"] for a in alerts["covered"]} == {"covered by check:cluster-a/apiserver"}
+        wait_for(lambda: receiver.events() == [("check:cluster-a/apiserver", "firing")], what="one notification")
+        [payload] = receiver.deliveries.values()
+        nodes = ["check:cluster-a/nodes/node-1", "check:cluster-a/nodes/node-2"]
+        assert firing["covers"] == {"count": 2, "subjects": nodes}
+        # the message counts what was covered when it was sent: the nodes may be confirmed down later
+        assert set(payload["covers"]["subjects"]) <= set(nodes)
+        runs = metric(svc, "platform_monitor_check_runs_total", check="cluster-a/nodes/node-1", result="down")
+        wait_for(lambda: metric(svc, "platform_monitor_check_runs_total", check="cluster-a/nodes/node-1",
+                                result="down") > runs + 25, what="well past the group wait")
+        assert receiver.events() == [("check:cluster-a/apiserver", "firing")]
+    finally:
+        svc.stop()
+        api.close()
+        node.close()
