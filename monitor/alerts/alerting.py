@@ -160,8 +160,12 @@ class Alerting:
                 labels = {"component": name, "kind": "component", "severity": severity, "subject": "component"}
                 reason = next((state.checks[c].reason for c in comp.check_ids
                                if c in state.checks and state.checks[c].status == comp.status), "")
+                # a component depends on what its checks depend on outside it
+                parents = sorted({f"check:{p}" for c in comp.check_ids if c in state.checks
+                                  for p in state.checks[c].check.depends_on
+                                  if p in state.checks and state.checks[p].check.component != name})
                 out[key] = Subject(key, "component", name, status, comp.since, reason,
-                                   self.previous.get(key, Status.UNKNOWN), labels, severity)
+                                   self.previous.get(key, Status.UNKNOWN), labels, severity, tuple(parents))
         return out
 
     def evaluate(self, now: float) -> list[Decision]:

@@ -103,7 +103,8 @@ def _bad(status: Status, policy: Policy) -> bool:
 
 def coverage(subjects: Mapping[str, Subject]) -> dict[str, str]:
     """Covered subject key → the key of the top-most down ancestor whose alert covers it. A
-    subject is covered while one of its parents is down (whatever that parent's own alert is)."""
+    subject is covered while one of its parents is down (whatever that parent's own alert is).
+    Parents are checks; a component's parents are those of its checks outside it."""
     roots: dict[str, str | None] = {}
 
     def root_of(key: str, trail: frozenset[str]) -> str | None:
@@ -203,7 +204,7 @@ def evaluate(
     """Decide for every subject given (and every active record whose subject is gone: resolved).
     Returns only what changed: new records, each with the event it causes (if any)."""
     silencers = list(silencers)
-    covered = coverage({k: s for k, s in subjects.items() if s.kind == "check"})
+    covered = coverage(subjects)
     covers_of: dict[str, list[str]] = {}
     for child, root in covered.items():
         if _bad(subjects[child].status, policy):

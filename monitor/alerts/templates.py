@@ -29,7 +29,7 @@ DEFAULT_TEXT = """\
 - **resolved at**: {{ ends_at }}
 {% endif %}
 {% if covers.count %}
-- **covers**: {{ covers.count }} dependent check{{ "s" if covers.count != 1 }} ({{ covers.subjects | join(", ") }})
+- **covers**: {{ covers.count }} dependent alert{{ "s" if covers.count != 1 }} ({{ covers.subjects | join(", ") }})
 {% endif %}
 {% if type == "reminder" %}
 - **reminder**: {{ reminder }}

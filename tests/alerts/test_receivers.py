@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import time
-from urllib.parse import unquote_plus
 
 import httpx
 import pytest
@@ -64,7 +63,7 @@ def ding_answer(request: Request) -> tuple[int, bytes]:
     ts, sign = request.query["timestamp"][0], request.query["sign"][0]
     mac = hmac.new(DING_SECRET.encode(), f"{ts}\n{DING_SECRET}".encode(), hashlib.sha256).digest()
     fresh = abs(time.time() * 1000 - int(ts)) < 3600_000
-    if not fresh or unquote_plus(sign) != base64.b64encode(mac).decode():
+    if not fresh or sign != base64.b64encode(mac).decode():  # parse_qs has URL-decoded it once
         return 200, json.dumps({"errcode": 310000, "errmsg": "sign not match"}).encode()
     return 200, b'{"errcode": 0, "errmsg": "ok"}'
 
@@ -77,7 +76,7 @@ async def test_dingtalk_signed_markdown(server):
     body = request.json()
     assert request.query["access_token"] == ["tok"] and body["msgtype"] == "markdown"
     assert "reg/pull" in body["markdown"]["title"] and "HTTP 503" in body["markdown"]["text"]
-    assert "1 dependent check" in body["markdown"]["text"]
+    assert "1 dependent alert (check:reg/push)" in body["markdown"]["text"]
     wrong = receiver("dingtalk", url=f"{robot.url}/robot/send?access_token=tok", secret="SECwrong")
     with pytest.raises(DeliveryError) as info:
         await send(wrong)
@@ -170,3 +169,16 @@ def test_templates_override_per_receiver_and_are_sandboxed():
         render_for(evil, payload())
     with pytest.raises(ValueError, match="invalid template"):
         TemplateConfig(text="{% if %}")
+
+
+def test_dingtalk_sign_is_url_encoded_base64_of_the_hmac():
+    from urllib.parse import quote_plus
+
+    from monitor.alerts.receivers.dingtalk import sign
+
+    raws = []
+    for ts in range(1_700_000_000_000, 1_700_000_000_050):
+        mac = hmac.new(DING_SECRET.encode(), f"{ts}\n{DING_SECRET}".encode(), hashlib.sha256).digest()
+        raws.append(base64.b64encode(mac).decode())
+        assert sign(DING_SECRET, ts) == quote_plus(raws[-1])
+    assert any("+" in raw or "/" in raw for raw in raws)  # the cases where encoding matters occurred
