@@ -181,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # one line per probe request would drown the log; our own lines say what matters
+    for noisy in ("httpx", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     commands = {"serve": cmd_serve, "check": cmd_check, "validate": cmd_validate, "db": cmd_db}
     try:
         return commands[args.command](args)

@@ -224,11 +224,32 @@ def _validation_errors(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
     return lines
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last one
+    silently, hiding a typo or a copy-paste slip)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one mapping (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
 def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None = None) -> Config:
     """Parse and validate config text; raise ConfigError listing every problem found."""
     env = dict(os.environ) if env is None else env
     try:
-        raw = yaml.safe_load(text) if text.strip() else {}
+        raw = yaml.load(text, Loader=_StrictLoader) if text.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

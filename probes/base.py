@@ -170,6 +170,9 @@ class ProbeContext:
 
     logger: logging.Logger
     clients: Any  # probes.clients.ClientPool; Any keeps this module free of transport imports
+    cache: dict[str, Any] = field(default_factory=dict)
+    """What a probe keeps from one run to the next (e.g. the registry probe's bearer tokens),
+    under a key naming the probe; it lives as long as the engine's context. Never results."""
 
 
 _ERRNO_REASONS = {
