@@ -76,6 +76,9 @@ class Engine:
         """Stop scheduling, let in-flight runs end, flush pending writes."""
         self.scheduler.shutdown()
         await self.clients.aclose()
+        kube = self.ctx.cache.get("kube")  # probes.kube.KubeClients, when a cluster was probed
+        if kube is not None:
+            await kube.aclose()
         if self.writer is not None:
             await asyncio.to_thread(self.writer.stop)
 
