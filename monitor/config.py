@@ -12,6 +12,8 @@ from typing import Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
 
+from monitor.alerts.config import AlertsConfig
+from monitor.alerts.receivers import RECEIVERS
 from monitor.discovery import cluster_checks
 from probes import PROBES
 from probes.base import CheckBase, Duration
@@ -143,6 +145,7 @@ class Config(_Model):
     defaults: Defaults = Defaults()
     engine: EngineConfig = EngineConfig()
     checks: list[AnyCheck] = Field(default_factory=list)  # type: ignore[valid-type]
+    alerts: AlertsConfig = AlertsConfig()
     clusters: list[ClusterConfig] = Field(default_factory=list)
 
     _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -171,6 +174,27 @@ class Config(_Model):
                         f"clusters[{i}]: check id {check.id!r} is already used by checks[{seen[check.id]}]"
                     )
                 self._cluster_checks.append(check)
+        return self
+
+    @model_validator(mode="after")
+    def _dependencies(self) -> Config:
+        """depends_on names configured checks (or a cluster's), and no check depends on itself
+        through others."""
+        ids = {check.id for check in [*self.checks, *self._cluster_checks]}
+        for i, check in enumerate(self.checks):
+            for j, parent in enumerate(check.depends_on):
+                if parent not in ids:
+                    raise ValueError(f"checks[{i}] ({check.id}).depends_on[{j}]: no check with id {parent!r}")
+        parents = {check.id: check.depends_on for check in [*self.checks, *self._cluster_checks]}
+        for i, check in enumerate(self.checks):
+            trail, todo = set(), list(check.depends_on)
+            while todo:
+                cid = todo.pop()
+                if cid == check.id:
+                    raise ValueError(f"checks[{i}] ({check.id}).depends_on: a dependency cycle leads back to it")
+                if cid not in trail:
+                    trail.add(cid)
+                    todo.extend(parents.get(cid, ()))
         return self
 
     @property
@@ -233,6 +257,9 @@ def _apply_defaults(raw: dict[str, Any]) -> None:
                     check.setdefault(key, value)
 
 
+_UNION_TAGS = {"checks": PROBES, "alerts.receivers": RECEIVERS}  # lists whose items are unions on `kind`
+
+
 def _format_loc(loc: Iterable[Any], raw: dict[str, Any]) -> str:
     parts: list[str] = []
     loc = list(loc)
@@ -241,10 +268,11 @@ def _format_loc(loc: Iterable[Any], raw: dict[str, Any]) -> str:
         item = loc[i]
         if isinstance(item, int):
             parts.append(f"[{item}]")
-            if len(parts) == 2 and parts[0] == "checks":
+            tags = _UNION_TAGS.get("".join(parts[:-1]))
+            if tags is not None:
                 i += 1
                 # a discriminated union puts the kind tag into the path: drop it
-                if i < len(loc) and isinstance(loc[i], str) and loc[i] in PROBES:
+                if i < len(loc) and isinstance(loc[i], str) and loc[i] in tags:
                     i += 1
                 continue
         else:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine as DbEngine
 
+from monitor.alerts import Alerting, AlertsCollector
 from monitor.config import Config, ConfigError, load_config
 from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
@@ -43,6 +44,9 @@ class Service:
         self.metrics_registry = build_registry(self.engine)
         self._watch: asyncio.Task[None] | None = None
         self.parts: list[Part] = [ClusterDiscovery(self.engine)]
+        self.alerting = Alerting(self.engine, self.db)
+        self.parts.append(self.alerting)
+        self.metrics_registry.register(AlertsCollector(self.alerting))
         self._fingerprint = self._read_fingerprint()
 
     @property

@@ -129,6 +129,9 @@ class CheckBase(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     """Ids of checks this one depends on: while one of them is down, this check's alerts are
     covered by that parent's alert."""
+    severity: str | None = Field(default=None, max_length=40)
+    """The severity of this check's alerts (default: alerts.severity of its component, else
+    alerts.default_severity)."""
 
     @property
     def id(self) -> str:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine as DbEngine
 
 from monitor import __version__
-from monitor.api import checks, components, health
+from monitor.api import alerts, checks, components, health
 from monitor.config import Config
 from monitor.service import Service
 
@@ -38,4 +38,5 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
     app.include_router(health.router)
     app.include_router(checks.router)
     app.include_router(components.router)
+    app.include_router(alerts.router)
     return app
