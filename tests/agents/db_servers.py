@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.peers import Peer, free_port, peer_missing, require_peer
+from tests.targets import wait_for
 
 PG_PASSWORD = "pm-test-secret"
 PG_START_TIMEOUT = 60.0  # seconds; initdb and a base backup on a slow CI box
@@ -88,15 +89,27 @@ def pg_pair() -> Iterator[PgPair]:
               "-A", "scram-sha-256", f"--pwfile={pwfile}", "--no-sync"], log)
         pair = PgPair(primary_port=free_port(), replica_port=free_port())
         peers.append(_pg_server(bin_dir, base / "primary", pair.primary_port, base, "primary").start())
+        _wait_pg_ready(bin_dir, pair.primary_port)
         _run([*as_pg, str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(pair.primary_port),
               "-U", "postgres", "-D", str(base / "replica"), "-R", "-X", "stream", "-c", "fast", "--no-sync"],
              log, env={"PGPASSWORD": PG_PASSWORD})
         peers.append(_pg_server(bin_dir, base / "replica", pair.replica_port, base, "replica").start())
+        _wait_pg_ready(bin_dir, pair.replica_port)
         yield pair
     finally:
         for peer in reversed(peers):
             _stop_postgres(peer)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _wait_pg_ready(bin_dir: Path, port: int) -> None:
+    """The port opens before the server takes sessions ("the database system is starting up")."""
+    def ready() -> bool:
+        done = subprocess.run([str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)],
+                              check=False, timeout=10)
+        return done.returncode == 0
+
+    wait_for(ready, timeout=PG_START_TIMEOUT, what=f"PostgreSQL on port {port} to accept sessions")
 
 
 def _stop_postgres(peer: Peer) -> None:
@@ -166,11 +179,13 @@ def _mariadb(base: Path, name: str, server_id: int, *args: str) -> tuple[Peer, i
     server = require_peer("mariadbd", "MariaDB server (Debian package mariadb-server) for the mysql probe tests")
     data = base / name
     log = base / f"{name}.log"
+    tmp = base / f"{name}-tmp"  # its own: bootstraps sharing /tmp collide on temporary table files
+    tmp.mkdir()
     # "normal" auth: root@localhost with an empty password, usable over TCP.
-    _run([install, "--no-defaults", "--user=root", f"--datadir={data}", "--auth-root-authentication-method=normal"],
-         log)
+    _run([install, "--no-defaults", "--user=root", f"--datadir={data}", f"--tmpdir={tmp}",
+          "--auth-root-authentication-method=normal"], log)
     port = free_port()
-    argv = [server, "--no-defaults", "--user=root", f"--datadir={data}", "--bind-address=127.0.0.1",
+    argv = [server, "--no-defaults", "--user=root", f"--datadir={data}", f"--tmpdir={tmp}", "--bind-address=127.0.0.1",
             f"--port={port}", f"--socket={base / name}.sock", f"--server-id={server_id}",
             "--innodb-flush-log-at-trx-commit=0", "--skip-name-resolve", *args]
     return Peer(name=f"mariadb-{name}", argv=argv, log_path=log, ready_port=port, timeout=PG_START_TIMEOUT), port
@@ -190,11 +205,10 @@ def mysql_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MysqlPair]:
     base = tmp_path_factory.mktemp("mariadb")
     peers: list[Peer] = []
     try:
-        with ThreadPoolExecutor(2) as pool:  # two servers initialise at the same time
-            (primary, primary_port), (replica, replica_port) = pool.map(
-                lambda args: _mariadb(base, *args), [("primary", 1, "--log-bin=primary-bin"),
-                                                     ("replica", 2, "--skip-log-bin")])
-            peers.extend([primary, replica])
+        primary, primary_port = _mariadb(base, "primary", 1, "--log-bin=primary-bin")
+        replica, replica_port = _mariadb(base, "replica", 2, "--skip-log-bin")
+        peers.extend([primary, replica])
+        with ThreadPoolExecutor(2) as pool:  # both servers initialise InnoDB at the same time
             list(pool.map(Peer.start, peers))
         with mysql_root(replica_port) as conn, conn.cursor() as cursor:
             cursor.execute(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary_port}, "
