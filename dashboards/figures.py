@@ -124,10 +124,10 @@ def timeline_figure(
     """One row per (label, intervals), top to bottom, a bar per interval coloured by state (one
     trace per state so the legend names them). `marker` draws a vertical line (replay instant)."""
     fig = go.Figure()
-    labels = [label for label, _ in rows]
+    labels = [_text(label, 200) for label, _ in rows]  # tick labels are rendered as (pseudo-)HTML too
     for state in _STATE_ORDER:
         xs, bases, ys, hover = [], [], [], []
-        for label, spans in rows:
+        for label, (_, spans) in zip(labels, rows, strict=True):
             for span in spans:
                 if span.state != state:
                     continue
@@ -135,7 +135,7 @@ def timeline_figure(
                 bases.append(_t(span.start))
                 ys.append(label)
                 hover.append(
-                    f"{_text(label, 80)}<br>{state} for {_duration(span.end - span.start)}"
+                    f"{label}<br>{state} for {_duration(span.end - span.start)}"
                     f"<br>{_t(span.start)[:19]} → {_t(span.end)[:19]} UTC"
                     + (f"<br>{_text(span.reason)}" if span.reason else "")
                 )

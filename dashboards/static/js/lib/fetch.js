@@ -29,6 +29,13 @@ export function query(params) {
   return q.toString();
 }
 
+// The live-refresh period: `default` ms, or ?refresh=<seconds> from the page's URL (at least 1 s;
+// a wall display may want it slower, a test faster).
+export function refreshMs(defaultMs) {
+  const seconds = Number(new URLSearchParams(location.search).get("refresh"));
+  return Number.isFinite(seconds) && seconds >= 1 ? seconds * 1000 : defaultMs;
+}
+
 // Calls `task` now and every `intervalMs` while the tab is visible (a hidden tab stops polling
 // and refreshes at once when shown again). Never runs two at once; errors go to `onError`.
 export class Poller {

@@ -2,14 +2,14 @@
 // and state timeline over a chosen range, recent results with reasons, incidents it was part of.
 import { AsOfClock } from "../lib/asof.js";
 import { apiCheckPath, fmtLatency, fmtTime, h, replace, setBadge, since } from "../lib/dom.js";
-import { getJSON, Poller, query } from "../lib/fetch.js";
+import { getJSON, Poller, refreshMs, query } from "../lib/fetch.js";
 import { RangePicker } from "../lib/range.js";
 import { loadLatency, loadTimeline } from "../widgets/charts.js";
 import { renderIncidents } from "../widgets/incidents.js";
 import { RecentResults } from "../widgets/results.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
-const REFRESH_MS = 5000;
+const REFRESH_MS = refreshMs(5000);
 const HISTORY_REFRESH_MS = 60000;
 const byId = (id) => document.getElementById(id);
 const main = byId("main");

@@ -2,14 +2,14 @@
 // timeline over a chosen range, incidents in the range.
 import { AsOfClock } from "../lib/asof.js";
 import { h, replace, setBadge, since, stateLabel } from "../lib/dom.js";
-import { getJSON, Poller, query } from "../lib/fetch.js";
+import { getJSON, Poller, refreshMs, query } from "../lib/fetch.js";
 import { RangePicker } from "../lib/range.js";
 import { loadLatency, loadTimeline } from "../widgets/charts.js";
 import { CheckRows } from "../widgets/checkrows.js";
 import { renderIncidents } from "../widgets/incidents.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
-const REFRESH_MS = 5000;
+const REFRESH_MS = refreshMs(5000);
 const HISTORY_REFRESH_MS = 60000; // a relative range slides with the clock
 const byId = (id) => document.getElementById(id);
 const name = document.getElementById("main").dataset.component;

@@ -1,10 +1,10 @@
 // Overview: every component with its checks and 90-day uptime bar, refreshed in place.
 import { AsOfClock } from "../lib/asof.js";
-import { getJSON, Poller } from "../lib/fetch.js";
+import { getJSON, Poller, refreshMs } from "../lib/fetch.js";
 import { GroupList } from "../widgets/grouplist.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
-const REFRESH_MS = 5000; // current state: cheap (engine memory)
+const REFRESH_MS = refreshMs(5000); // current state: cheap (engine memory)
 const UPTIME_REFRESH_MS = 300000; // daily bars move slowly; computed from storage
 
 const byId = (id) => document.getElementById(id);

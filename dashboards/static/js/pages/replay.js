@@ -14,7 +14,7 @@ const clock = new AsOfClock();
 const list = new GroupList({
   groups: byId("groups"), search: byId("search"), filter: byId("state-filter"),
   expandAll: byId("expand-all"), collapseAll: byId("collapse-all"), counts: byId("counts"), banner: byId("banner"),
-}, { latency: false });
+}, { latency: false, emptyText: "Nothing was monitored yet at this instant." });
 const input = byId("at-input");
 const slider = byId("at-slider");
 let at = null;

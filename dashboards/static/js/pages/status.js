@@ -2,11 +2,11 @@
 // all from /status/data (which carries no checks, URLs, reasons or settings).
 import { AsOfClock } from "../lib/asof.js";
 import { badge, h, replace, since, stateLabel } from "../lib/dom.js";
-import { getJSON, Poller } from "../lib/fetch.js";
+import { getJSON, Poller, refreshMs } from "../lib/fetch.js";
 import { renderIncidents } from "../widgets/incidents.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
-const REFRESH_MS = 30000;
+const REFRESH_MS = refreshMs(30000);
 const byId = (id) => document.getElementById(id);
 const clock = new AsOfClock();
 const uptime = new UptimeBars({ kind: "component" });

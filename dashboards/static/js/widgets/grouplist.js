@@ -10,8 +10,9 @@ const PROBLEMS_SHOWN = 3; // not-up checks named on a collapsed group's line
 
 export class GroupList {
   // els: {groups, search, filter, expandAll, collapseAll, counts, banner}; uptime: UptimeBars or null
-  constructor(els, { uptime = null, latency = true } = {}) {
+  constructor(els, { uptime = null, latency = true, emptyText = "No checks configured." } = {}) {
     this.els = els;
+    this.emptyText = emptyText;
     this.uptime = uptime;
     this.latency = latency;
     this.data = null;
@@ -95,7 +96,10 @@ export class GroupList {
         if (this.uptime) this.uptime.detach(name);
       }
     }
-    if (!shownGroups) replace(this.els.groups, h("div", { class: "empty group-body" }, "Nothing matches."));
+    if (!shownGroups) {
+      const text = this.data.components.length ? "Nothing matches." : this.emptyText;
+      replace(this.els.groups, h("div", { class: "empty group-body" }, text));
+    }
     else this.els.groups.querySelector(":scope > .empty")?.remove();
     this.els.counts.textContent = `${shownGroups} of ${this.data.components.length} components · `
       + `${shownChecks} of ${this.data.checks.length} checks`;
@@ -180,7 +184,7 @@ export class GroupList {
     for (const s of ["down", "degraded", "unknown", "nodata"]) if (by[s] && SEVERITY[s] > SEVERITY[worst]) worst = s;
     const banner = this.els.banner;
     banner.className = `banner ${worst}`;
-    if (!comps.length) replace(banner, "No checks configured.");
+    if (!comps.length) replace(banner, this.emptyText);
     else if (worst === "up") replace(banner, badge("up"), `All ${comps.length} components up`);
     else {
       const parts = ["down", "degraded", "unknown", "nodata"].filter((s) => by[s]).map((s) => `${by[s]} ${stateLabel(s)}`);
