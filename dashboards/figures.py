@@ -65,7 +65,9 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def latency_figure(series: Sequence[LatencySeries], *, start: float, end: float) -> go.Figure:
+def latency_figure(
+    series: Sequence[LatencySeries], *, start: float, end: float, notes: Sequence[str] = ()
+) -> go.Figure:
     """Per check: the median line over a 5th to 95th percentile band, the 99th percentile dotted
     (with one check only), and runs that were not up as markers. Milliseconds on the y axis."""
     fig = go.Figure()
@@ -94,7 +96,7 @@ def latency_figure(series: Sequence[LatencySeries], *, start: float, end: float)
                                      hovertemplate="p99 %{y:.1f} ms<extra></extra>"))
         _marked_runs(fig, s, group, legend_done)
     step = series[0].step if series else 0
-    notes = [f"{_duration(step)} buckets"] if step else []
+    notes = [*([f"{_duration(step)} buckets"] if step else []), *notes]
     if any(s.truncated for s in series):
         notes.append("newest results of the range only")
     _base_layout(fig, start=start, end=end, height=CHART_HEIGHT)
@@ -119,7 +121,8 @@ def _marked_runs(fig: go.Figure, s: LatencySeries, group: str, legend_done: set[
 
 
 def timeline_figure(
-    rows: Sequence[tuple[str, Sequence[Interval]]], *, start: float, end: float, marker: float | None = None
+    rows: Sequence[tuple[str, Sequence[Interval]]], *, start: float, end: float, marker: float | None = None,
+    notes: Sequence[str] = (),
 ) -> go.Figure:
     """One row per (label, intervals), top to bottom, a bar per interval coloured by state (one
     trace per state so the legend names them). `marker` draws a vertical line (replay instant)."""
@@ -147,7 +150,7 @@ def timeline_figure(
     _base_layout(fig, start=start, end=end, height=height)
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed",
                      showgrid=False)
-    fig.update_layout(barmode="overlay", bargap=0.2, hovermode="closest")
+    fig.update_layout(barmode="overlay", bargap=0.2, hovermode="closest", meta={"notes": list(notes)})
     if marker is not None:
         fig.add_shape(type="line", x0=_t(marker), x1=_t(marker), yref="paper", y0=0, y1=1,
                       line={"color": "#0072B2", "width": 2})

@@ -152,19 +152,30 @@ def uptime_bars(
 def latency_figure(
     engine: Engine, session: Session, *, check_ids: Sequence[str], start: float, end: float
 ) -> go.Figure:
-    """Latency chart of one check (or a component's first checks). FALLBACK: percentiles over
-    raw results (kept days); the rollups of `/api/v1/checks/{id}/history` replace it."""
+    """Latency chart of one check, or of a component's checks (those not up first, at most
+    COMPONENT_CHART_CHECKS). FALLBACK: percentiles over raw results (kept days); the rollups of
+    `/api/v1/checks/{id}/history` replace it."""
     single = len(check_ids) == 1
     cap = CHECK_RESULTS_MAX if single else COMPONENT_RESULTS_MAX
+    states = engine.state.checks
+
+    def up_last(cid: str) -> tuple[bool, str]:
+        st = states.get(cid)
+        return (st is None or st.status.value == "up", cid)
+
+    chosen = sorted(check_ids, key=up_last)[:COMPONENT_CHART_CHECKS]
     series = []
-    for cid in list(check_ids)[:COMPONENT_CHART_CHECKS]:
+    for cid in chosen:
         rows = queries.results(session, check_id=cid, start=dt(start), end=dt(end), limit=cap)
         state = engine.state.checks.get(cid)
         series.append(latency_series(
             cid, ((r.ts.timestamp(), r.latency, r.status) for r in rows), start=start, end=end,
             min_step=state.check.interval if state is not None else 0.0, truncated=len(rows) >= cap,
         ))
-    return figures.latency_figure(series, start=start, end=end)
+    left_out = len(check_ids) - len(chosen)
+    notes = [f"{left_out} more checks not drawn (those not up come first; a check's page has its own chart)"
+             ] if left_out > 0 else []
+    return figures.latency_figure(series, start=start, end=end, notes=notes)
 
 
 def timeline_figure(
@@ -182,7 +193,9 @@ def timeline_figure(
         spans = check_spans(session, check_ids, start=start, end=end)
         ordered = sorted(check_ids, key=lambda c: (not overlaps(spans[c], start, end, ("down", "degraded")), c))
         rows += [(cid, spans[cid]) for cid in ordered[:TIMELINE_CHECK_ROWS]]
-    return figures.timeline_figure(rows, start=start, end=end, marker=marker)
+    left_out = len(check_ids or []) - TIMELINE_CHECK_ROWS
+    notes = [f"{left_out} more checks not drawn (those not up come first)"] if left_out > 0 else []
+    return figures.timeline_figure(rows, start=start, end=end, marker=marker, notes=notes)
 
 
 def incident_list(

@@ -102,6 +102,12 @@ def test_overview_at_1200_checks(big_service, browser):
     assert time.perf_counter() - started < 5.0
     op.assert_clean()
 
+    page = op.goto(big_service.url + "/components/nodes").page  # 264 checks: charts draw the first ones
+    expect(page.locator("#checks tr[data-check]")).to_have_count(LARGE, timeout=TIMEOUT_MS)
+    expect(page.locator("#latency-note")).to_contain_text(f"{LARGE - 10} more checks not drawn", timeout=TIMEOUT_MS)
+    expect(page.locator("#timeline-note")).to_contain_text(f"{LARGE - 60} more checks not drawn")
+    op.assert_clean()
+
     page = op.goto(big_service.url + "/replay").page
     expect(page.locator("#groups .group")).to_have_count(COMPONENTS, timeout=TIMEOUT_MS)
     expect(page.locator("#counts")).to_have_text("40 of 40 components · 1200 of 1200 checks")

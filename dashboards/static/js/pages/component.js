@@ -40,7 +40,7 @@ const history_ = new Poller(async () => {
   const { from, to } = range.get();
   const results = await Promise.allSettled([
     loadLatency(byId("latency"), byId("latency-note"), { component: name, from, to }),
-    loadTimeline(byId("timeline"), { component: name, from, to }),
+    loadTimeline(byId("timeline"), { component: name, from, to }, null, byId("timeline-note")),
     getJSON(`/ui/data/incidents?${query({ component: name, from: new Date(from), to: new Date(to) })}`)
       .then((data) => renderIncidents(byId("incidents"), data.incidents),
         (err) => { replace(byId("incidents"), h("p", { class: "error" }, err.message)); throw err; }),

@@ -17,7 +17,8 @@ export async function loadLatency(el, noteEl, { check = null, component = null, 
 }
 
 // params: {component, check, from: ms, to: ms, at: ms | null}; onClick(time ms) for the replay
-export async function loadTimeline(el, { component = null, check = null, from, to, at = null }, onClick = null) {
+export async function loadTimeline(el, { component = null, check = null, from, to, at = null }, onClick = null,
+  noteEl = null) {
   const url = `/ui/figure/timeline?${query({
     component, check, from: new Date(from), to: new Date(to), at: at === null ? null : new Date(at),
   })}`;
@@ -27,6 +28,7 @@ export async function loadTimeline(el, { component = null, check = null, from, t
       emptyText: "No state recorded in this range.",
       onClick,
     });
+    if (noteEl) noteEl.textContent = figureNotes(fig).join(" · ");
   } catch (err) {
     showError(el, err);
     throw err;
