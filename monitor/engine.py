@@ -24,6 +24,7 @@ from storage.writer import Writer
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE = 5.0  # seconds in-flight runs get to finish at shutdown
 STARTUP_DB_TIMEOUT = 20.0  # seconds to wait for the database at start before probing without it
 
 
@@ -75,7 +76,15 @@ class Engine:
     async def stop(self) -> None:
         """Stop scheduling, let in-flight runs end, flush pending writes."""
         self.scheduler.shutdown()
+        # the scheduler does not wait for running coroutine jobs: a run cancelled when the loop
+        # closes is logged as a job failure, and its result is lost
+        deadline = time.monotonic() + STOP_GRACE
+        while self.runner.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         await self.clients.aclose()
+        kube = self.ctx.cache.get("kube")  # probes.kube.KubeClients, when a cluster was probed
+        if kube is not None:
+            await kube.aclose()
         if self.writer is not None:
             await asyncio.to_thread(self.writer.stop)
 

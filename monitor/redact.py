@@ -56,6 +56,11 @@ def _walk(node: Any, secrets: dict[str, str]) -> Any:
     return node
 
 
+def redact_data(data: Any, secrets: dict[str, str] | None = None) -> Any:
+    """JSON-ready data with secret-looking keys, URL secrets and environment values replaced."""
+    return _walk(data, secrets or {})
+
+
 def redact_settings(check: CheckBase, secrets: dict[str, str] | None = None) -> dict[str, Any]:
     """The check's settings as JSON-ready data with secrets replaced: fields the probe declares
     secret, keys that look secret at any depth, URL passwords and secret query parameters, and

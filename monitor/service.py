@@ -13,7 +13,9 @@ from typing import Protocol
 
 from sqlalchemy import Engine as DbEngine
 
+from monitor.alerts import Alerting, AlertsCollector
 from monitor.config import Config, ConfigError, load_config
+from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
 from monitor.metrics import build_registry
 from storage.db import create_db_engine
@@ -41,7 +43,10 @@ class Service:
         self.engine = Engine(config, db=self.db)
         self.metrics_registry = build_registry(self.engine)
         self._watch: asyncio.Task[None] | None = None
-        self.parts: list[Part] = []
+        self.parts: list[Part] = [ClusterDiscovery(self.engine)]
+        self.alerting = Alerting(self.engine, self.db)
+        self.parts.append(self.alerting)
+        self.metrics_registry.register(AlertsCollector(self.alerting))
         self._fingerprint = self._read_fingerprint()
 
     @property

@@ -128,6 +128,9 @@ class CheckBase(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     """Ids of checks this one depends on: while one of them is down, this check's alerts are
     covered by that parent's alert."""
+    severity: str | None = Field(default=None, max_length=40)
+    """The severity of this check's alerts (default: alerts.severity of its component, else
+    alerts.default_severity)."""
 
     @property
     def id(self) -> str:
@@ -167,6 +170,9 @@ class ProbeContext:
 
     logger: logging.Logger
     clients: Any  # probes.clients.ClientPool; Any keeps this module free of transport imports
+    cache: dict[str, Any] = field(default_factory=dict)
+    """What a probe keeps from one run to the next (e.g. the registry probe's bearer tokens),
+    under a key naming the probe; it lives as long as the engine's context. Never results."""
 
 
 _ERRNO_REASONS = {

@@ -106,3 +106,7 @@ class ComponentChangeRow(Base):
         Index("uq_component_changes_component_ts", "component", "ts", unique=True),
         Index("ix_component_changes_ts", "ts"),
     )
+
+
+# Alerting's tables share this Base: imported here so that Alembic and create_all see them.
+from storage import alert_models as _alert_models  # noqa: E402, F401
