@@ -4,6 +4,7 @@ plotly package (never a CDN), and the public-only gate. Decides nothing about wh
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import plotly
 from fastapi import FastAPI, Request, Response
@@ -21,6 +22,16 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PUBLIC_PATHS = ("/status", "/static/", "/vendor/", "/healthz", "/readyz", "/favicon.ico")
 """What an instance with `ui.public_only` serves; everything else answers 404."""
 VENDOR_MAX_AGE = 86400  # seconds browsers may keep plotly.js without asking again
+
+
+class RevalidatedStatic(StaticFiles):
+    """Our assets change with each release and module imports carry no version: browsers ask
+    again each time (a 304 when unchanged, by ETag)."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 class PublicOnlyGate(BaseHTTPMiddleware):
@@ -49,5 +60,5 @@ def install_ui(app: FastAPI) -> None:
         return FileResponse(PLOTLY_JS, media_type="text/javascript",
                             headers={"Cache-Control": f"public, max-age={VENDOR_MAX_AGE}"})
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", RevalidatedStatic(directory=STATIC), name="static")
     app.add_middleware(PublicOnlyGate)

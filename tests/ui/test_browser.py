@@ -162,6 +162,14 @@ def test_replay_shows_the_platform_as_it_was_and_steps_between_changes(ui_servic
     expect(page.locator("#banner")).to_have_text("Nothing was monitored yet at this instant.", timeout=TIMEOUT_MS)
     expect(page.locator("#asof-time")).to_have_text(f"{utc_text(seeded.first_seen - 3600)} UTC")
 
+    # an instant outside the (default, last 24 h) window moves the window to it
+    page.goto(f"{ui_service.url}/replay?at={iso(during)}")
+    expect(badge_of(page, "paas/api")).to_have_attribute("data-state", "down", timeout=TIMEOUT_MS)
+    expect(page).to_have_url(re.compile("from=.*to="))
+    page.click("#to-now")
+    expect(badge_of(page, "paas/api")).to_have_attribute("data-state", "up", timeout=TIMEOUT_MS)
+    expect(page).to_have_url(re.compile("range=24h"))
+
     # the slider picks an instant within the window: its end is after the outage
     page.goto(f"{ui_service.url}/replay?at={iso(during)}&{window}")
     expect(badge_of(page, "paas/api")).to_have_attribute("data-state", "down", timeout=TIMEOUT_MS)

@@ -36,7 +36,10 @@ def test_every_module_import_resolves_and_plotly_is_served_compressed(ui_service
             assert target.startswith("."), f"{module.name} imports {target}: only our own modules"
             assert (module.parent / target).resolve().is_file(), f"{module.name}: {target}"
         rel = module.relative_to(STATIC).as_posix()
-        assert httpx.get(f"{ui_service.url}/static/{rel}", timeout=10).status_code == 200
+        served = httpx.get(f"{ui_service.url}/static/{rel}", timeout=10)
+        assert served.status_code == 200 and served.headers["cache-control"] == "no-cache"
+        again = httpx.get(f"{ui_service.url}/static/{rel}", headers={"If-None-Match": served.headers["etag"]})
+        assert again.status_code == 304
     js = httpx.get(ui_service.url + "/vendor/plotly.min.js", headers={"Accept-Encoding": "gzip"}, timeout=30)
     assert js.status_code == 200 and js.headers["content-encoding"] == "gzip"
     assert js.text.lstrip().startswith("/**") and "plotly.js v" in js.text[:200]

@@ -18,7 +18,7 @@ const list = new GroupList({
 const input = byId("at-input");
 const slider = byId("at-slider");
 let at = null;
-let shown = 0; // sequence of snapshot requests: a slow old answer never overwrites a newer one
+let shown = 0; // sequence number of snapshot requests
 
 const range = new RangePicker(byId("range"), { onChange: () => loadWindow() });
 
@@ -37,18 +37,8 @@ function paintControls() {
   byId("replay-at").textContent = `${fmtTime(at)}.${String(at % 1000).padStart(3, "0")} UTC`;
 }
 
-async function setAt(ms, { reloadWindow = true } = {}) {
-  at = Math.min(Math.round(ms), Date.now());
-  let { from, to } = range.get();
-  if (at < from || at > to) {
-    const span = to - from;
-    to = Math.min(Date.now(), at + span / 2);
-    from = to - span;
-    range.set({ from, to }); // calls loadWindow
-    reloadWindow = false;
-  }
-  writeUrl();
-  paintControls();
+// Show the platform at the current `at` (a slow old answer never overwrites a newer one).
+async function showSnapshot() {
   const mine = ++shown;
   try {
     const data = await getJSON(`/ui/data/snapshot?${query({ at: new Date(at) })}`);
@@ -58,19 +48,30 @@ async function setAt(ms, { reloadWindow = true } = {}) {
   } catch (err) {
     replace(byId("groups"), h("p", { class: "error empty" }, `Could not load the snapshot: ${err.message}`));
   }
-  if (reloadWindow) await drawTimeline();
+}
+
+// Replay instant `ms`; outside the window, the window moves to centre on it.
+async function setAt(ms, { redraw = true } = {}) {
+  at = Math.min(Math.round(ms), Date.now());
+  const { from, to } = range.get();
+  if (at < from || at > to) {
+    const span = to - from;
+    const end = Math.min(Date.now(), at + span / 2);
+    range.set({ from: end - span, to: end }); // its onChange redraws the window around `at`
+    redraw = false;
+  }
+  writeUrl();
+  paintControls();
+  await Promise.all([showSnapshot(), redraw ? drawTimeline() : null]);
 }
 
 async function drawTimeline() {
   const { from, to } = range.get();
-  await loadTimeline(byId("timeline"), { from, to, at }, (ms) => setAt(ms, { reloadWindow: true })).catch(() => {});
+  await loadTimeline(byId("timeline"), { from, to, at }, (ms) => setAt(ms)).catch(() => {});
 }
 
-async function loadWindow() {
+async function loadChanges() {
   const { from, to } = range.get();
-  if (at === null || at < from || at > to) at = to;
-  paintControls();
-  await drawTimeline();
   try {
     const data = await getJSON(`/ui/data/changes?${query({ from: new Date(from), to: new Date(to) })}`);
     renderChanges(byId("changes"), data.changes, (ms) => setAt(ms));
@@ -78,6 +79,16 @@ async function loadWindow() {
   } catch (err) {
     replace(byId("changes"), h("p", { class: "error" }, err.message));
   }
+}
+
+// A new window: its timeline and changes; an instant left outside it moves to the window's end.
+async function loadWindow({ snapshot = false } = {}) {
+  const { from, to } = range.get();
+  const moved = at === null || at < from || at > to;
+  if (moved) at = to;
+  writeUrl();
+  paintControls();
+  await Promise.all([drawTimeline(), loadChanges(), moved || snapshot ? showSnapshot() : null]);
 }
 
 async function step(direction) {
@@ -96,12 +107,21 @@ slider.addEventListener("input", () => {
 });
 slider.addEventListener("change", () => {
   const { from, to } = range.get();
-  setAt(from + (to - from) * (Number(slider.value) / SLIDER_STEPS), { reloadWindow: true });
+  setAt(from + (to - from) * (Number(slider.value) / SLIDER_STEPS));
 });
 byId("prev-change").addEventListener("click", () => step("previous"));
 byId("next-change").addEventListener("click", () => step("next"));
-byId("to-now").addEventListener("click", () => { range.set("24h"); setAt(Date.now()); });
+byId("to-now").addEventListener("click", () => {
+  at = null; // the new window's end: now
+  range.set("24h");
+});
 
 const initial = Date.parse(new URLSearchParams(location.search).get("at") || "");
-await loadWindow();
-await setAt(Number.isNaN(initial) ? range.get().to : initial, { reloadWindow: false });
+if (Number.isNaN(initial)) {
+  await loadWindow({ snapshot: true }); // the window's end
+} else {
+  at = initial;
+  const { from, to } = range.get();
+  if (at < from || at > to) await setAt(initial); // moves the window to it
+  else await loadWindow({ snapshot: true });
+}

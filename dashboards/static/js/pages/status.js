@@ -1,7 +1,7 @@
 // The public status page: components, their states, 90-day uptime bars and recent incidents,
 // all from /status/data (which carries no checks, URLs, reasons or settings).
 import { AsOfClock } from "../lib/asof.js";
-import { badge, h, replace, since, stateLabel } from "../lib/dom.js";
+import { badge, h, replace, setBadge, since, stateLabel } from "../lib/dom.js";
 import { getJSON, Poller, refreshMs } from "../lib/fetch.js";
 import { renderIncidents } from "../widgets/incidents.js";
 import { UptimeBars } from "../widgets/uptime.js";
@@ -51,7 +51,7 @@ new Poller(async () => {
     seen.add(comp.name);
     if (!rows.has(comp.name)) rows.set(comp.name, row(comp.name));
     const { el, parts } = rows.get(comp.name);
-    parts.state.replaceWith(parts.state = badge(comp.status, comp.status === "up" ? "operational" : stateLabel(comp.status)));
+    setBadge(parts.state, comp.status, comp.status === "up" ? "operational" : stateLabel(comp.status));
     parts.since.textContent = comp.since ? since(comp.since, now) : "";
     list.append(el);
   }
