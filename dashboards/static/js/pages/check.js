@@ -18,8 +18,8 @@ const component = main.dataset.component;
 const retired = main.dataset.retired === "true";
 const clock = new AsOfClock();
 
-function fact(label, value, title = null) {
-  return h("div", null, h("dt", null, label), h("dd", { title }, value));
+function fact(label, value, title = null, wide = false) {
+  return h("div", { class: wide ? "wide" : null }, h("dt", null, label), h("dd", { title }, value));
 }
 
 async function refreshState() {
@@ -33,7 +33,7 @@ async function refreshState() {
     fact("Since (UTC)", fmtTime(check.since)),
     fact("Last run (UTC)", fmtTime(check.last_run)),
     fact("Last latency", fmtLatency(check.latency)),
-    fact("Reason", check.reason || "—"));
+    fact("Reason", check.reason || "—", null, true));
   clock.set(data.as_of);
 }
 

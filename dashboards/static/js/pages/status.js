@@ -7,6 +7,7 @@ import { renderIncidents } from "../widgets/incidents.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
 const REFRESH_MS = refreshMs(30000);
+const PUBLIC_WORDS = { up: "operational", down: "outage" }; // what outsiders read on status pages
 const byId = (id) => document.getElementById(id);
 const clock = new AsOfClock();
 const uptime = new UptimeBars({ kind: "component" });
@@ -51,7 +52,7 @@ new Poller(async () => {
     seen.add(comp.name);
     if (!rows.has(comp.name)) rows.set(comp.name, row(comp.name));
     const { el, parts } = rows.get(comp.name);
-    setBadge(parts.state, comp.status, comp.status === "up" ? "operational" : stateLabel(comp.status));
+    setBadge(parts.state, comp.status, PUBLIC_WORDS[comp.status] || stateLabel(comp.status));
     parts.since.textContent = comp.since ? since(comp.since, now) : "";
     list.append(el);
   }

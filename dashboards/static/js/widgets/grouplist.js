@@ -189,7 +189,7 @@ export class GroupList {
     else {
       const parts = ["down", "degraded", "unknown", "nodata"].filter((s) => by[s]).map((s) => `${by[s]} ${stateLabel(s)}`);
       replace(banner, badge(worst), `${parts.join(" · ")} of ${comps.length} components`,
-        notUp ? h("span", { class: "muted" }, ` — ${notUp} checks down or degraded`) : null);
+        notUp ? h("span", { class: "muted" }, ` — ${notUp} check${notUp === 1 ? "" : "s"} down or degraded`) : null);
     }
   }
 }
