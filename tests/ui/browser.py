@@ -20,8 +20,9 @@ class OpenPage:
     """A page with everything it logged as an error: console errors (a failed fetch included)
     and uncaught exceptions."""
 
-    def __init__(self, page) -> None:
+    def __init__(self, page, test: str) -> None:
         self.page = page
+        self.test = test
         self.errors: list[str] = []
         page.on("console", lambda msg: self.errors.append(f"console: {msg.text}") if msg.type == "error" else None)
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
@@ -35,9 +36,10 @@ class OpenPage:
         assert not self.errors, "the page logged errors:\n" + "\n".join(self.errors)
         assert self.page.evaluate("() => window.__pwned") is None, "text from a target ran as script"
 
-    def screenshot(self, name: str, *, full_page: bool = True) -> Path:
+    def screenshot(self, what: str = "", *, full_page: bool = True) -> Path:
+        """test-artifacts/screenshots/<test>.png, or <test>-<what>.png for a test's further views."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        path = SCREENSHOTS / f"{self.test}{'-' + what if what else ''}.png"
         self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
@@ -59,9 +61,9 @@ class Browser:
             finally:
                 browser.close()
 
-    def open(self, *, width: int = 1400, height: int = 900, dark: bool = False) -> OpenPage:
+    def open(self, test: str, *, width: int = 1400, height: int = 900, dark: bool = False) -> OpenPage:
         context = self.browser.new_context(
             viewport={"width": width, "height": height}, timezone_id=TIMEZONE,
             color_scheme="dark" if dark else "light",
         )
-        return OpenPage(context.new_page())
+        return OpenPage(context.new_page(), test)

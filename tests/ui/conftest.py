@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -14,7 +14,7 @@ from monitor.api import create_app
 from monitor.config import parse_config
 from tests.peers import free_port
 from tests.targets import HttpTarget, ServiceThread, wait_for
-from tests.ui.browser import Browser
+from tests.ui.browser import Browser, OpenPage
 from tests.ui.seed import Seeded, seed_history
 
 XSS = "<script>window.__pwned=1</script><img src=x onerror=window.__pwned=1>"
@@ -81,3 +81,18 @@ def ui_service(tmp_path_factory) -> Iterator[UiService]:
 def browser() -> Iterator[Browser]:
     with Browser.launch() as b:
         yield b
+
+
+@pytest.fixture
+def open_page(browser, request) -> Iterator[Callable[..., OpenPage]]:
+    """`open_page(width=, height=, dark=)`: a fresh page (own context, closed after the test)
+    whose screenshots carry the test's name."""
+    opened: list[OpenPage] = []
+
+    def make(**kw) -> OpenPage:
+        opened.append(browser.open(request.node.name, **kw))
+        return opened[-1]
+
+    yield make
+    for op in opened:
+        op.page.context.close()

@@ -28,8 +28,8 @@ def badge_of(page, check_id: str):
     return page.locator(f'tr[data-check="{check_id}"] .badge')
 
 
-def test_overview_shows_api_states_live_with_uptime_bars_search_and_filter(ui_service, browser):
-    op = browser.open()
+def test_overview_shows_api_states_live_with_uptime_bars_search_and_filter(ui_service, open_page):
+    op = open_page()
     page = op.goto(ui_service.url + "/?refresh=1").page
     expect(page.locator("#groups .group")).to_have_count(3, timeout=TIMEOUT_MS)
     for check_id, state in ui_service.states().items():
@@ -62,7 +62,7 @@ def test_overview_shows_api_states_live_with_uptime_bars_search_and_filter(ui_se
         wait_for(lambda: ui_service.states()["paas/health"] == "up", what="paas/health up")
         expect(badge_of(page, "paas/health")).to_have_attribute("data-state", "up", timeout=TIMEOUT_MS)
         assert page.evaluate("() => window.__sameDocument") is True
-        op.screenshot("overview_live")
+        op.screenshot("live")
     finally:
         ui_service.targets["broken"].behaviour.status = 503
         wait_for(lambda: ui_service.states()["paas/health"] == "down", what="paas/health down again")
@@ -84,12 +84,12 @@ def test_overview_shows_api_states_live_with_uptime_bars_search_and_filter(ui_se
     expect(page.locator('.group[data-component="paas"] .group-problems')).to_have_text("health (down)")
     page.locator('.group[data-component="web"] .group-head').click()
     expect(page.locator("#groups tr[data-check]")).to_have_count(1)
-    op.screenshot("overview")
+    op.screenshot()
     op.assert_clean()
 
 
-def test_component_page_charts_checks_and_range(ui_service, browser):
-    op = browser.open()
+def test_component_page_charts_checks_and_range(ui_service, open_page):
+    op = open_page()
     page = op.goto(ui_service.url + "/components/paas").page
     expect(page.locator("#state")).to_have_attribute("data-state", "down", timeout=TIMEOUT_MS)
     expect(page.locator("#checks tr[data-check]")).to_have_count(2)
@@ -105,19 +105,19 @@ def test_component_page_charts_checks_and_range(ui_service, browser):
     # the seeded outage two days ago is an incident of this component, linked to its check
     expect(page.locator("#incidents")).to_contain_text("connection refused", timeout=TIMEOUT_MS)
     expect(page.locator('#incidents a[href="/checks/paas/api"]')).to_have_count(1)
-    op.screenshot("component")
+    op.screenshot()
     op.assert_clean()
 
 
-def test_check_pages_show_reasons_literally_and_redact_settings(ui_service, browser):
-    op = browser.open()
+def test_check_pages_show_reasons_literally_and_redact_settings(ui_service, open_page):
+    op = open_page()
     page = op.goto(ui_service.url + "/checks/web/xss").page
     expect(page.locator("#state")).to_have_attribute("data-state", "down", timeout=TIMEOUT_MS)
     expect(page.locator("#facts")).to_contain_text(XSS)
     expect(page.locator("#results tbody tr").first).to_contain_text(XSS, timeout=TIMEOUT_MS)
     expect(page.locator("#latency .main-svg").first).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.locator("#incidents")).to_contain_text("web/xss", timeout=TIMEOUT_MS)
-    op.screenshot("check_xss")
+    op.screenshot()
     op.assert_clean()
 
     page = op.goto(ui_service.url + "/checks/paas/health").page
@@ -133,11 +133,11 @@ def test_check_pages_show_reasons_literally_and_redact_settings(ui_service, brow
     op.assert_clean()
 
 
-def test_replay_shows_the_platform_as_it_was_and_steps_between_changes(ui_service, browser):
+def test_replay_shows_the_platform_as_it_was_and_steps_between_changes(ui_service, open_page):
     seeded = ui_service.seeded
     during = seeded.outage_start + 3600
     window = f"from={iso(seeded.outage_start - 6 * 3600)}&to={iso(seeded.outage_end + 6 * 3600)}"
-    op = browser.open()
+    op = open_page()
     page = op.goto(f"{ui_service.url}/replay?at={iso(during)}&{window}").page
     expect(badge_of(page, "paas/api")).to_have_attribute("data-state", "down", timeout=TIMEOUT_MS)
     expect(page.locator('tr[data-check="paas/api"] td.reason')).to_have_text("connection refused")
@@ -147,7 +147,7 @@ def test_replay_shows_the_platform_as_it_was_and_steps_between_changes(ui_servic
     expect(page.locator("#asof")).to_have_class(re.compile("replay"))
     expect(page.locator("#timeline .main-svg").first).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.locator("#changes tbody tr")).to_have_count(4, timeout=TIMEOUT_MS)  # paas/api and paas: down, up
-    op.screenshot("replay_outage")
+    op.screenshot("outage")
 
     page.click("#next-change")
     expect(page.locator("#replay-at")).to_contain_text(utc_text(seeded.outage_end), timeout=TIMEOUT_MS)
@@ -178,15 +178,15 @@ def test_replay_shows_the_platform_as_it_was_and_steps_between_changes(ui_servic
     # a change's time in the list replays it
     page.locator("#changes tbody tr", has_text="connection refused").first.locator("td a").first.click()
     expect(badge_of(page, "paas/api")).to_have_attribute("data-state", "down", timeout=TIMEOUT_MS)
-    op.screenshot("replay")
+    op.screenshot()
     op.assert_clean()
 
 
-def test_incidents_page_lists_incidents_linked_to_checks(ui_service, browser):
+def test_incidents_page_lists_incidents_linked_to_checks(ui_service, open_page):
     # the seeded outage, paas and web failing now, and whatever earlier tests did to paas/health
     expected = ui_service.svc.json("/ui/data/incidents?from=" + iso(time.time() - 7 * 86400))["incidents"]
     assert len(expected) >= 3
-    op = browser.open()
+    op = open_page()
     page = op.goto(ui_service.url + "/incidents").page
     rows = page.locator("#incidents tbody tr")
     expect(rows).to_have_count(len(expected), timeout=TIMEOUT_MS)
@@ -196,17 +196,17 @@ def test_incidents_page_lists_incidents_linked_to_checks(ui_service, browser):
     expect(page.locator("#timeline .main-svg").first).to_be_visible(timeout=TIMEOUT_MS)
     page.fill("#search", "web")
     expect(rows).to_have_count(1)
-    op.screenshot("incidents")
+    op.screenshot()
     page.locator('#incidents a[href="/checks/web/xss"]').click()
     expect(page).to_have_url(re.compile("/checks/web/xss$"))
     expect(page.locator("#state")).to_have_attribute("data-state", "down", timeout=TIMEOUT_MS)
     op.assert_clean()
 
 
-def test_public_status_page_in_light_and_dark(ui_service, browser):
+def test_public_status_page_in_light_and_dark(ui_service, open_page):
     states = {c["name"]: c["status"] for c in ui_service.svc.json("/api/v1/components")}
     for dark in (False, True):
-        op = browser.open(dark=dark, width=1100)
+        op = open_page(dark=dark, width=1100)
         page = op.goto(ui_service.url + "/status").page
         expect(page.locator("#components .component")).to_have_count(3, timeout=TIMEOUT_MS)
         for name, state in states.items():
@@ -217,5 +217,5 @@ def test_public_status_page_in_light_and_dark(ui_service, browser):
         expect(page.locator("#incidents tbody tr").first).to_be_visible()
         assert page.locator("main a").count() == 0  # no way into the internal pages
         assert "reason" not in page.locator("main").inner_text().lower()
-        op.screenshot("status_dark" if dark else "status")
+        op.screenshot("dark" if dark else "")
         op.assert_clean()

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import httpx
-import pytest
 
 from dashboards.web import STATIC
 from tests.ui.conftest import XSS
@@ -18,15 +17,18 @@ ATTR_URL = re.compile(r"""\b(?:src|href)\s*=\s*["']([^"']*)["']""")
 IMPORT = re.compile(r"""^\s*import\b[^"']*["']([^"']+)["']""", re.M)
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_pages_are_served_with_local_assets_only(ui_service, path):
-    response = httpx.get(ui_service.url + path, timeout=10)
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
-    csp = response.headers["content-security-policy"]
-    assert "script-src 'self';" in csp and "unsafe-eval" not in csp
-    urls = ATTR_URL.findall(response.text)
-    assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
-    for url in urls:
+def test_pages_are_served_with_local_assets_only(ui_service):
+    assets: set[str] = set()
+    for path in PAGES:
+        response = httpx.get(ui_service.url + path, timeout=10)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/html"), path
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "unsafe-eval" not in csp
+        urls = ATTR_URL.findall(response.text)
+        assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls), (path, urls)
+        assets |= set(urls)
+    assert "/vendor/plotly.min.js" in assets
+    for url in sorted(assets):
         assert httpx.get(ui_service.url + url, timeout=10).status_code == 200, url
 
 

@@ -64,14 +64,14 @@ def iso_now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def test_overview_at_1200_checks(big_service, browser):
+def test_overview_at_1200_checks(big_service, open_page):
     started = time.perf_counter()
     data = httpx.get(big_service.url + "/ui/data/overview", headers={"Accept-Encoding": "gzip"}, timeout=10)
     took = time.perf_counter() - started
     assert len(data.json()["checks"]) == 1200 and took < 2.0
     assert data.headers["content-encoding"] == "gzip" and data.num_bytes_downloaded < len(data.content) / 4
 
-    op = browser.open()
+    op = open_page()
     page = op.goto(big_service.url + "/").page
     groups = page.locator("#groups .group")
     expect(groups).to_have_count(COMPONENTS, timeout=TIMEOUT_MS)
@@ -80,7 +80,7 @@ def test_overview_at_1200_checks(big_service, browser):
     expect(page.locator(".group-problems", has_text="c-07-000 (down)")).to_have_count(1)
     expect(page.locator("#banner")).to_contain_text("2 down of 40 components")
     expect(page.locator("#groups svg.uptime")).to_have_count(COMPONENTS, timeout=TIMEOUT_MS)
-    op.screenshot("scale_overview", full_page=False)
+    op.screenshot(full_page=False)
 
     page.fill("#search", "c-21-000")
     expect(groups).to_have_count(1)
@@ -111,5 +111,5 @@ def test_overview_at_1200_checks(big_service, browser):
     page = op.goto(big_service.url + "/replay").page
     expect(page.locator("#groups .group")).to_have_count(COMPONENTS, timeout=TIMEOUT_MS)
     expect(page.locator("#counts")).to_have_text("40 of 40 components · 1200 of 1200 checks")
-    op.screenshot("scale_replay", full_page=False)
+    op.screenshot("replay", full_page=False)
     op.assert_clean()
