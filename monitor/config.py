@@ -70,6 +70,15 @@ class EngineConfig(_Model):
     """At most this many probes in flight at once, whatever their schedule."""
 
 
+class UiConfig(_Model):
+    public_only: bool = False
+    """Serve only the public status page (/status, its data and assets, /healthz, /readyz): every
+    internal page and API answers 404. For an instance that faces people outside the operations
+    team. Applied at once on reload."""
+    title: str = Field(default="Platform status", min_length=1, max_length=200)
+    """The public status page's heading."""
+
+
 class EtcdEndpoints(_Model):
     """A cluster's etcd members, probed directly (client URLs; TLS client certificate files)."""
 
@@ -144,6 +153,7 @@ class Config(_Model):
     storage: StorageConfig = StorageConfig()
     defaults: Defaults = Defaults()
     engine: EngineConfig = EngineConfig()
+    ui: UiConfig = UiConfig()
     checks: list[AnyCheck] = Field(default_factory=list)  # type: ignore[valid-type]
     alerts: AlertsConfig = AlertsConfig()
     clusters: list[ClusterConfig] = Field(default_factory=list)

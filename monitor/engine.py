@@ -75,12 +75,7 @@ class Engine:
 
     async def stop(self) -> None:
         """Stop scheduling, let in-flight runs end, flush pending writes."""
-        self.scheduler.shutdown()
-        # the scheduler does not wait for running coroutine jobs: a run cancelled when the loop
-        # closes is logged as a job failure, and its result is lost
-        deadline = time.monotonic() + STOP_GRACE
-        while self.runner.in_flight and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await self.scheduler.stop(STOP_GRACE)
         await self.clients.aclose()
         kube = self.ctx.cache.get("kube")  # probes.kube.KubeClients, when a cluster was probed
         if kube is not None:

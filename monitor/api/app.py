@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy import Engine as DbEngine
 
+from dashboards import install_ui
 from monitor import __version__
 from monitor.api import alerts, checks, components, health
 from monitor.config import Config
@@ -39,4 +41,6 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
     app.include_router(checks.router)
     app.include_router(components.router)
     app.include_router(alerts.router)
+    install_ui(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # the UI polls JSON; plotly.js is 4.8 MB
     return app
