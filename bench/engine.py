@@ -54,13 +54,16 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
         path = workdir / f"bench-{secrets.token_hex(4)}.db"
         yield f"sqlite:///{path}"
         return
-    import psycopg
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise ConnectionError("psycopg is not installed (pip install '.[postgres]')") from exc
 
     name = f"pm_bench_{secrets.token_hex(4)}"
     try:
         admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True)
     except psycopg.OperationalError as exc:
-        raise ConnectionError(f"PostgreSQL at 127.0.0.1:5432 does not answer: {exc}") from exc
+        raise ConnectionError(f"PostgreSQL does not answer ({PG_ADMIN_DSN}): {exc}") from exc
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
