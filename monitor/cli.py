@@ -76,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.getLogger(__name__).info(
         "platform-monitor %s: %d checks, storage %s, config %s",
         __version__,
-        len(config.checks),
+        len(config.all_checks()),
         _safe_url(config.storage.url),
         path or "built-in default",
     )
@@ -161,8 +161,10 @@ def _print_table(results: dict) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     config = load_config(args.file)
-    components = {c.component for c in config.checks}
-    print(f"{args.file}: OK ({len(config.checks)} checks in {len(components)} components)")
+    checks = config.all_checks()
+    components = {c.component for c in checks}
+    clusters = f", {len(config.clusters)} clusters" if config.clusters else ""
+    print(f"{args.file}: OK ({len(checks)} checks in {len(components)} components{clusters})")
     return EXIT_OK
 
 
@@ -181,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # one line per probe request would drown the log; our own lines say what matters
+    for noisy in ("httpx", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     commands = {"serve": cmd_serve, "check": cmd_check, "validate": cmd_validate, "db": cmd_db}
     try:
         return commands[args.command](args)

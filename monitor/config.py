@@ -12,9 +12,13 @@ from typing import Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
 
+from monitor.alerts.config import AlertsConfig
+from monitor.alerts.receivers import RECEIVERS
+from monitor.discovery import cluster_checks
 from monitor.history_config import ComponentConfig, MaintenanceList, RetentionConfig
 from probes import PROBES
 from probes.base import CheckBase, Duration
+from probes.kube import SERVICE_ACCOUNT_DIR
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
 
@@ -67,6 +71,75 @@ class EngineConfig(_Model):
     """At most this many probes in flight at once, whatever their schedule."""
 
 
+class UiConfig(_Model):
+    public_only: bool = False
+    """Serve only the public status page (/status, its data and assets, /healthz, /readyz): every
+    internal page and API answers 404. For an instance that faces people outside the operations
+    team. Applied at once on reload."""
+    title: str = Field(default="Platform status", min_length=1, max_length=200)
+    """The public status page's heading."""
+
+
+class EtcdEndpoints(_Model):
+    """A cluster's etcd members, probed directly (client URLs; TLS client certificate files)."""
+
+    endpoints: list[str] = Field(min_length=1)
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+class ClusterProbes(_Model):
+    """Which of a cluster's probes run. `kubelet` needs the `nodes/proxy` right (see
+    deploy/kubernetes/rbac.yaml); `kube_proxy` needs the nodes' IPs reachable on port 10256;
+    `dns_query` defaults to on in-cluster or when `dns_server` is given (a ClusterIP is
+    rarely reachable from outside)."""
+
+    apiserver: bool = True
+    readyz_checks: bool = True
+    leases: bool = True
+    nodes: bool = True
+    node_runtime: bool = True
+    kubelet: bool = False
+    kube_proxy: bool = False
+    dns_pods: bool = True
+    dns_query: bool | None = None
+    daemonsets: bool = True
+
+
+class ClusterConfig(_Model):
+    """One Kubernetes cluster: expands into checks under `<name>/control-plane`, `<name>/nodes`,
+    `<name>/dns` and `<name>/etcd` (monitor.discovery)."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    kubeconfig: str | None = None
+    context: str | None = None
+    in_cluster: bool = False
+    service_account_dir: str = SERVICE_ACCOUNT_DIR
+    interval: Duration = 30.0
+    timeout: Duration = 10.0
+    failure_threshold: int = Field(default=2, ge=1, le=100)
+    success_threshold: int = Field(default=1, ge=1, le=100)
+    cluster_domain: str = "cluster.local"
+    dns_server: str | None = None
+    """`ip[:port]` of the cluster DNS; default the kube-dns Service's ClusterIP."""
+    skew: Duration = 10.0
+    """Clock-skew margin for Lease freshness (leader and node heartbeats)."""
+    etcd: EtcdEndpoints | None = None
+    scheduler_url: str | None = None
+    """Direct kube-scheduler health URL (`https://<cp>:10259/healthz`), when reachable."""
+    controller_manager_url: str | None = None
+    """Direct kube-controller-manager health URL (`https://<cp>:10257/healthz`), when reachable."""
+    probes: ClusterProbes = ClusterProbes()
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_login(self) -> ClusterConfig:
+        if self.in_cluster and (self.kubeconfig or self.context):
+            raise ValueError("in_cluster uses the pod's service account: leave kubeconfig and context unset")
+        return self
+
+
 def _check_union() -> Any:
     """The discriminated union of every registered kind's model (one source: probes.PROBES)."""
     models = tuple(kind.model for kind in PROBES.values())
@@ -81,13 +154,17 @@ class Config(_Model):
     storage: StorageConfig = StorageConfig()
     defaults: Defaults = Defaults()
     engine: EngineConfig = EngineConfig()
+    ui: UiConfig = UiConfig()
     checks: list[AnyCheck] = Field(default_factory=list)  # type: ignore[valid-type]
     retention: RetentionConfig = RetentionConfig()
     components: dict[str, ComponentConfig] = Field(default_factory=dict)
     """Per component (key: its name, or an fnmatch pattern): slo, title, group, description."""
     maintenance: MaintenanceList = Field(default_factory=list)
+    alerts: AlertsConfig = AlertsConfig()
+    clusters: list[ClusterConfig] = Field(default_factory=list)
 
     _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
+    _cluster_checks: list[CheckBase] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Config:
@@ -99,6 +176,40 @@ class Config(_Model):
                     "(a check's name must be unique within its component)"
                 )
             seen[check.id] = i
+        names: dict[str, int] = {}
+        for i, cluster in enumerate(self.clusters):
+            if cluster.name in names:
+                raise ValueError(
+                    f"clusters[{i}]: name {cluster.name!r} is already used by clusters[{names[cluster.name]}]"
+                )
+            names[cluster.name] = i
+            for check in cluster_checks(cluster):
+                if check.id in seen:
+                    raise ValueError(
+                        f"clusters[{i}]: check id {check.id!r} is already used by checks[{seen[check.id]}]"
+                    )
+                self._cluster_checks.append(check)
+        return self
+
+    @model_validator(mode="after")
+    def _dependencies(self) -> Config:
+        """depends_on names configured checks (or a cluster's), and no check depends on itself
+        through others."""
+        ids = {check.id for check in [*self.checks, *self._cluster_checks]}
+        for i, check in enumerate(self.checks):
+            for j, parent in enumerate(check.depends_on):
+                if parent not in ids:
+                    raise ValueError(f"checks[{i}] ({check.id}).depends_on[{j}]: no check with id {parent!r}")
+        parents = {check.id: check.depends_on for check in [*self.checks, *self._cluster_checks]}
+        for i, check in enumerate(self.checks):
+            trail, todo = set(), list(check.depends_on)
+            while todo:
+                cid = todo.pop()
+                if cid == check.id:
+                    raise ValueError(f"checks[{i}] ({check.id}).depends_on: a dependency cycle leads back to it")
+                if cid not in trail:
+                    trail.add(cid)
+                    todo.extend(parents.get(cid, ()))
         return self
 
     @property
@@ -106,8 +217,13 @@ class Config(_Model):
         """Values that came from the environment → the `${VAR}` they came from."""
         return self._secrets
 
+    def all_checks(self) -> list[CheckBase]:
+        """The configured checks, then the fixed checks each cluster expands into (its nodes and
+        readiness sub-checks come and go at run time: monitor.discovery)."""
+        return [*self.checks, *self._cluster_checks]
+
     def check_by_id(self) -> dict[str, CheckBase]:
-        return {check.id: check for check in self.checks}
+        return {check.id: check for check in self.all_checks()}
 
 
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -149,11 +265,14 @@ def _apply_defaults(raw: dict[str, Any]) -> None:
     defaults = raw.get("defaults") or {}
     if not isinstance(defaults, dict):
         return
-    for check in raw.get("checks") or []:
+    for check in [*(raw.get("checks") or []), *(raw.get("clusters") or [])]:
         if isinstance(check, dict):
             for key, value in defaults.items():
                 if key in Defaults.model_fields:
                     check.setdefault(key, value)
+
+
+_UNION_TAGS = {"checks": PROBES, "alerts.receivers": RECEIVERS}  # lists whose items are unions on `kind`
 
 
 def _format_loc(loc: Iterable[Any], raw: dict[str, Any]) -> str:
@@ -164,10 +283,11 @@ def _format_loc(loc: Iterable[Any], raw: dict[str, Any]) -> str:
         item = loc[i]
         if isinstance(item, int):
             parts.append(f"[{item}]")
-            if len(parts) == 2 and parts[0] == "checks":
+            tags = _UNION_TAGS.get("".join(parts[:-1]))
+            if tags is not None:
                 i += 1
                 # a discriminated union puts the kind tag into the path: drop it
-                if i < len(loc) and isinstance(loc[i], str) and loc[i] in PROBES:
+                if i < len(loc) and isinstance(loc[i], str) and loc[i] in tags:
                     i += 1
                 continue
         else:
@@ -202,11 +322,32 @@ def _validation_errors(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
     return lines
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last one
+    silently, hiding a typo or a copy-paste slip)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one mapping (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
 def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None = None) -> Config:
     """Parse and validate config text; raise ConfigError listing every problem found."""
     env = dict(os.environ) if env is None else env
     try:
-        raw = yaml.safe_load(text) if text.strip() else {}
+        raw = yaml.load(text, Loader=_StrictLoader) if text.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -1,9 +1,15 @@
 """The built-in config `serve` uses when no file is given: it watches something real at once
-(the service itself), so a first start shows live data."""
+(the service itself, and the current kubeconfig context's cluster when there is one), so a first
+start shows live data."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from pathlib import Path
+
+import yaml
 
 from monitor.config import Config, parse_config
 
@@ -35,4 +41,26 @@ def default_config(host: str = "127.0.0.1", port: int = 8080, storage: str | Non
     storage = storage or os.environ.get("PM_STORAGE_URL", "sqlite:///platform-monitor.db")
     probe_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     text = DEFAULT_CONFIG_TEMPLATE.format(host=host, port=port, storage=storage, probe_host=probe_host)
+    if (cluster := current_cluster()) is not None:
+        text += "clusters:\n  - " + json.dumps(cluster) + "\n"
     return parse_config(text, "<built-in default config>")
+
+
+def current_cluster() -> dict[str, str] | None:
+    """A `clusters:` entry for the current context of $KUBECONFIG (else ~/.kube/config), or None
+    when there is no kubeconfig or it names no context."""
+    setting = os.environ.get("KUBECONFIG") or "~/.kube/config"
+    paths = [Path(p).expanduser() for p in setting.split(":") if p]
+    context = None
+    for path in paths:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and data.get("current-context"):
+            context = str(data["current-context"])
+            break  # kubectl takes current-context from the first file that sets it
+    if context is None:
+        return None
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", context).strip("-._")[:100] or "current"
+    return {"name": name, "kubeconfig": ":".join(str(p) for p in paths), "context": context}

@@ -4,6 +4,7 @@ alerts), and applies a new config in place. Owns the lifecycle of those parts, n
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -24,6 +25,15 @@ from storage.writer import Writer
 
 log = logging.getLogger(__name__)
 
+
+def _freeze_heap() -> None:
+    """Move the long-lived objects (config, checks, state, scheduler jobs) out of the cyclic
+    GC's reach: with 10,000 checks a full collection otherwise walks them all for ~200 ms,
+    several times a minute, and shows up as scheduling lag."""
+    gc.collect()
+    gc.freeze()
+
+STOP_GRACE = 5.0  # seconds in-flight runs get to finish at shutdown
 STARTUP_DB_TIMEOUT = 20.0  # seconds to wait for the database at start before probing without it
 
 
@@ -70,12 +80,16 @@ class Engine:
             self.scheduler.sync(self.checks.values())
             self.scheduler.start()
         self.started_at = time.time()
+        _freeze_heap()
         log.info("engine started: %d checks in %d components", len(self.checks), len(self.state.components))
 
     async def stop(self) -> None:
         """Stop scheduling, let in-flight runs end, flush pending writes."""
-        self.scheduler.shutdown()
+        await self.scheduler.stop(STOP_GRACE)
         await self.clients.aclose()
+        kube = self.ctx.cache.get("kube")  # probes.kube.KubeClients, when a cluster was probed
+        if kube is not None:
+            await kube.aclose()
         if self.writer is not None:
             await asyncio.to_thread(self.writer.stop)
 
@@ -169,6 +183,7 @@ class Engine:
         retired = self._apply_checks()
         self.reloads["success"] += 1
         self.last_reload = time.time()
+        _freeze_heap()
         log.info("config applied: %d checks (%d retired)", len(self.checks), len(retired))
         return warnings
 

@@ -41,10 +41,17 @@ def _redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def _secret_key(key: Any) -> bool:
+    # A URL setting (`token_url`) is no secret by its name; its password and secret query
+    # parameters are redacted like any URL's.
+    key = str(key)
+    return bool(_SECRET_KEY.search(key)) and not key.lower().endswith("url")
+
+
 def _walk(node: Any, secrets: dict[str, str]) -> Any:
     if isinstance(node, dict):
         return {
-            k: (REDACTED if _SECRET_KEY.search(str(k)) and node[k] not in (None, "") else _walk(v, secrets))
+            k: (REDACTED if _secret_key(k) and node[k] not in (None, "") else _walk(v, secrets))
             for k, v in node.items()
         }
     if isinstance(node, list):
@@ -56,15 +63,36 @@ def _walk(node: Any, secrets: dict[str, str]) -> Any:
     return node
 
 
+def redact_data(data: Any, secrets: dict[str, str] | None = None) -> Any:
+    """JSON-ready data with secret-looking keys, URL secrets and environment values replaced."""
+    return _walk(data, secrets or {})
+
+
 def redact_settings(check: CheckBase, secrets: dict[str, str] | None = None) -> dict[str, Any]:
     """The check's settings as JSON-ready data with secrets replaced: fields the probe declares
     secret, keys that look secret at any depth, URL passwords and secret query parameters, and
     any value that came from an environment variable."""
     data = check.model_dump(mode="json")
     for name in check.secret_fields:
-        value = data.get(name)
-        if isinstance(value, dict):
-            data[name] = {k: REDACTED for k in value}
-        elif value not in (None, ""):
-            data[name] = REDACTED
+        _redact_field(data, name.split("."))
     return _walk(data, secrets or {})
+
+
+def _redact_field(node: Any, path: list[str]) -> None:
+    """Redact the field at a dotted path (`password`, `auth.token`, `steps.*.request.headers`;
+    `*` stands for every item of a list): a mapping keeps its keys, anything else goes."""
+    if isinstance(node, list) and path[0] == "*":
+        for item in node:
+            if len(path) > 1:
+                _redact_field(item, path[1:])
+        return
+    if not isinstance(node, dict) or path[0] not in node:
+        return
+    if len(path) > 1:
+        _redact_field(node[path[0]], path[1:])
+        return
+    value = node[path[0]]
+    if isinstance(value, dict):
+        node[path[0]] = {k: REDACTED for k in value}
+    elif value not in (None, ""):
+        node[path[0]] = REDACTED

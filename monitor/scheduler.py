@@ -4,6 +4,7 @@ itself. Knows nothing of probes: it calls `run(check_id)` when a check is due.""
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 import math
@@ -59,6 +60,8 @@ class Scheduler:
         self.lag_count = 0
         self.skipped = 0
         self.on_lag: Callable[[float], None] | None = None
+        self._running: set[asyncio.Task[object]] = set()
+        self._stopping = False
 
     @property
     def running(self) -> bool:
@@ -74,6 +77,17 @@ class Scheduler:
     def shutdown(self) -> None:
         if self._aps.running:
             self._aps.shutdown(wait=False)
+
+    async def stop(self, grace: float) -> None:
+        """Stop starting runs, give the running ones `grace` seconds to finish (their results
+        are kept), then cancel what is left."""
+        if not self._aps.running:
+            return
+        self._stopping = True
+        self._aps.pause()
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace)
+        self._aps.shutdown(wait=False)  # cancels runs still going after the grace period
 
     def sync(self, checks: Iterable[CheckBase]) -> None:
         """Make the jobs exactly the owned `checks`: add new ones, drop gone ones, re-time those
@@ -109,7 +123,17 @@ class Scheduler:
             self.lag_count += 1
             if self.on_lag is not None:
                 self.on_lag(lag)
-        await self._run(check_id)
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await self._run(check_id)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            log.info("run of %s cancelled by shutdown", check_id)  # expected, not a job failure
+        finally:
+            self._running.discard(task)
 
     def _on_skip(self, event: JobExecutionEvent) -> None:
         self.skipped += 1

@@ -13,7 +13,9 @@ from typing import Protocol
 
 from sqlalchemy import Engine as DbEngine
 
+from monitor.alerts import Alerting, AlertsCollector
 from monitor.config import Config, ConfigError, load_config
+from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
 from monitor.housekeeping import Housekeeping
 from monitor.metrics import build_registry
@@ -42,7 +44,10 @@ class Service:
         self.engine = Engine(config, db=self.db)
         self.metrics_registry = build_registry(self.engine)
         self._watch: asyncio.Task[None] | None = None
-        self.parts: list[Part] = []
+        self.parts: list[Part] = [ClusterDiscovery(self.engine)]
+        self.alerting = Alerting(self.engine, self.db)
+        self.parts.append(self.alerting)
+        self.metrics_registry.register(AlertsCollector(self.alerting))
         self.housekeeping = Housekeeping(self)
         self.parts.append(self.housekeeping)
         self._fingerprint = self._read_fingerprint()

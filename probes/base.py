@@ -114,7 +114,8 @@ class CheckBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     secret_fields: ClassVar[frozenset[str]] = frozenset()
-    """Field names whose values are never shown back (passwords, tokens, client keys)."""
+    """Field names whose values are never shown back (passwords, tokens, client keys); a dotted
+    path reaches into nested settings (`auth.token`), `*` into every list item (`steps.*.body`)."""
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^/\s][^/]*$")
     component: str = Field(min_length=1, max_length=200)
@@ -128,6 +129,9 @@ class CheckBase(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     """Ids of checks this one depends on: while one of them is down, this check's alerts are
     covered by that parent's alert."""
+    severity: str | None = Field(default=None, max_length=40)
+    """The severity of this check's alerts (default: alerts.severity of its component, else
+    alerts.default_severity)."""
 
     @property
     def id(self) -> str:
@@ -167,6 +171,9 @@ class ProbeContext:
 
     logger: logging.Logger
     clients: Any  # probes.clients.ClientPool; Any keeps this module free of transport imports
+    cache: dict[str, Any] = field(default_factory=dict)
+    """What a probe keeps from one run to the next (e.g. the registry probe's bearer tokens),
+    under a key naming the probe; it lives as long as the engine's context. Never results."""
 
 
 _ERRNO_REASONS = {

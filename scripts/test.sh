@@ -18,6 +18,9 @@ cd "$ROOT"
 APT_PACKAGES=(
     docker-registry etcd-server prometheus prometheus-alertmanager prometheus-node-exporter
     prometheus-blackbox-exporter chromium nginx-light apache2-utils
+    # The database probe tests start private servers (password auth, replicas) whatever serves
+    # PM_TEST_*_URL: they need the server binaries even when those URLs point elsewhere.
+    postgresql mariadb-server redis-server
 )
 PY=${PYTHON:-python3}
 VENV="$ROOT/.venv"

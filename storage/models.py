@@ -108,5 +108,7 @@ class ComponentChangeRow(Base):
     )
 
 
-# The history tables share this Base; imported here so that Alembic and create_all see them.
-from storage import history_models  # noqa: E402, F401
+# Alerting's and the history's tables share this Base: imported here so that Alembic and
+# create_all see them.
+from storage import alert_models as _alert_models  # noqa: E402, F401
+from storage import history_models as _history_models  # noqa: E402, F401

@@ -36,6 +36,7 @@ PACKAGES = {
     "nginx": "nginx-light",
     "htpasswd": "apache2-utils",
     "chromium": "chromium",
+    "promtool": "prometheus",
 }
 
 

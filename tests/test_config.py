@@ -115,3 +115,8 @@ def test_validate_command(tmp_path, capsys, monkeypatch):
     assert f"{bad}: 1 error" in err and "checks[1] (paas/api-port).colour" in err
     assert main(["validate", str(tmp_path / "missing.yaml")]) == 2
     assert "cannot read the file" in capsys.readouterr().err
+
+
+def test_a_key_given_twice_is_an_error():
+    errs = errors_of("checks:\n  - name: a\n    component: c\n    name: b\n    kind: tcp\n")
+    assert errs == ["line 4, column 5: invalid YAML: key 'name' appears twice in one mapping (first on line 2)"]

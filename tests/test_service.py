@@ -183,3 +183,35 @@ def test_a_hanging_target_never_delays_other_checks(target, tmp_path, env):
     finally:
         svc.stop()
         silent.close()
+
+
+def test_service_starts_and_probes_while_the_database_is_away(target, tmp_path, env, postgres_url):
+    """Database unreachable at start: probing and metrics go on, /readyz says why, and the
+    buffered results are written once the database answers."""
+    from sqlalchemy import func, make_url
+
+    from tests.tcpproxy import TcpProxy
+
+    real = make_url(postgres_url)
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    proxy.start()
+    proxy.stop_listening()
+    url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    text = config_text(target, "unused", port=free_port()).replace('"sqlite:///unused"', f'"{url}"')
+    svc = start(text, tmp_path)
+    try:
+        wait_for(lambda: svc.service.engine.state.checks["paas/port"].runs["up"] >= 3, what="probing without db")
+        ready = svc.get("/readyz")
+        assert ready.status_code == 503 and "storage" in ready.json()["problems"]
+        assert "platform_monitor_storage_up 0.0" in svc.get("/metrics").text
+        proxy.resume_listening()
+        wait_for(lambda: svc.get("/readyz").status_code == 200, timeout=40, what="storage back")
+        wait_for(lambda: svc.service.engine.writer.pending == 0, what="buffer written")
+        engine = create_db_engine(url)
+        with Session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(ResultRow)) >= 6
+            assert s.scalar(select(func.count()).select_from(StateChangeRow)) >= 2
+        engine.dispose()
+    finally:
+        svc.stop()
+        proxy.close()

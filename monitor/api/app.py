@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy import Engine as DbEngine
 
+from dashboards import install_ui
 from monitor import __version__
-from monitor.api import checks, components, health, history
+from monitor.api import alerts, checks, components, health, history
 from monitor.config import Config
 from monitor.service import Service
 
@@ -39,4 +41,7 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
     app.include_router(history.router)  # before checks: its /checks/{id}/history must win over /checks/{id}
     app.include_router(checks.router)
     app.include_router(components.router)
+    app.include_router(alerts.router)
+    install_ui(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # the UI polls JSON; plotly.js is 4.8 MB
     return app

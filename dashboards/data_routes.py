@@ -1,0 +1,137 @@
+"""JSON the UI's widgets fetch: /ui/data/* (lists, snapshots) and /ui/figure/* (plotly figures),
+and /status/data for the public page. Thin: parameters in, one widgets function, JSON out."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from dashboards import figures, widgets
+from dashboards.public import public_status
+from monitor.api.deps import EngineDep, ServiceDep, SessionDep
+
+router = APIRouter(tags=["ui"], include_in_schema=False)
+
+DEFAULT_RANGE = 86400.0  # seconds shown when a request gives no `from`
+MAX_RANGE = 400 * 86400.0  # seconds: a year and some, the longest range any widget draws
+CLOCK_SLACK = 60.0  # seconds
+MAX_DAYS = 400  # uptime bars' length, at most
+
+From = Annotated[datetime | None, Query(alias="from", description="ISO 8601; default: `to` minus 24 h")]
+To = Annotated[datetime | None, Query(description="ISO 8601; default: now")]
+
+
+def _range(start: datetime | None, end: datetime | None) -> tuple[float, float, float]:
+    """(start, end, now) in unix seconds from the query's optional bounds. An end within
+    CLOCK_SLACK of now (or past it) is now: the browser's clock is not ours."""
+    now = time.time()
+    stop = end.timestamp() if end is not None else now
+    if stop >= now - CLOCK_SLACK:
+        stop = now
+    begin = start.timestamp() if start is not None else stop - DEFAULT_RANGE
+    if stop <= begin:
+        raise HTTPException(422, "`to` must be after `from`")
+    if stop - begin > MAX_RANGE:
+        raise HTTPException(422, f"the range may span {int(MAX_RANGE // 86400)} days at most")
+    return begin, stop, now
+
+
+def _figure(fig: Any) -> Response:
+    return Response(fig.to_json(), media_type="application/json")
+
+
+@router.get("/ui/data/overview")
+def overview(engine: EngineDep, component: str | None = None, check: str | None = None) -> dict[str, Any]:
+    return widgets.overview(engine, now=time.time(), component=component, check=check)
+
+
+@router.get("/ui/data/uptime")
+def uptime(
+    engine: EngineDep,
+    session: SessionDep,
+    kind: Literal["component", "check"] = "component",
+    name: Annotated[list[str] | None, Query(description="default: every current component")] = None,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = widgets.DAYS,
+) -> dict[str, Any]:
+    if name is None:
+        if kind == "check":
+            raise HTTPException(422, "name the checks (name=...)")
+        name = sorted(engine.state.components)
+    return widgets.uptime_bars(session, kind=kind, names=name, now=time.time(), days=days)
+
+
+@router.get("/ui/figure/latency")
+def latency(
+    engine: EngineDep,
+    session: SessionDep,
+    from_: From = None,
+    to: To = None,
+    check: Annotated[list[str] | None, Query()] = None,
+    component: str | None = None,
+) -> Response:
+    start, end, _ = _range(from_, to)
+    ids = list(check or [])
+    if component is not None:
+        comp = engine.state.components.get(component)
+        ids += sorted(comp.check_ids) if comp is not None else []
+    if not ids:
+        raise HTTPException(422, "name a check (check=...) or a current component (component=...)")
+    return _figure(widgets.latency_figure(engine, session, check_ids=ids, start=start, end=end))
+
+
+@router.get("/ui/figure/timeline")
+def timeline(
+    engine: EngineDep,
+    session: SessionDep,
+    from_: From = None,
+    to: To = None,
+    component: str | None = None,
+    check: Annotated[list[str] | None, Query()] = None,
+    at: datetime | None = None,
+) -> Response:
+    start, end, _ = _range(from_, to)
+    ids = check
+    if component is not None and ids is None:
+        comp = engine.state.components.get(component)
+        ids = sorted(comp.check_ids) if comp is not None else []
+    return _figure(widgets.timeline_figure(session, start=start, end=end, component=component, check_ids=ids,
+                                           marker=at.timestamp() if at is not None else None))
+
+
+@router.get("/ui/data/incidents")
+def incidents(session: SessionDep, from_: From = None, to: To = None, component: str | None = None) -> Response:
+    start, end, now = _range(from_, to)
+    found = widgets.incident_list(session, start=start, end=end, now=now, component=component)
+    body = {
+        "as_of": widgets.iso(now),
+        "incidents": [widgets.incident_out(i, now=now) for i in found],
+        "figure": json.loads(figures.incidents_figure(found, start=start, end=end, now=now).to_json()),
+        "source": "component-changes",
+    }
+    return Response(json.dumps(body), media_type="application/json")
+
+
+@router.get("/ui/data/snapshot")
+def snapshot(session: SessionDep, at: datetime) -> dict[str, Any]:
+    return widgets.snapshot(session, at=at.timestamp())
+
+
+@router.get("/ui/data/neighbour")
+def neighbour(session: SessionDep, at: datetime, direction: Literal["previous", "next"]) -> dict[str, Any]:
+    return {"at": widgets.neighbour_change(session, at=at.timestamp(), direction=direction)}
+
+
+@router.get("/ui/data/changes")
+def changes(session: SessionDep, from_: From = None, to: To = None) -> dict[str, Any]:
+    start, end, _ = _range(from_, to)
+    return widgets.platform_changes(session, start=start, end=end)
+
+
+@router.get("/status/data")
+def status_data(service: ServiceDep, session: SessionDep) -> dict[str, Any]:
+    """The public page's only data source (see dashboards.public)."""
+    return public_status(service.engine, session, now=time.time(), title=service.config.ui.title)

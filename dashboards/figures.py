@@ -1,0 +1,168 @@
+"""Plotly figures of the UI, built in Python from query results and sent as JSON to plotly.js:
+the latency chart with percentile bands, state timelines, the incident timeline. No I/O here.
+Text from targets (reasons) is HTML-escaped: plotly renders a subset of HTML in labels."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import plotly.graph_objects as go
+
+from dashboards.intervals import Incident, Interval
+from dashboards.latency import LatencySeries
+
+__all__ = ["STATE_COLOURS", "incidents_figure", "latency_figure", "timeline_figure"]
+
+# Okabe-Ito: told apart with every common colour-vision deficiency; the UI also labels each state.
+STATE_COLOURS = {"up": "#009E73", "degraded": "#E69F00", "down": "#D55E00", "unknown": "#8C8C8C"}
+SERIES_COLOURS = ("#0072B2", "#CC79A7", "#56B4E9", "#009E73", "#E69F00", "#000000", "#D55E00", "#F0E442")
+ROW_HEIGHT = 22  # pixels per timeline row
+CHART_HEIGHT = 340  # pixels
+REASON_CHARS = 160  # of a reason shown in a hover label
+_STATE_ORDER = ("down", "degraded", "unknown", "up")
+
+
+def _t(ts: float) -> str:
+    """Unix seconds → the naive UTC text plotly.js reads as a date (it has no time zones)."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _text(value: str, limit: int = REASON_CHARS) -> str:
+    value = value if len(value) <= limit else value[: limit - 1] + "…"
+    return html.escape(value, quote=False)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    text = " ".join(p for p in parts if p)
+    return text if days or hours else (f"{text} {secs}s".strip() if secs or not text else text)
+
+
+def _base_layout(fig: go.Figure, *, start: float, end: float, height: int) -> None:
+    fig.update_layout(
+        template="none",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        hoverlabel={"align": "left"},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    fig.update_xaxes(type="date", range=[_t(start), _t(end)], title_text="UTC", automargin=True,
+                     showgrid=True, gridcolor="rgba(128,128,128,0.2)")
+    fig.update_yaxes(automargin=True, showgrid=True, gridcolor="rgba(128,128,128,0.2)")
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def latency_figure(
+    series: Sequence[LatencySeries], *, start: float, end: float, notes: Sequence[str] = ()
+) -> go.Figure:
+    """Per check: the median line over a 5th to 95th percentile band, the 99th percentile dotted
+    (with one check only), and runs that were not up as markers. Milliseconds on the y axis."""
+    fig = go.Figure()
+    single = len(series) == 1
+    legend_done: set[str] = set()  # states whose marker already has a legend entry
+    for i, s in enumerate(series):
+        colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
+        x = [_t(t) for t in s.times]
+        ms = {q: [None if v is None else round(v * 1000, 3) for v in vals] for q, vals in s.p.items()}
+        label = "p50" if single else s.check_id
+        group = s.check_id
+        fig.add_trace(go.Scatter(x=x, y=ms[95], mode="lines", line={"width": 0}, legendgroup=group,
+                                 showlegend=False, hoverinfo="skip", connectgaps=False))
+        fig.add_trace(go.Scatter(
+            x=x, y=ms[5], mode="lines", line={"width": 0}, fill="tonexty", fillcolor=_rgba(colour, 0.18),
+            legendgroup=group, name="p5-p95" if single else f"{s.check_id} p5-p95", showlegend=single,
+            customdata=list(zip(ms[95], s.counts, strict=True)), connectgaps=False,
+            hovertemplate="p5 %{y:.1f} ms · p95 %{customdata[0]:.1f} ms · %{customdata[1]} runs<extra></extra>",
+        ))
+        fig.add_trace(go.Scatter(x=x, y=ms[50], mode="lines", line={"color": colour, "width": 2},
+                                 legendgroup=group, name=_text(label), connectgaps=False,
+                                 hovertemplate="p50 %{y:.1f} ms<extra>" + _text(s.check_id, 60) + "</extra>"))
+        if single:
+            fig.add_trace(go.Scatter(x=x, y=ms[99], mode="lines", name="p99", connectgaps=False,
+                                     line={"color": colour, "width": 1, "dash": "dot"},
+                                     hovertemplate="p99 %{y:.1f} ms<extra></extra>"))
+        _marked_runs(fig, s, group, legend_done)
+    step = series[0].step if series else 0
+    notes = [*([f"{_duration(step)} buckets"] if step else []), *notes]
+    if any(s.truncated for s in series):
+        notes.append("newest results of the range only")
+    _base_layout(fig, start=start, end=end, height=CHART_HEIGHT)
+    fig.update_yaxes(title_text="latency (ms)", rangemode="tozero")
+    fig.update_layout(hovermode="x unified", meta={"notes": notes})
+    return fig
+
+
+def _marked_runs(fig: go.Figure, s: LatencySeries, group: str, legend_done: set[str]) -> None:
+    for state in ("down", "degraded", "unknown"):
+        runs = [m for m in s.marked if m[2] == state]
+        if not runs:
+            continue
+        show_legend = state not in legend_done
+        legend_done.add(state)
+        fig.add_trace(go.Scatter(
+            x=[_t(m[0]) for m in runs], y=[round((m[1] or 0) * 1000, 3) for m in runs], mode="markers",
+            marker={"color": STATE_COLOURS[state], "symbol": "x" if state == "down" else "diamond", "size": 7},
+            name=f"{state} runs", legendgroup=f"{state} runs", showlegend=show_legend,
+            hovertemplate=f"{state} run · %{{y:.1f}} ms<extra></extra>",
+        ))
+
+
+def timeline_figure(
+    rows: Sequence[tuple[str, Sequence[Interval]]], *, start: float, end: float, marker: float | None = None,
+    notes: Sequence[str] = (),
+) -> go.Figure:
+    """One row per (label, intervals), top to bottom, a bar per interval coloured by state (one
+    trace per state so the legend names them). `marker` draws a vertical line (replay instant)."""
+    fig = go.Figure()
+    labels = [_text(label, 200) for label, _ in rows]  # tick labels are rendered as (pseudo-)HTML too
+    for state in _STATE_ORDER:
+        xs, bases, ys, hover = [], [], [], []
+        for label, (_, spans) in zip(labels, rows, strict=True):
+            for span in spans:
+                if span.state != state:
+                    continue
+                xs.append(round((span.end - span.start) * 1000))
+                bases.append(_t(span.start))
+                ys.append(label)
+                hover.append(
+                    f"{label}<br>{state} for {_duration(span.end - span.start)}"
+                    f"<br>{_t(span.start)[:19]} → {_t(span.end)[:19]} UTC"
+                    + (f"<br>{_text(span.reason)}" if span.reason else "")
+                )
+        fig.add_trace(go.Bar(
+            x=xs, base=bases, y=ys, orientation="h", name=state, marker={"color": STATE_COLOURS[state]},
+            hovertext=hover, hoverinfo="text", showlegend=True, width=0.7,
+        ))
+    height = max(120, 70 + ROW_HEIGHT * len(labels))
+    _base_layout(fig, start=start, end=end, height=height)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed",
+                     showgrid=False)
+    fig.update_layout(barmode="overlay", bargap=0.2, hovermode="closest", meta={"notes": list(notes)})
+    if marker is not None:
+        fig.add_shape(type="line", x0=_t(marker), x1=_t(marker), yref="paper", y0=0, y1=1,
+                      line={"color": "#0072B2", "width": 2})
+    return fig
+
+
+def incidents_figure(found: Sequence[Incident], *, start: float, end: float, now: float) -> go.Figure:
+    """One row per component with incidents, one bar per incident coloured by its worst state."""
+    components = sorted({i.component for i in found})
+    rows = [
+        (c, [Interval(max(i.start, start), min(i.end if i.end is not None else now, end), i.worst,
+                      f"{len(i.checks)} check(s) involved") for i in found if i.component == c])
+        for c in components
+    ]
+    return timeline_figure(rows, start=start, end=end)

@@ -1,0 +1,71 @@
+"""HTML pages: overview, component, check, replay, incidents and the public status page. Thin: a
+page is a template with a few data attributes; its widgets fetch their data from data_routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from dashboards import widgets
+from monitor import __version__
+from monitor.api.deps import EngineDep, ServiceDep, SessionDep
+
+router = APIRouter(tags=["ui"], include_in_schema=False)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+"""No inline or foreign script can run, whatever a target managed to put in a page (plotly.js
+injects its own <style> elements, hence 'unsafe-inline' for styles only)."""
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    env = request.app.state.templates
+    html = env.get_template(template).render(version=__version__, **context)
+    return HTMLResponse(html, status_code=status_code, headers={
+        "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+    })
+
+
+def _not_found(request: Request, what: str) -> HTMLResponse:
+    return render(request, "not_found.html", status_code=404, page="not_found", what=what)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request) -> HTMLResponse:
+    return render(request, "overview.html", page="overview")
+
+
+@router.get("/components/{name:path}", response_class=HTMLResponse)
+def component_page(request: Request, name: str, engine: EngineDep, session: SessionDep) -> HTMLResponse:
+    if not widgets.component_known(engine, session, name):
+        return _not_found(request, f"component {name}")
+    return render(request, "component.html", page="component", component=name)
+
+
+@router.get("/checks/{check_id:path}", response_class=HTMLResponse)
+def check_page(request: Request, check_id: str, engine: EngineDep, session: SessionDep) -> HTMLResponse:
+    header = widgets.check_header(engine, session, check_id)
+    if header is None:
+        return _not_found(request, f"check {check_id}")
+    return render(request, "check.html", page="check", check=header)
+
+
+@router.get("/replay", response_class=HTMLResponse)
+def replay_page(request: Request) -> HTMLResponse:
+    return render(request, "replay.html", page="replay")
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incidents_page(request: Request) -> HTMLResponse:
+    return render(request, "incidents.html", page="incidents")
+
+
+@router.get("/status", response_class=HTMLResponse)
+def status_page(request: Request, service: ServiceDep) -> HTMLResponse:
+    """The public page: served to anyone, internal links left out."""
+    return render(request, "status.html", page="status", title=service.config.ui.title, public=True)
+

@@ -1,0 +1,36 @@
+// Incidents as a table (component, worst state, start, end, duration, checks involved, reason)
+// from /ui/data/incidents; the public page passes rows without checks or reasons.
+import { badge, checkHref, componentHref, fmtDuration, fmtTime, h, replace, table } from "../lib/dom.js";
+
+const CHECKS_LISTED = 6; // check links per incident before "+N more"
+
+export function renderIncidents(root, incidents, { links = true, checks = true, reasons = true,
+  empty = "No incidents in this range." } = {}) {
+  if (!incidents.length) {
+    replace(root, h("p", { class: "empty" }, empty));
+    return;
+  }
+  const columns = [
+    { title: "Component" }, { title: "Worst", col: "c-state" }, { title: "Started (UTC)", col: "c-time" },
+    { title: "Ended (UTC)", col: "c-time" }, { title: "Duration", col: "c-dur", class: "num" },
+    checks ? { title: "Checks involved" } : null, reasons ? { title: "First reason" } : null,
+  ].filter(Boolean);
+  const { el, body } = table(columns);
+  for (const i of incidents) {
+    const name = links ? h("a", { href: componentHref(i.component) }, i.component) : i.component;
+    const cells = [
+      h("td", null, name), h("td", null, badge(i.worst)), h("td", { class: "mono" }, fmtTime(i.start)),
+      h("td", { class: i.end ? "mono" : "" }, i.end ? fmtTime(i.end) : badge(i.worst, "ongoing")),
+      h("td", { class: "num" }, fmtDuration(i.duration)),
+    ];
+    if (checks) {
+      const list = i.checks || [];
+      const shown = list.slice(0, CHECKS_LISTED).flatMap((id, n) => [n ? ", " : "", h("a", { href: checkHref(id) }, id)]);
+      const more = list.length > CHECKS_LISTED ? ` +${list.length - CHECKS_LISTED} more` : "";
+      cells.push(h("td", { class: "reason" }, list.length ? shown : "—", more));
+    }
+    if (reasons) cells.push(h("td", { class: "reason" }, i.reason || ""));
+    body.append(h("tr", null, cells));
+  }
+  replace(root, el);
+}

@@ -1,0 +1,39 @@
+// A check's most recent stored results (time, state, latency, reason): /api/v1/checks/{id}/results.
+import { apiCheckPath, badge, fmtLatency, fmtTime, h, replace, table } from "../lib/dom.js";
+import { getJSON } from "../lib/fetch.js";
+
+const SHOWN = 100; // results listed, newest first
+
+export class RecentResults {
+  constructor(root, countEl, checkId) {
+    this.root = root;
+    this.countEl = countEl;
+    this.url = `${apiCheckPath(checkId)}/results?limit=${SHOWN}`;
+  }
+
+  async load() {
+    let rows;
+    try {
+      rows = await getJSON(this.url);
+    } catch (err) {
+      replace(this.root, h("p", { class: "error" }, `Could not load results: ${err.message}`));
+      throw err;
+    }
+    if (!rows.length) {
+      replace(this.root, h("p", { class: "empty" }, "No stored results yet."));
+      this.countEl.textContent = "";
+      return;
+    }
+    const { el, body } = table([
+      { title: "Time (UTC)", col: "c-time" }, { title: "State", col: "c-state" },
+      { title: "Latency", col: "c-latency", class: "num" }, { title: "Reason" },
+    ]);
+    for (const r of rows) {
+      body.append(h("tr", null,
+        h("td", { class: "mono" }, fmtTime(r.time)), h("td", null, badge(r.status)),
+        h("td", { class: "num" }, fmtLatency(r.latency)), h("td", { class: "reason" }, r.reason || "")));
+    }
+    replace(this.root, h("div", { class: "scroll" }, el));
+    this.countEl.textContent = `latest ${rows.length}`;
+  }
+}

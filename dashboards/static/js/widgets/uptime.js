@@ -1,0 +1,100 @@
+// Daily uptime bars (90 UTC days by default), one per component or check, with a tooltip per day.
+// Data: /ui/data/uptime (internal pages) or the public page's /status/data (`setData`).
+import { fmtDuration, fmtPercent, h, stateLabel } from "../lib/dom.js";
+import { getTooltip } from "../lib/tooltip.js";
+import { getJSON, query } from "../lib/fetch.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const CELL = 10; // viewBox units per day
+const GAP = 2;
+const HEIGHT = 22;
+
+export class UptimeBars {
+  // kind: "component" | "check"; names: null for every current component.
+  constructor({ kind = "component", names = null, onError = () => {} } = {}) {
+    this.kind = kind;
+    this.names = names;
+    this.onError = onError;
+    this.data = null;
+    this.slots = new Map();
+  }
+
+  url() {
+    return `/ui/data/uptime?${query({ kind: this.kind, name: this.names })}`;
+  }
+
+  async load() {
+    try {
+      this.setData(await getJSON(this.url()));
+    } catch (err) {
+      this.onError(err);
+      throw err;
+    }
+  }
+
+  setData(data) {
+    this.data = data;
+    for (const [name, slot] of this.slots) this.paint(name, slot);
+  }
+
+  // Draw `name`'s bar into `barEl` (and its overall uptime into `pctEl`) now and on every load.
+  attach(name, barEl, pctEl = null) {
+    const slot = { barEl, pctEl };
+    this.slots.set(name, slot);
+    if (this.data) this.paint(name, slot);
+  }
+
+  detach(name) {
+    this.slots.delete(name);
+  }
+
+  paint(name, { barEl, pctEl }) {
+    const days = (this.data.series || {})[name];
+    const total = (this.data.uptime || {})[name];
+    if (pctEl) {
+      pctEl.textContent = fmtPercent(total ?? null);
+      pctEl.title = `uptime over ${this.data.days} days (time not down / time with a known state)`;
+    }
+    if (!days) {
+      barEl.replaceChildren();
+      return;
+    }
+    barEl.replaceChildren(bar(name, days, total));
+  }
+}
+
+function bar(name, days, total) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "uptime");
+  svg.setAttribute("viewBox", `0 0 ${days.length * CELL} ${HEIGHT}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `${name}: ${fmtPercent(total ?? null)} uptime over ${days.length} days`);
+  days.forEach((day, i) => {
+    const rect = document.createElementNS(SVG, "rect");
+    rect.setAttribute("x", String(i * CELL));
+    rect.setAttribute("y", "0");
+    rect.setAttribute("width", String(CELL - GAP));
+    rect.setAttribute("height", String(HEIGHT));
+    rect.setAttribute("class", day.worst);
+    rect.dataset.date = day.date;
+    rect.addEventListener("mouseenter", (e) => getTooltip().show(e, dayFigures(name, day)));
+    rect.addEventListener("mousemove", (e) => getTooltip().move(e));
+    rect.addEventListener("mouseleave", () => getTooltip().hide());
+    svg.append(rect);
+  });
+  return svg;
+}
+
+// The tooltip's lines for one day: the date, uptime, and time per state other than up.
+function dayFigures(name, day) {
+  const seconds = day.seconds || {};
+  const lines = [
+    h("b", null, `${day.date} · ${name}`),
+    h("div", null, day.uptime === null ? "no data" : `uptime ${fmtPercent(day.uptime, 3)}`),
+  ];
+  for (const state of ["down", "degraded", "unknown", "nodata"]) {
+    if (seconds[state]) lines.push(h("div", { class: "muted" }, `${stateLabel(state)}: ${fmtDuration(seconds[state])}`));
+  }
+  return lines;
+}

@@ -1,0 +1,297 @@
+"""Alerting as a part of the service: watches the engine's confirmed states, asks the pure
+machine what to notify, stores the decisions with their outbox rows in one transaction (on the
+storage writer's thread) and only then hands them to the sender. Never blocks the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Engine as DbEngine
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from monitor.alerts import machine
+from monitor.alerts.config import AlertsConfig
+from monitor.alerts.machine import AlertRecord, Decision, Policy, Subject
+from monitor.alerts.payload import build_payload
+from monitor.alerts.receivers import alertmanager
+from monitor.alerts.routing import route
+from monitor.alerts.sender import Delivery, Sender
+from monitor.alerts.silences import Silence, Silences
+from probes.base import CheckBase, Result, Status
+from storage import alert_queries
+
+log = logging.getLogger(__name__)
+
+EVALUATE_INTERVAL = 1.0  # seconds between evaluations (group waits, reminders, silences ending)
+LOAD_RETRY = 5.0  # seconds between attempts to read the alert state at start
+
+
+class Alerting:
+    """Owns the alert records in memory (mirrored in the `alert_states` table), the silences and
+    the sender. Its state is loaded before the first evaluation, so a restart carries on."""
+
+    def __init__(self, engine: Any, db: DbEngine) -> None:
+        self.engine = engine
+        self.db = db
+        self.records: dict[str, AlertRecord] = {}
+        self.previous: dict[str, Status] = {}
+        self.silences = Silences()
+        self._silence_source: object = None
+        self.loaded = False
+        self.evaluations = 0
+        self.sender = Sender(
+            receivers=lambda: self.config.receiver_by_name(),
+            delivery=lambda: self.config.delivery,
+            record=self._record_delivery,
+            secrets=lambda: self.engine.config.secret_values,
+        )
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._refresh_due: dict[str, float] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        engine.on_transition(self._on_run)
+
+    @property
+    def config(self) -> AlertsConfig:
+        return self.engine.config.alerts
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.sender.start()
+        self._task = asyncio.create_task(self._run(), name="alerting")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for task in self._refreshing.values():
+            task.cancel()
+        await self.sender.stop()
+
+    def _on_run(self, check: CheckBase, result: Result, transitions: list) -> None:
+        """Engine sink (event loop): remember where each state came from, wake the evaluation."""
+        for t in transitions:
+            self.previous[f"{t.kind}:{t.subject}"] = t.old
+        if transitions:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while not self.loaded:
+            try:
+                await self._load()
+            except Exception as exc:
+                log.warning("alert state not readable yet (%s); retrying in %.0fs",
+                            f"{type(exc).__name__}: {exc}".splitlines()[0], LOAD_RETRY)
+                await asyncio.sleep(LOAD_RETRY)
+        while True:
+            try:
+                self.evaluate(time.time())
+                self._refresh_alertmanagers(time.time())
+            except Exception:
+                log.exception("alert evaluation failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), EVALUATE_INTERVAL)
+
+    async def _load(self) -> None:
+        def read() -> tuple[list, list, list]:
+            with Session(self.db) as session:
+                states = alert_queries.active_alert_states(session)
+                silences = alert_queries.current_silences(session, now=time.time())
+                pending = alert_queries.pending_outbox(session)
+                session.expunge_all()
+                return states, silences, pending
+
+        states, silences, pending = await asyncio.to_thread(read)
+        self.records = {row.key: _record_from_row(row) for row in states}
+        self.silences.set_api(silence_from_row(row) for row in silences)
+        self.sender.enqueue(
+            Delivery(row.event_id, row.receiver, row.key, payload, row.created_at.timestamp(), row.attempts,
+                     row.next_attempt_at.timestamp())
+            for row, payload in pending
+        )
+        self.loaded = True
+        log.info("alerting: %d active alerts, %d silences, %d notifications pending",
+                 len(self.records), len(silences), len(pending))
+
+    # -- evaluation --------------------------------------------------------------------------
+    def public_url(self) -> str:
+        server = self.engine.config.server
+        return server.public_url or f"http://{server.host}:{server.port}"
+
+    def subjects(self) -> dict[str, Subject]:
+        """The checks and components worth evaluating now: bad ones and those with an alert."""
+        cfg = self.config
+        bad = {Status.DOWN, Status.DEGRADED} if cfg.on_degraded else {Status.DOWN}
+        state = self.engine.state
+        out: dict[str, Subject] = {}
+        if "check" in cfg.subjects:
+            for cid, st in list(state.checks.items()):
+                key = f"check:{cid}"
+                # a state restored from storage is not an observation: wait for this process's first run
+                status = st.status if st.last_result is not None else Status.UNKNOWN
+                if status not in bad and key not in self.records:
+                    continue
+                check = st.check
+                severity = check.severity or cfg.severity.get(check.component, cfg.default_severity)
+                labels = {**check.labels, "check": cid, "component": check.component, "kind": check.kind,
+                          "name": check.name, "severity": severity, "subject": "check"}
+                previous = self.previous.get(key, Status.UNKNOWN)
+                parents = tuple(f"check:{p}" for p in check.depends_on)
+                out[key] = Subject(key, "check", cid, status, st.since, st.reason, previous, labels, severity, parents)
+        if "component" in cfg.subjects:
+            for name, comp in list(state.components.items()):
+                key = f"component:{name}"
+                observed = all(state.checks[c].last_result is not None for c in comp.check_ids if c in state.checks)
+                status = comp.status if observed else Status.UNKNOWN
+                if status not in bad and key not in self.records:
+                    continue
+                severity = cfg.severity.get(name, cfg.default_severity)
+                labels = {"component": name, "kind": "component", "severity": severity, "subject": "component"}
+                reason = next((state.checks[c].reason for c in comp.check_ids
+                               if c in state.checks and state.checks[c].status == comp.status), "")
+                # a component depends on what its checks depend on outside it
+                parents = sorted({f"check:{p}" for c in comp.check_ids if c in state.checks
+                                  for p in state.checks[c].check.depends_on
+                                  if p in state.checks and state.checks[p].check.component != name})
+                out[key] = Subject(key, "component", name, status, comp.since, reason,
+                                   self.previous.get(key, Status.UNKNOWN), labels, severity, tuple(parents))
+        return out
+
+    def evaluate(self, now: float) -> list[Decision]:
+        """Decide, update the records in memory, and queue the durable write of the decisions."""
+        cfg = self.config
+        if cfg is not self._silence_source:
+            self._silence_source = cfg
+            self.silences.set_config(
+                Silence(f"config-{i}", s.matchers, s.starts_at.timestamp(), s.ends_at.timestamp(), s.comment,
+                        "config", "config")
+                for i, s in enumerate(cfg.silences)
+            )
+        policy = Policy(on_degraded=cfg.on_degraded, repeat_interval=cfg.repeat_interval, group_wait=cfg.group_wait)
+        decisions = machine.evaluate(self.subjects(), self.records, now=now, policy=policy, silencers=[self.silences])
+        self.evaluations += 1
+        if decisions:
+            self._apply(decisions, now)
+        return decisions
+
+    def _apply(self, decisions: list[Decision], now: float) -> None:
+        cfg = self.config
+        receivers = cfg.receiver_by_name()
+        states, events, outbox, deliveries = [], [], [], []
+        for decision in decisions:
+            record, ev = decision.record, decision.event
+            before = self.records.get(record.key)
+            if ev is not None:
+                previous = dict(before.payload) if before else None
+                payload = build_payload(ev, public_url=self.public_url(), previous=previous)
+                record = replace(record, payload=payload)
+                names: list[str] = []
+                if ev.suppressed_by is None:
+                    names = [n for n in route(cfg.routes, payload["alert"]["labels"], list(receivers))
+                             if ev.type != machine.RESOLVED or receivers[n].send_resolved]
+                events.append({"event_id": ev.event_id, "key": ev.key, "type": ev.type, "at": ev.at,
+                               "suppressed_by": ev.suppressed_by, "receivers": names, "payload": payload})
+                for name in names:
+                    outbox.append({"event_id": ev.event_id, "receiver": name, "key": ev.key, "created_at": now,
+                                   "attempts": 0, "next_attempt_at": now, "outcome": "pending",
+                                   "delivered_at": None, "last_error": None, "updated_at": now})
+                    deliveries.append(Delivery(ev.event_id, name, ev.key, payload, now))
+                log.info("alert %s: %s%s → %s", ev.key, ev.type,
+                         f" (suppressed: {ev.suppressed_by})" if ev.suppressed_by else "", ", ".join(names) or "-")
+            if record.active:
+                self.records[record.key] = record
+            else:
+                self.records.pop(record.key, None)
+            states.append(_row_from_record(record, now))
+        self._persist(states, events, outbox, deliveries)
+
+    def _persist(self, states: list[dict], events: list[dict], outbox: list[dict], deliveries: list[Delivery]) -> None:
+        def task(session: Session) -> None:
+            alert_queries.save_alerts(session, states=states, events=events, outbox=outbox)
+            if deliveries:
+                sa_event.listen(session, "after_commit", lambda _s: self._hand_over(deliveries), once=True)
+
+        self.engine.writer.put_task(task)
+
+    def _hand_over(self, deliveries: list[Delivery]) -> None:
+        """Writer thread, after the commit: the rows are durable, the sender may send them."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: sent after restart
+                loop.call_soon_threadsafe(self.sender.enqueue, deliveries)
+
+    def _record_delivery(self, event_id: str, receiver: str, outcome: str, attempts: int, next_at: float,
+                         error: str | None) -> None:
+        now = time.time()
+        self.engine.writer.put_task(
+            lambda s: alert_queries.mark_delivery(s, event_id=event_id, receiver=receiver, outcome=outcome,
+                                                  attempts=attempts, next_attempt_at=next_at, now=now,
+                                                  last_error=error)
+        )
+
+    # -- operator actions (event loop) -------------------------------------------------------
+    def acknowledge(self, key: str, by: str) -> AlertRecord | None:
+        """Stop the reminders of a firing alert until it resolves. None if it is not active."""
+        record = self.records.get(key)
+        if record is None:
+            return None
+        record = replace(record, acknowledged_by=by or "api")
+        self.records[key] = record
+        self._persist([_row_from_record(record, time.time())], [], [], [])
+        return record
+
+    # -- Alertmanager re-sends ---------------------------------------------------------------
+    def _refresh_alertmanagers(self, now: float) -> None:
+        cfg = self.config
+        for receiver in cfg.receivers:
+            if receiver.kind != "alertmanager" or now < self._refresh_due.get(receiver.name, 0.0):
+                continue
+            running = self._refreshing.get(receiver.name)
+            if running is not None and not running.done():
+                continue
+            self._refresh_due[receiver.name] = now + receiver.resend_interval
+            names = [x.name for x in cfg.receivers]
+            payloads = [r.payload for r in self.records.values()
+                        if r.status == machine.FIRING and r.notified and r.payload
+                        and receiver.name in route(cfg.routes, r.payload["alert"]["labels"], names)]
+            if payloads:
+                self._refreshing[receiver.name] = asyncio.create_task(self._refresh(receiver, payloads))
+
+    async def _refresh(self, receiver: Any, payloads: list[Mapping]) -> None:
+        try:
+            await alertmanager.refresh(receiver, payloads, self.sender.client)
+        except Exception as exc:
+            log.warning("re-sending %d firing alerts to %s failed: %s", len(payloads), receiver.name,
+                        getattr(exc, "reason", type(exc).__name__))
+
+
+def _record_from_row(row: Any) -> AlertRecord:
+    def ts(value: Any) -> float | None:
+        return None if value is None else value.timestamp()
+
+    return AlertRecord(row.key, row.status, row.episode_start.timestamp(), row.seq, row.notified, ts(row.fired_at),
+                       ts(row.last_notified_at), ts(row.resolved_at), row.acknowledged_by, row.suppressed_by,
+                       row.payload or {})
+
+
+def _row_from_record(record: AlertRecord, now: float) -> dict[str, Any]:
+    return {"key": record.key, "status": record.status, "episode_start": record.episode_start, "seq": record.seq,
+            "notified": record.notified, "fired_at": record.fired_at, "last_notified_at": record.last_notified_at,
+            "resolved_at": record.resolved_at, "acknowledged_by": record.acknowledged_by,
+            "suppressed_by": record.suppressed_by, "payload": dict(record.payload), "updated_at": now}
+
+
+def silence_from_row(row: Any) -> Silence:
+    return Silence(row.id, row.matchers, row.starts_at.timestamp(), row.ends_at.timestamp(), row.comment,
+                   row.created_by, "api")

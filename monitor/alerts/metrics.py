@@ -1,0 +1,49 @@
+"""Alerting's Prometheus metrics, from in-memory counters and records: `collect()` never
+touches the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from monitor.alerts.machine import COVERED, FIRING, SILENCED
+
+PREFIX = "platform_monitor_"
+
+
+class AlertsCollector:
+    def __init__(self, alerting: object) -> None:
+        self.alerting = alerting
+
+    def collect(self) -> Iterator[Metric]:
+        alerting = self.alerting
+        sender = alerting.sender
+        sent = CounterMetricFamily(PREFIX + "alert_notifications",
+                                   "Notification attempts by receiver and outcome (delivered, error = will retry, "
+                                   "rejected, expired, dropped).", labels=["receiver", "outcome"])
+        for (receiver, outcome), count in sorted(sender.counts.items()):
+            sent.add_metric([receiver, outcome], count)
+        yield sent
+        depth = GaugeMetricFamily(PREFIX + "alert_outbox_depth", "Notifications waiting to be delivered.",
+                                  labels=["receiver"])
+        for receiver, n in sorted(sender.depth.items()):
+            depth.add_metric([receiver], n)
+        yield depth
+        records = list(alerting.records.values())
+        firing = GaugeMetricFamily(PREFIX + "alerts_firing", "Alerts firing (notified) now, by severity.",
+                                   labels=["severity"])
+        by_severity: dict[str, int] = {}
+        for r in records:
+            if r.status == FIRING:
+                severity = r.payload.get("alert", {}).get("severity") or ""
+                by_severity[severity] = by_severity.get(severity, 0) + 1
+        for severity, n in sorted(by_severity.items()):
+            firing.add_metric([severity], n)
+        yield firing
+        suppressed = GaugeMetricFamily(PREFIX + "alerts_suppressed",
+                                       "Alerts active but not notified, by why (silenced, covered by a parent).",
+                                       labels=["reason"])
+        for status in (SILENCED, COVERED):
+            suppressed.add_metric([status], sum(1 for r in records if r.status == status))
+        yield suppressed

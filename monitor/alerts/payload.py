@@ -1,0 +1,72 @@
+"""The versioned event payload (docs/alert-webhook.md): what the outbox stores, what webhooks
+receive, what templates and the other receivers render from. Pure data building."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from monitor.alerts.machine import COVERS_LISTED, RESOLVED, AlertEvent
+
+__all__ = ["PAYLOAD_VERSION", "build_payload", "fingerprint"]
+
+PAYLOAD_VERSION = "1"
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def fingerprint(key: str) -> str:
+    """A stable short id of the alert (not of one event): the same across episodes."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def build_payload(event: AlertEvent, *, public_url: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The payload of one event. `previous` is the alert's last payload (a resolution and a
+    retired subject take the alert's description from it)."""
+    subject, record = event.subject, event.record
+    labels = dict(subject.labels) or dict((previous or {}).get("alert", {}).get("labels", {}))
+    is_check = subject.kind == "check"
+    resolved = event.type == RESOLVED
+    old = subject.previous.value
+    if resolved and previous:
+        old = previous.get("state", {}).get("new", old)
+    base = public_url.rstrip("/")
+    path = f"checks/{quote(subject.id, safe='/')}" if is_check else f"components/{quote(subject.id, safe='/')}"
+    summary = f"{subject.id} is {subject.status.value}" + (f": {subject.reason}" if subject.reason else "")
+    if resolved:
+        summary = f"{subject.id} recovered ({subject.status.value})"
+    core = {k: labels.get(k) for k in ("component", "kind", "severity")}
+    return {
+        "version": PAYLOAD_VERSION,
+        "event_id": event.event_id,
+        "idempotency_key": event.event_id,
+        "type": event.type,
+        "status": "resolved" if resolved else "firing",
+        "summary": summary,
+        "alert": {
+            "key": record.key,
+            "subject": subject.kind,
+            "id": subject.id,
+            "check": subject.id if is_check else None,
+            **core,
+            "labels": labels,
+            "fingerprint": fingerprint(record.key),
+        },
+        "state": {"old": old, "new": subject.status.value, "reason": subject.reason},
+        "starts_at": iso(record.episode_start),
+        "ends_at": iso(record.resolved_at) if resolved else None,
+        "event_at": iso(event.at),
+        "reminder": (previous or {}).get("reminder", 0) + 1 if event.type == "reminder" else 0,
+        "covers": {"count": len(event.covers), "subjects": list(event.covers[:COVERS_LISTED])},
+        "links": {
+            "ui": f"{base}/{path}",
+            "api": f"{base}/api/v1/{path}",
+            "alerts": f"{base}/api/v1/alerts",
+        },
+    }
