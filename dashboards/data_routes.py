@@ -13,6 +13,8 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from dashboards import figures, widgets
 from dashboards.public import public_status
 from monitor.api.deps import EngineDep, ServiceDep, SessionDep
+from monitor.config import Config
+from monitor.history_config import component_settings
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
 
@@ -40,6 +42,10 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[float, float, 
     return begin, stop, now
 
 
+def _slo(config: Config) -> widgets.Slo:
+    return lambda name: component_settings(config.components, name).slo
+
+
 def _figure(fig: Any) -> Response:
     return Response(fig.to_json(), media_type="application/json")
 
@@ -61,7 +67,7 @@ def uptime(
         if kind == "check":
             raise HTTPException(422, "name the checks (name=...)")
         name = sorted(engine.state.components)
-    return widgets.uptime_bars(session, kind=kind, names=name, now=time.time(), days=days)
+    return widgets.uptime_bars(session, kind=kind, names=name, now=time.time(), days=days, slo=_slo(engine.config))
 
 
 @router.get("/ui/figure/latency")
@@ -73,14 +79,15 @@ def latency(
     check: Annotated[list[str] | None, Query()] = None,
     component: str | None = None,
 ) -> Response:
-    start, end, _ = _range(from_, to)
+    start, end, now = _range(from_, to)
     ids = list(check or [])
     if component is not None:
         comp = engine.state.components.get(component)
         ids += sorted(comp.check_ids) if comp is not None else []
     if not ids:
         raise HTTPException(422, "name a check (check=...) or a current component (component=...)")
-    return _figure(widgets.latency_figure(engine, session, check_ids=ids, start=start, end=end))
+    return _figure(widgets.latency_figure(engine, session, check_ids=ids, start=start, end=end, now=now,
+                                          retention=engine.config.retention.to_retention()))
 
 
 @router.get("/ui/figure/timeline")
@@ -110,7 +117,7 @@ def incidents(session: SessionDep, from_: From = None, to: To = None, component:
         "as_of": widgets.iso(now),
         "incidents": [widgets.incident_out(i, now=now) for i in found],
         "figure": json.loads(figures.incidents_figure(found, start=start, end=end, now=now).to_json()),
-        "source": "component-changes",
+        "source": "history",
     }
     return Response(json.dumps(body), media_type="application/json")
 
@@ -120,9 +127,12 @@ def snapshot(session: SessionDep, at: datetime) -> dict[str, Any]:
     return widgets.snapshot(session, at=at.timestamp())
 
 
-@router.get("/ui/data/neighbour")
-def neighbour(session: SessionDep, at: datetime, direction: Literal["previous", "next"]) -> dict[str, Any]:
-    return {"at": widgets.neighbour_change(session, at=at.timestamp(), direction=direction)}
+@router.get("/ui/data/maintenance")
+def maintenance(session: SessionDep, component: str | None = None, check: str | None = None) -> dict[str, Any]:
+    """Maintenance occurrences open now or coming (widgets.UPCOMING), of a component or check."""
+    now = time.time()
+    return {"as_of": widgets.iso(now),
+            "windows": widgets.maintenance_list(session, now=now, component=component, check_id=check)}
 
 
 @router.get("/ui/data/changes")
@@ -134,4 +144,5 @@ def changes(session: SessionDep, from_: From = None, to: To = None) -> dict[str,
 @router.get("/status/data")
 def status_data(service: ServiceDep, session: SessionDep) -> dict[str, Any]:
     """The public page's only data source (see dashboards.public)."""
-    return public_status(service.engine, session, now=time.time(), title=service.config.ui.title)
+    return public_status(service.engine, session, now=time.time(), title=service.config.ui.title,
+                         slo=_slo(service.config))

@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 
 import plotly.graph_objects as go
 
-from dashboards.intervals import Incident, Interval
-from dashboards.latency import LatencySeries
+from dashboards.intervals import Incident, Interval, Maintenance
+from dashboards.latency import RESOLUTION_NAMES, LatencySeries
 
 __all__ = ["STATE_COLOURS", "incidents_figure", "latency_figure", "timeline_figure"]
 
 # Okabe-Ito: told apart with every common colour-vision deficiency; the UI also labels each state.
 STATE_COLOURS = {"up": "#009E73", "degraded": "#E69F00", "down": "#D55E00", "unknown": "#8C8C8C"}
+MAINTENANCE_COLOUR = "#56B4E9"  # Okabe-Ito sky blue: no state uses it
 SERIES_COLOURS = ("#0072B2", "#CC79A7", "#56B4E9", "#009E73", "#E69F00", "#000000", "#D55E00", "#F0E442")
 ROW_HEIGHT = 22  # pixels per timeline row
 CHART_HEIGHT = 340  # pixels
@@ -68,44 +69,48 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 def latency_figure(
     series: Sequence[LatencySeries], *, start: float, end: float, notes: Sequence[str] = ()
 ) -> go.Figure:
-    """Per check: the median line over a 5th to 95th percentile band, the 99th percentile dotted
-    (with one check only), and runs that were not up as markers. Milliseconds on the y axis."""
+    """Per check: the median line over a p50 to p95 band, the slowest run dotted (with one check
+    only), and points with runs that were not up as markers. Milliseconds on the y axis."""
     fig = go.Figure()
     single = len(series) == 1
     legend_done: set[str] = set()  # states whose marker already has a legend entry
     for i, s in enumerate(series):
         colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
         x = [_t(t) for t in s.times]
-        ms = {q: [None if v is None else round(v * 1000, 3) for v in vals] for q, vals in s.p.items()}
+        p50, p95, top = (_ms(v) for v in (s.p50, s.p95, s.max))
         label = "p50" if single else s.check_id
         group = s.check_id
-        fig.add_trace(go.Scatter(x=x, y=ms[95], mode="lines", line={"width": 0}, legendgroup=group,
+        fig.add_trace(go.Scatter(x=x, y=p50, mode="lines", line={"width": 0}, legendgroup=group,
                                  showlegend=False, hoverinfo="skip", connectgaps=False))
         fig.add_trace(go.Scatter(
-            x=x, y=ms[5], mode="lines", line={"width": 0}, fill="tonexty", fillcolor=_rgba(colour, 0.18),
-            legendgroup=group, name="p5-p95" if single else f"{s.check_id} p5-p95", showlegend=single,
-            customdata=list(zip(ms[95], s.counts, strict=True)), connectgaps=False,
-            hovertemplate="p5 %{y:.1f} ms · p95 %{customdata[0]:.1f} ms · %{customdata[1]} runs<extra></extra>",
+            x=x, y=p95, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=_rgba(colour, 0.18),
+            legendgroup=group, name="p50-p95" if single else f"{s.check_id} p50-p95", showlegend=single,
+            customdata=s.counts, connectgaps=False,
+            hovertemplate="p95 %{y:.1f} ms · %{customdata} runs<extra></extra>",
         ))
-        fig.add_trace(go.Scatter(x=x, y=ms[50], mode="lines", line={"color": colour, "width": 2},
+        fig.add_trace(go.Scatter(x=x, y=p50, mode="lines", line={"color": colour, "width": 2},
                                  legendgroup=group, name=_text(label), connectgaps=False,
                                  hovertemplate="p50 %{y:.1f} ms<extra>" + _text(s.check_id, 60) + "</extra>"))
         if single:
-            fig.add_trace(go.Scatter(x=x, y=ms[99], mode="lines", name="p99", connectgaps=False,
+            fig.add_trace(go.Scatter(x=x, y=top, mode="lines", name="max", connectgaps=False,
                                      line={"color": colour, "width": 1, "dash": "dot"},
-                                     hovertemplate="p99 %{y:.1f} ms<extra></extra>"))
-        _marked_runs(fig, s, group, legend_done)
-    step = series[0].step if series else 0
-    notes = [*([f"{_duration(step)} buckets"] if step else []), *notes]
-    if any(s.truncated for s in series):
-        notes.append("newest results of the range only")
+                                     hovertemplate="max %{y:.1f} ms<extra></extra>"))
+        _marked_runs(fig, s, legend_done)
+    if series:
+        first = series[0]
+        per_point = f"{_duration(first.step)} per point" if first.step else "one point per run"
+        notes = [f"{RESOLUTION_NAMES.get(first.resolution, first.resolution)}, {per_point}", *notes]
     _base_layout(fig, start=start, end=end, height=CHART_HEIGHT)
     fig.update_yaxes(title_text="latency (ms)", rangemode="tozero")
-    fig.update_layout(hovermode="x unified", meta={"notes": notes})
+    fig.update_layout(hovermode="x unified", meta={"notes": list(notes)})
     return fig
 
 
-def _marked_runs(fig: go.Figure, s: LatencySeries, group: str, legend_done: set[str]) -> None:
+def _ms(values: Sequence[float | None]) -> list[float | None]:
+    return [None if v is None else round(v * 1000, 3) for v in values]
+
+
+def _marked_runs(fig: go.Figure, s: LatencySeries, legend_done: set[str]) -> None:
     for state in ("down", "degraded", "unknown"):
         runs = [m for m in s.marked if m[2] == state]
         if not runs:
@@ -115,17 +120,18 @@ def _marked_runs(fig: go.Figure, s: LatencySeries, group: str, legend_done: set[
         fig.add_trace(go.Scatter(
             x=[_t(m[0]) for m in runs], y=[round((m[1] or 0) * 1000, 3) for m in runs], mode="markers",
             marker={"color": STATE_COLOURS[state], "symbol": "x" if state == "down" else "diamond", "size": 7},
-            name=f"{state} runs", legendgroup=f"{state} runs", showlegend=show_legend,
-            hovertemplate=f"{state} run · %{{y:.1f}} ms<extra></extra>",
+            name=f"{state} runs", legendgroup=f"{state} runs", showlegend=show_legend, customdata=[m[3] for m in runs],
+            hovertemplate=f"%{{customdata}} {state} run(s) · %{{y:.1f}} ms<extra></extra>",
         ))
 
 
 def timeline_figure(
     rows: Sequence[tuple[str, Sequence[Interval]]], *, start: float, end: float, marker: float | None = None,
-    notes: Sequence[str] = (),
+    notes: Sequence[str] = (), maintenance: Sequence[Maintenance] = (),
 ) -> go.Figure:
     """One row per (label, intervals), top to bottom, a bar per interval coloured by state (one
-    trace per state so the legend names them). `marker` draws a vertical line (replay instant)."""
+    trace per state so the legend names them). `marker` draws a vertical line (replay instant);
+    maintenance occurrences are hatched spans across all rows, named in the legend and on hover."""
     fig = go.Figure()
     labels = [_text(label, 200) for label, _ in rows]  # tick labels are rendered as (pseudo-)HTML too
     for state in _STATE_ORDER:
@@ -151,10 +157,28 @@ def timeline_figure(
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed",
                      showgrid=False)
     fig.update_layout(barmode="overlay", bargap=0.2, hovermode="closest", meta={"notes": list(notes)})
+    _maintenance(fig, maintenance, labels, start=start, end=end)
     if marker is not None:
         fig.add_shape(type="line", x0=_t(marker), x1=_t(marker), yref="paper", y0=0, y1=1,
                       line={"color": "#0072B2", "width": 2})
     return fig
+
+
+def _maintenance(fig: go.Figure, found: Sequence[Maintenance], labels: Sequence[str], *, start: float,
+                 end: float) -> None:
+    """Each occurrence: a hatched band behind the bars, and a trace over it (legend entry, hover
+    with the window's title and times)."""
+    for i, m in enumerate(found):
+        a, b = max(m.start, start), min(m.end, end)
+        if b <= a:
+            continue
+        fig.add_vrect(x0=_t(a), x1=_t(b), layer="below", line_width=0, fillcolor=MAINTENANCE_COLOUR, opacity=0.35)
+        hover = f"maintenance: {_text(m.name, 120)}<br>{_t(m.start)[:16]} → {_t(m.end)[:16]} UTC"
+        fig.add_trace(go.Scatter(
+            x=[_t(a), _t(b)], y=[labels[0], labels[0]] if labels else [None, None], mode="lines",
+            line={"color": MAINTENANCE_COLOUR, "width": 6, "dash": "dot"}, name="maintenance",
+            legendgroup="maintenance", showlegend=i == 0, hovertext=[hover, hover], hoverinfo="text",
+        ))
 
 
 def incidents_figure(found: Sequence[Incident], *, start: float, end: float, now: float) -> go.Figure:

@@ -129,3 +129,22 @@ def delete_silence(session: Session, *, silence_id: str, now: float) -> bool:
         .values(deleted_at=now)
     )
     return result.rowcount > 0
+
+
+def alert_events_between(
+    session: Session, *, keys: list[str], start: datetime, end: datetime, limit: int = 1000
+) -> list[AlertEventRow]:
+    """Alert events of the given keys ("check:<id>", "component:<name>") with start <= at <
+    end, oldest first, at most `limit`: what was alerted during an incident."""
+    if not keys:
+        return []
+    query = select(AlertEventRow).where(AlertEventRow.key.in_(keys), AlertEventRow.at >= start, AlertEventRow.at < end)
+    return list(session.scalars(query.order_by(AlertEventRow.at).limit(limit)))
+
+
+def deliveries_of(session: Session, *, event_ids: list[str]) -> dict[tuple[str, str], AlertOutboxRow]:
+    """(event id, receiver) → its outbox row, for the given events."""
+    if not event_ids:
+        return {}
+    rows = session.scalars(select(AlertOutboxRow).where(AlertOutboxRow.event_id.in_(event_ids)))
+    return {(r.event_id, r.receiver): r for r in rows}

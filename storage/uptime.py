@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.history_sql import (
+    DAY_MS,
     Kind,
     catalogue,
     changes_between,
+    floor_to,
     from_ms,
     ms_col,
     spans_by_subject,
@@ -25,13 +27,13 @@ from storage.history_sql import (
     to_ms,
 )
 from storage.history_sql import maintenance_index as _maintenance_index
-from storage.history_types import IncidentOut, IncidentReason, Uptime, UptimeEntry
-from storage.intervals import NOT_UP, Incident, Span, StateTimes, cut_at, incidents_of, overlap
+from storage.history_types import DailySeries, IncidentOut, IncidentReason, Uptime, UptimeEntry
+from storage.intervals import NOT_UP, Incident, Span, StateTimes, cut_at, incidents_of, overlap, piece_figures
 from storage.latency import Summary
 from storage.models import CheckRow, ComponentChangeRow, StateChangeRow
 from storage.retention import Retention
 
-__all__ = ["DEFAULT_SLO", "INCIDENT_REASONS", "incidents", "uptime"]
+__all__ = ["DEFAULT_SLO", "INCIDENT_REASONS", "daily_by_check", "incidents", "uptime"]
 
 DEFAULT_SLO = 99.9
 """Percent, for components the config gives no `slo`: about 43 minutes of downtime per 30 days."""
@@ -204,5 +206,35 @@ def incidents(
             reasons=[IncidentReason(time=from_ms(r.ts), check_id=r.subject, state=r.new, reason=r.reason)
                      for r in recs[:INCIDENT_REASONS]],
             maintenance_seconds=overlap(inc.start, inc.end, index.for_component(name)) / 1000,
+        ))
+    return out
+
+
+def daily_by_check(
+    session: Session, *, check_ids: list[str], now: datetime, days: int = 90
+) -> dict[str, tuple[float | None, DailySeries]]:
+    """Per check (known to the catalogue) over the last `days` UTC days, today so far included:
+    availability over the whole period (percent) and the daily series, as `overview()` gives them
+    for components (the days start at 00:00 UTC; maintenance naming the check or its component
+    left out; a retired check is not measured after its retirement)."""
+    now_ms = to_ms(now)
+    first_day = floor_to(now_ms, DAY_MS) - (days - 1) * DAY_MS
+    edges = [first_day + i * DAY_MS for i in range(days)] + [now_ms]
+    subjects = select(CheckRow.id.label("subject")).where(CheckRow.id.in_(check_ids))
+    entries = {e.id: e for e in catalogue(session, start_ms=None) if e.id in set(check_ids)}
+    spans = spans_by_subject(session, kind="check", subjects=subjects, start_ms=first_day, end_ms=now_ms,
+                             reasons=False)
+    index = _maintenance_index(session, start_ms=first_day, end_ms=now_ms + 1)
+    out = {}
+    for cid, entry in entries.items():
+        fig = piece_figures(cut_at(spans.get(cid, []), entry.retired_ms), edges,
+                            index.for_check(cid, entry.component))
+        total = StateTimes({"up": sum(fig.up), "degraded": sum(fig.degraded), "down": sum(fig.down),
+                            "unknown": sum(fig.unknown)}, sum(fig.maintenance))
+        out[cid] = (total.availability, DailySeries.model_construct(
+            availability=[fig.availability(i) for i in range(days)],
+            degraded_seconds=[ms / 1000 for ms in fig.degraded], down_seconds=[ms / 1000 for ms in fig.down],
+            maintenance_seconds=[ms / 1000 for ms in fig.maintenance], worst=[fig.worst(i) for i in range(days)],
+            incidents=fig.incidents,
         ))
     return out
