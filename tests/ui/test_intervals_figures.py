@@ -1,73 +1,53 @@
-"""Pure parts of the UI: state intervals, daily uptime, incidents, latency percentiles per bucket,
-and the plotly figures built from them (escaped text, bands, one row per subject)."""
+"""Pure parts of the UI: the latency series from a check's history, and the plotly figures built
+from them (escaped text, bands, notes, one row per subject, maintenance marked)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 
-import pytest
-
 from dashboards import figures
-from dashboards.intervals import Interval, daily_uptime, incidents, intervals, utc_days
-from dashboards.latency import bucket_seconds, latency_series, percentile
+from dashboards.intervals import Interval, Maintenance
+from dashboards.latency import latency_series
+from storage.history_types import CheckHistory, HistoryPoint
 
 T0 = datetime(2026, 3, 10, tzinfo=UTC).timestamp()  # a UTC midnight
 H = 3600.0
 
 
-def test_intervals_from_changes():
-    changes = [(T0 + 2 * H, "down", "refused"), (T0 + 3 * H, "up", "HTTP 200")]
-    spans = intervals(changes, initial=("up", "HTTP 200"), start=T0, end=T0 + 5 * H)
-    assert spans == [Interval(T0, T0 + 2 * H, "up", "HTTP 200"), Interval(T0 + 2 * H, T0 + 3 * H, "down", "refused"),
-                     Interval(T0 + 3 * H, T0 + 5 * H, "up", "HTTP 200")]
-    # nothing known before the first change: that time is left out, not guessed
-    assert intervals(changes, initial=None, start=T0, end=T0 + 4 * H)[0].start == T0 + 2 * H
-    assert intervals([], initial=None, start=T0, end=T0 + H) == []
+def dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def test_daily_uptime_counts_down_against_known_time():
-    spans = [Interval(T0 - 12 * H, T0 + 2 * H, "up"), Interval(T0 + 2 * H, T0 + 5 * H, "down"),
-             Interval(T0 + 5 * H, T0 + 6 * H, "degraded"), Interval(T0 + 6 * H, T0 + 30 * H, "up")]
-    now = T0 + 30 * H
-    days = daily_uptime(spans, now=now, days=3)
-    assert [d.date for d in days] == ["2026-03-09", "2026-03-10", "2026-03-11"]
-    before, day, today = days
-    assert before.seconds == {"nodata": 12 * H, "up": 12 * H} and before.uptime == 1.0 and before.worst == "up"
-    assert day.seconds == {"up": 20 * H, "down": 3 * H, "degraded": H}
-    assert day.uptime == pytest.approx(21 / 24) and day.worst == "down"
-    assert today.seconds == {"up": 6 * H}  # today ends now: nothing counted after it
-    assert daily_uptime([], now=now, days=1)[0].as_dict() == {
-        "date": "2026-03-11", "uptime": None, "worst": "nodata", "seconds": {"nodata": 6 * H}}
-    assert utc_days(now, 1) == [("2026-03-11", T0 + 24 * H, now)]
+def history(points: list[HistoryPoint], resolution: str = "1h", step: float | None = 3600.0) -> CheckHistory:
+    return CheckHistory(check_id="<b>x</b>/api", start=dt(T0), end=dt(T0 + 4 * H), resolution=resolution,
+                        step_seconds=step, points=points, states=[])
 
 
-def test_incidents_merge_not_up_stretches_and_mark_the_ongoing_one():
-    spans = [Interval(0, 10, "up"), Interval(10, 20, "degraded", "slow"), Interval(20, 30, "down", "refused"),
-             Interval(30, 40, "up"), Interval(40, 45, "unknown"), Interval(45, 50, "down", "503")]
-    found = incidents("paas", spans, ongoing_after=50)
-    assert [(i.start, i.end, i.worst, i.reason) for i in found] == [(10, 30, "down", "slow"), (45, None, "down", "503")]
-    assert incidents("paas", spans, ongoing_after=float("inf"))[-1].end == 50
+def point(t: float, *, runs: int = 12, down: int = 0, p50: float | None = 0.02, p95: float | None = 0.05,
+          **raw) -> HistoryPoint:
+    return HistoryPoint(time=dt(t), runs=runs, up=runs - down, degraded=0, down=down, unknown=0, latency_mean=p50,
+                        latency_p50=p50, latency_p95=p95, latency_max=0.09 if p95 else None, **raw)
 
 
-def test_percentiles_and_buckets():
-    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
-    assert percentile([5.0], 99) == 5.0
-    assert bucket_seconds(3600) == 30 and bucket_seconds(86400) == 900 and bucket_seconds(86400, min_step=1800) == 1800
-    runs = [(T0 + i, 0.001 * (i % 10 + 1), "up") for i in range(600)] + [(T0 + 30.5, 2.0, "down")]
-    s = latency_series("paas/api", runs, start=T0, end=T0 + 600)
-    assert s.step == 10 and len(s.times) == 60 and s.counts[0] == 10 and s.counts[3] == 11
-    assert s.p[50][0] == pytest.approx(0.0055) and s.p[99][3] > 1.0
-    assert s.marked == [(T0 + 30.5, 2.0, "down")]
+def test_latency_series_from_rollups_and_raw_points():
+    s = latency_series(history([point(T0), point(T0 + H, down=3), point(T0 + 2 * H, runs=0, p50=None, p95=None)]))
+    assert s.times == [T0, T0 + H, T0 + 2 * H] and s.counts == [12, 12, 0]
+    assert s.p50 == [0.02, 0.02, None] and s.p95 == [0.05, 0.05, None] and s.max[0] == 0.09
+    assert s.marked == [(T0 + H, 0.09, "down", 3)]
+    one = point(T0, runs=1, down=1, status="down", reason="refused", latency=2.0)
+    raw = latency_series(history([one], "raw", None))
+    assert raw.p50 == raw.p95 == raw.max == [2.0] and raw.marked == [(T0, 2.0, "down", 1)]
 
 
-def test_latency_figure_has_bands_and_escapes_labels():
-    runs = [(T0 + i * 60, 0.02, "up") for i in range(60)]
-    fig = figures.latency_figure([latency_series("<b>x</b>/api", runs, start=T0, end=T0 + H)], start=T0, end=T0 + H)
-    data = json.loads(fig.to_json())["data"]
+def test_latency_figure_has_bands_notes_and_escapes_labels():
+    fig = figures.latency_figure([latency_series(history([point(T0), point(T0 + H)]))], start=T0, end=T0 + 4 * H)
+    out = json.loads(fig.to_json())
+    data = out["data"]
     band = next(t for t in data if t.get("fill") == "tonexty")
-    assert band["name"] == "p5-p95" and band["y"][0] == 20.0
-    assert [t["name"] for t in data if t.get("name") in ("p50", "p99")] == ["p50", "p99"]
+    assert band["name"] == "p50-p95" and band["y"][0] == 50.0
+    assert [t["name"] for t in data if t.get("name") in ("p50", "max")] == ["p50", "max"]
+    assert out["layout"]["meta"]["notes"] == ["hourly rollups, 1h per point"]
     shown = [t.get(k, "") for t in data for k in ("name", "hovertemplate", "hovertext", "text")]
     assert not [text for text in shown if "<b>x" in str(text)]
     assert any("&lt;b&gt;x&lt;/b&gt;/api" in str(text) for text in shown)
@@ -85,4 +65,14 @@ def test_timeline_figure_one_row_per_subject_and_escaped_reasons():
     hover = json.dumps([t.get("hovertext") for t in fig["data"]])
     assert "&lt;script&gt;" in hover and "<script" not in hover and "<i>" not in hover
     assert fig["layout"]["yaxis"]["categoryarray"] == ["&lt;i&gt;paas&lt;/i&gt;", "registry"]
+    assert fig["layout"]["shapes"][0]["x0"] == "2026-03-10 01:00:00.000"
+
+
+def test_timeline_marks_maintenance_with_its_title_escaped():
+    rows = [("paas", [Interval(T0, T0 + 2 * H, "up")])]
+    found = [Maintenance("<b>swap</b>", T0 + H, T0 + 3 * H, ("paas",))]
+    fig = json.loads(figures.timeline_figure(rows, start=T0, end=T0 + 2 * H, maintenance=found).to_json())
+    [trace] = [t for t in fig["data"] if t["name"] == "maintenance"]
+    assert trace["x"] == ["2026-03-10 01:00:00.000", "2026-03-10 02:00:00.000"]  # clipped to the range
+    assert "&lt;b&gt;swap" in trace["hovertext"][0] and "<b>swap" not in json.dumps(fig)
     assert fig["layout"]["shapes"][0]["x0"] == "2026-03-10 01:00:00.000"

@@ -7,6 +7,7 @@ import { RangePicker } from "../lib/range.js";
 import { loadLatency, loadTimeline } from "../widgets/charts.js";
 import { renderIncidents } from "../widgets/incidents.js";
 import { RecentResults } from "../widgets/results.js";
+import { loadMaintenance } from "../widgets/maintenance.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
 const REFRESH_MS = refreshMs(5000);
@@ -73,3 +74,4 @@ if (retired) {
 }
 new Poller(() => uptime.load(), 300000, () => {}).start();
 history_.start();
+new Poller(() => loadMaintenance(byId("maintenance"), { check: id }), 60000, () => {}).start();

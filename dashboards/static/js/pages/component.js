@@ -7,6 +7,7 @@ import { RangePicker } from "../lib/range.js";
 import { loadLatency, loadTimeline } from "../widgets/charts.js";
 import { CheckRows } from "../widgets/checkrows.js";
 import { renderIncidents } from "../widgets/incidents.js";
+import { loadMaintenance } from "../widgets/maintenance.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
 const REFRESH_MS = refreshMs(5000);
@@ -52,3 +53,4 @@ const history_ = new Poller(async () => {
 new Poller(refreshState, REFRESH_MS, () => clock.fail()).start();
 new Poller(() => uptime.load(), 300000, () => {}).start();
 history_.start();
+new Poller(() => loadMaintenance(byId("maintenance"), { component: name }), 60000, () => {}).start();

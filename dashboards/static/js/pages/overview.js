@@ -2,6 +2,7 @@
 import { AsOfClock } from "../lib/asof.js";
 import { getJSON, Poller, refreshMs } from "../lib/fetch.js";
 import { GroupList } from "../widgets/grouplist.js";
+import { loadMaintenance } from "../widgets/maintenance.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
 const REFRESH_MS = refreshMs(5000); // current state: cheap (engine memory)
@@ -21,3 +22,4 @@ new Poller(async () => {
   clock.set(data.as_of);
 }, REFRESH_MS, () => clock.fail()).start();
 new Poller(() => uptime.load(), UPTIME_REFRESH_MS, () => {}).start();
+new Poller(() => loadMaintenance(byId("maintenance"), {}), 60000, () => {}).start();

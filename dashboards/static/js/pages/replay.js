@@ -19,6 +19,7 @@ const input = byId("at-input");
 const slider = byId("at-slider");
 let at = null;
 let shown = 0; // sequence number of snapshot requests
+let snap = null; // the snapshot shown: its nearest changes are the step buttons' targets
 
 const range = new RangePicker(byId("range"), { onChange: () => loadWindow() });
 
@@ -43,6 +44,7 @@ async function showSnapshot() {
   try {
     const data = await getJSON(`/ui/data/snapshot?${query({ at: new Date(at) })}`);
     if (mine !== shown) return;
+    snap = { at, data };
     list.update(data);
     clock.set(data.as_of, { replay: true });
   } catch (err) {
@@ -92,8 +94,9 @@ async function loadWindow({ snapshot = false } = {}) {
 }
 
 async function step(direction) {
-  const data = await getJSON(`/ui/data/neighbour?${query({ at: new Date(at), direction })}`);
-  if (data.at) await setAt(Date.parse(data.at));
+  const data = snap && snap.at === at ? snap.data : await getJSON(`/ui/data/snapshot?${query({ at: new Date(at) })}`);
+  const target = direction === "previous" ? data.previous_change : data.next_change;
+  if (target) await setAt(Date.parse(target));
   else byId("replay-at").textContent += direction === "previous" ? " — no earlier change" : " — no later change";
 }
 

@@ -4,6 +4,7 @@ import { AsOfClock } from "../lib/asof.js";
 import { badge, h, replace, setBadge, since, stateLabel } from "../lib/dom.js";
 import { getJSON, Poller, refreshMs } from "../lib/fetch.js";
 import { renderIncidents } from "../widgets/incidents.js";
+import { renderMaintenance } from "../widgets/maintenance.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
 const REFRESH_MS = refreshMs(30000);
@@ -60,7 +61,8 @@ new Poller(async () => {
   uptime.setData(data.uptime);
   paintBanner(data.components);
   renderIncidents(byId("incidents"), data.incidents, {
-    links: false, checks: false, reasons: false, empty: "No incidents in the last 30 days.",
+    links: false, checks: false, reasons: false, alerts: false, empty: "No incidents in the last 30 days.",
   });
+  renderMaintenance(byId("maintenance"), data.maintenance, { reasons: false });
   clock.set(data.as_of);
 }, REFRESH_MS, () => clock.fail()).start();

@@ -53,7 +53,7 @@ export class UptimeBars {
     const total = (this.data.uptime || {})[name];
     if (pctEl) {
       pctEl.textContent = fmtPercent(total ?? null);
-      pctEl.title = `uptime over ${this.data.days} days (time not down / time with a known state)`;
+      pctEl.title = `uptime over ${this.data.days} days (time not down / time measured, maintenance left out)`;
     }
     if (!days) {
       barEl.replaceChildren();
@@ -93,8 +93,9 @@ function dayFigures(name, day) {
     h("b", null, `${day.date} · ${name}`),
     h("div", null, day.uptime === null ? "no data" : `uptime ${fmtPercent(day.uptime, 3)}`),
   ];
-  for (const state of ["down", "degraded", "unknown", "nodata"]) {
+  for (const state of ["down", "degraded", "maintenance"]) {
     if (seconds[state]) lines.push(h("div", { class: "muted" }, `${stateLabel(state)}: ${fmtDuration(seconds[state])}`));
   }
+  if (day.incidents) lines.push(h("div", { class: "muted" }, `${day.incidents} incident${day.incidents > 1 ? "s" : ""}`));
   return lines;
 }

@@ -1,0 +1,27 @@
+// Maintenance windows open now or coming: title, times, what they cover. From /ui/data/maintenance
+// (internal pages: with the reason) or the public page's /status/data (title, times, components).
+import { fmtTime, h, replace } from "../lib/dom.js";
+import { getJSON, query } from "../lib/fetch.js";
+
+export function renderMaintenance(root, windows, { reasons = true } = {}) {
+  root.classList.toggle("hidden", !windows.length);
+  if (!windows.length) {
+    replace(root);
+    return;
+  }
+  const items = windows.map((w) => {
+    const covers = [...(w.components || []), ...(w.checks || [])].join(", ");
+    return h("li", { class: w.active ? "maint active" : "maint", dataset: { window: w.name || w.title } },
+      h("b", null, w.active ? "In maintenance: " : "Planned maintenance: "), w.name || w.title, " · ",
+      h("span", { class: "mono" }, `${fmtTime(w.start, { seconds: false })} → ${fmtTime(w.end, { seconds: false })} UTC`),
+      covers ? h("span", { class: "muted" }, ` · ${covers}`) : "",
+      reasons && w.reason ? h("span", { class: "muted reason" }, ` · ${w.reason}`) : "");
+  });
+  replace(root, h("ul", { class: "maintenance-list" }, items));
+}
+
+// params: {component, check}
+export async function loadMaintenance(root, params = {}) {
+  const data = await getJSON(`/ui/data/maintenance?${query(params)}`);
+  renderMaintenance(root, data.windows);
+}
