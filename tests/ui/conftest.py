@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -30,7 +31,12 @@ class UiService:
         return {c["id"]: c["state"]["status"] for c in self.svc.json("/api/v1/checks")}
 
 
+MAINTENANCE_REASON = "internal change ticket CHG-1234"
+"""A planned window's reason: internal, shown on internal pages, never on the public one."""
+
+
 def ui_config(targets: dict[str, HttpTarget], db: str, port: int, *, extra: str = "") -> str:
+    upcoming = datetime.fromtimestamp(time.time() + 86400, tz=UTC).isoformat()  # planned: tomorrow
     return f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{db}", flush_interval: 100ms}}
@@ -46,6 +52,9 @@ checks:
     kind: http
     url: "{targets['xss'].url}/page"
     expect: {{json: [{{path: status, equals: ok}}]}}
+maintenance:
+  - {{name: "registry disk swap", reason: "{MAINTENANCE_REASON}", components: [registry],
+      start: "{upcoming}", duration: 1h}}
 {extra}"""
 
 

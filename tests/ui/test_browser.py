@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from playwright.sync_api import expect
 
 from tests.targets import wait_for
-from tests.ui.conftest import XSS
+from tests.ui.conftest import MAINTENANCE_REASON, XSS
 
 TIMEOUT_MS = 15_000
 
@@ -38,6 +38,8 @@ def test_overview_shows_api_states_live_with_uptime_bars_search_and_filter(ui_se
         head = page.locator(f'.group[data-component="{comp["name"]}"] .group-head .badge')
         expect(head).to_have_attribute("data-state", comp["status"])
     expect(page.locator("#banner")).to_contain_text("2 down of 3 components")
+    expect(page.locator("#maintenance li")).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(page.locator("#maintenance")).to_contain_text("registry disk swap")
 
     # text from the target, literally, and nothing ran
     expect(page.locator('tr[data-check="web/xss"] td.reason')).to_contain_text(XSS)
@@ -98,10 +100,12 @@ def test_component_page_charts_checks_and_range(ui_service, open_page):
     expect(page.locator("#latency")).to_contain_text("paas/api")
     expect(page.locator("#timeline")).to_contain_text("paas (component)")
     expect(page.locator("#uptime svg.uptime rect")).to_have_count(90)
-    expect(page.locator("#latency-note")).to_have_text(re.compile("15m buckets"))
+    # the backend picks raw results or rollups for the range; the note says which
+    expect(page.locator("#latency-note")).to_have_text(re.compile(r"(raw results|rollups), .*per (point|run)"))
     page.click('#range button[data-range="7d"]')
-    expect(page.locator("#latency-note")).to_have_text(re.compile("3h buckets"), timeout=TIMEOUT_MS)
+    expect(page.locator("#latency-note")).to_have_text(re.compile(r"(raw results|rollups), "), timeout=TIMEOUT_MS)
     assert "range=7d" in page.url
+    expect(page.locator("#maintenance")).to_be_hidden()  # the planned window is registry's
     # the seeded outage two days ago is an incident of this component, linked to its check
     expect(page.locator("#incidents")).to_contain_text("connection refused", timeout=TIMEOUT_MS)
     expect(page.locator('#incidents a[href="/checks/paas/api"]')).to_have_count(1)
@@ -126,9 +130,22 @@ def test_check_pages_show_reasons_literally_and_redact_settings(ui_service, open
     expect(page.locator("#results tbody tr").first).to_contain_text("HTTP 503", timeout=TIMEOUT_MS)
     op.assert_clean()
 
+    page = op.goto(ui_service.url + "/checks/paas/api").page  # a day of seeded runs, every 3 min: 5-minute points
+    expect(page.locator("#latency-note")).to_contain_text("5m per point", timeout=TIMEOUT_MS)
+    op.assert_clean()
+
+    page = op.goto(ui_service.url + "/checks/registry/port").page  # its component's planned window
+    expect(page.locator("#maintenance")).to_contain_text("Planned maintenance: registry disk swap",
+                                                         timeout=TIMEOUT_MS)
+    expect(page.locator("#maintenance")).to_contain_text(MAINTENANCE_REASON)
+    op.assert_clean()
+
     page = op.goto(ui_service.url + "/checks/registry/old-mirror").page  # retired: history only
     expect(page.locator("#state")).to_have_text("retired")
     expect(page.locator("#uptime svg.uptime rect")).to_have_count(90, timeout=TIMEOUT_MS)
+    # retired a day ago: the last 24 h have no state of it; a week has, up to its retirement
+    expect(page.locator("#timeline")).to_contain_text("No state recorded in this range.", timeout=TIMEOUT_MS)
+    page.click('#range button[data-range="7d"]')
     expect(page.locator("#timeline .main-svg").first).to_be_visible(timeout=TIMEOUT_MS)
     op.assert_clean()
 
@@ -197,7 +214,7 @@ def test_incidents_page_lists_incidents_linked_to_checks(ui_service, open_page):
     page.fill("#search", "web")
     expect(rows).to_have_count(1)
     op.screenshot()
-    page.locator('#incidents a[href="/checks/web/xss"]').click()
+    page.locator('#incidents a[href="/checks/web/xss"]').first.click()
     expect(page).to_have_url(re.compile("/checks/web/xss$"))
     expect(page.locator("#state")).to_have_attribute("data-state", "down", timeout=TIMEOUT_MS)
     op.assert_clean()
@@ -215,6 +232,9 @@ def test_public_status_page_in_light_and_dark(ui_service, open_page):
         expect(page.locator('.component[data-component="registry"] .badge')).to_have_text("operational")
         expect(page.locator("#components svg.uptime")).to_have_count(3)
         expect(page.locator("#incidents tbody tr").first).to_be_visible()
+        expect(page.locator("#maintenance")).to_contain_text("Planned maintenance: registry disk swap")
+        expect(page.locator("#maintenance")).to_contain_text("registry")
+        assert MAINTENANCE_REASON not in page.content()
         assert page.locator("main a").count() == 0  # no way into the internal pages
         assert "reason" not in page.locator("main").inner_text().lower()
         op.screenshot("dark" if dark else "")

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from dashboards.web import STATIC
-from tests.ui.conftest import XSS
+from tests.ui.conftest import MAINTENANCE_REASON, XSS
 
 PAGES = ["/", "/replay", "/incidents", "/status", "/components/paas", "/checks/paas/api", "/checks/registry/old-mirror"]
 ATTR_URL = re.compile(r"""\b(?:src|href)\s*=\s*["']([^"']*)["']""")
@@ -74,11 +74,14 @@ def test_public_page_and_its_data_carry_nothing_internal(ui_service):
     body = data.text
     assert {c["name"] for c in data.json()["components"]} == {"paas", "registry", "web"}
     assert data.json()["incidents"] and data.json()["title"] == "Example Platform status"
+    assert [(m["title"], m["components"], m["active"]) for m in data.json()["maintenance"]] == [
+        ("registry disk swap", ["registry"], False)]
     internal = [t.url for t in ui_service.targets.values()] + [
         "127.0.0.1", "http://", "https://",  # target URLs
         "HTTP 503", "expected", "connection refused", "JSONPath", "pwned", "<script>", XSS,  # reasons
         "paas/health", "paas/api", "web/xss", "registry/port",  # checks
         "internal-header-value", "X-Internal", "settings", "headers", "interval", "reason",  # settings
+        MAINTENANCE_REASON, "CHG-",  # a maintenance window's reason
     ]
     for text in (html, body):
         leaked = [word for word in internal if word.lower() in text.lower()]
