@@ -28,8 +28,14 @@ TICK = 2.0  # seconds between looks at the config (reloads) and at the clock
 RETRY_AFTER = 30.0  # seconds before trying again after a failure (the database is away): one warning, not 15
 
 
+JOBS = ("maintenance_sync", "rollup", "retention")  # the `job` label of the housekeeping metrics
+
+
 class Housekeeping:
-    """A Service part. Counters (`runs`, `failures`, `last_error`, `last_report`) say how it goes."""
+    """A Service part. Counters (`runs`, `failures`, `last_error`, `last_report`) say how it goes;
+    per job (JOBS): `outcomes` (job, success|failure) → runs, `last_success` (unix seconds),
+    `seconds_total`; `rollup_rows` (hourly rows written) and `rows_deleted` (table → rows) since start. In memory,
+    for the metrics collector (which must not read the database)."""
 
     def __init__(self, service: Service) -> None:
         self.service = service
@@ -38,6 +44,12 @@ class Housekeeping:
         self.failures = 0
         self.last_error: str | None = None
         self.last_report: rollups.RunReport | None = None
+        self.outcomes: dict[tuple[str, str], int] = {}
+        self.last_success: dict[str, float] = {}
+        self.seconds_total: dict[str, float] = {}
+        self.rollup_rows = 0
+        self.rows_deleted: dict[str, int] = {}
+        self._job = JOBS[0]
         self._synced: Config | None = None
         self._next_rollup = 0.0
         self._next_retention = 0.0
@@ -80,6 +92,7 @@ class Housekeeping:
                     await self._step()
                 except Exception as exc:  # the database is away: try again next tick
                     self.failures += 1
+                    self._count(self._job, "failure")
                     self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
                     log.warning("housekeeping failed: %s", self.last_error)
                     self._next_rollup = time.monotonic() + RETRY_AFTER
@@ -87,25 +100,42 @@ class Housekeeping:
                 await asyncio.wait_for(self._wake.wait(), TICK)
             self._wake.clear()
 
+    def _count(self, job: str, outcome: str, started: float | None = None) -> None:
+        self.outcomes[(job, outcome)] = self.outcomes.get((job, outcome), 0) + 1
+        if started is not None:
+            self.seconds_total[job] = self.seconds_total.get(job, 0.0) + time.perf_counter() - started
+        if outcome == "success":
+            self.last_success[job] = time.time()
+
     async def _step(self) -> None:
         config = self.service.config
         if config is not self._synced:
             windows = [w.to_fields() for w in config.maintenance]
+            self._job, started = "maintenance_sync", time.perf_counter()
             await asyncio.to_thread(self._sync_windows, windows)
+            self._count("maintenance_sync", "success", started)
             self._synced = config
         retention = config.retention.to_retention()
         clock = time.monotonic()
         if self._requested or clock >= self._next_rollup:
             requested, self._requested = self._requested, False
+            self._job, started = "rollup", time.perf_counter()
             self.last_report = await asyncio.to_thread(
                 rollups.update, self.service.db, now=time.time(), backlog=self.backlog,
                 raw_retention=retention.raw, stop=self._stop,
             )
+            self._count("rollup", "success", started)
+            self.rollup_rows += self.last_report.hours_written
             self._next_rollup = clock + ROLLUP_INTERVAL
             self.runs += 1
             self.last_error = None
             if (requested or clock >= self._next_retention) and not self._stop.is_set():
-                await asyncio.to_thread(apply_retention, self.service.db, now=time.time(), retention=retention)
+                self._job, started = "retention", time.perf_counter()
+                deleted = await asyncio.to_thread(apply_retention, self.service.db, now=time.time(),
+                                                  retention=retention)
+                self._count("retention", "success", started)
+                for table, rows in deleted.items():
+                    self.rows_deleted[table] = self.rows_deleted.get(table, 0) + rows
                 self._next_retention = clock + RETENTION_INTERVAL
 
     def _sync_windows(self, windows: list[dict]) -> None:

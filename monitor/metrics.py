@@ -161,6 +161,36 @@ class EngineCollector:
             )
 
 
+class HousekeepingCollector:
+    """Yields the housekeeping part's counters (monitor.housekeeping): runs per job and outcome,
+    last success, time spent, rollup hours written, rows deleted by retention. Memory only."""
+
+    def __init__(self, housekeeping: object) -> None:
+        self.housekeeping = housekeeping
+
+    def collect(self) -> Iterator[Metric]:
+        hk = self.housekeeping
+        runs = CounterMetricFamily(PREFIX + "housekeeping_runs", "Housekeeping job runs by outcome.",
+                                   labels=["job", "outcome"])
+        for (job, outcome), count in sorted(hk.outcomes.items()):
+            runs.add_metric([job, outcome], count)
+        last = GaugeMetricFamily(PREFIX + "housekeeping_last_success_timestamp_seconds",
+                                 "When each housekeeping job last succeeded (unix seconds).", labels=["job"])
+        for job, ts in sorted(hk.last_success.items()):
+            last.add_metric([job], ts)
+        spent = CounterMetricFamily(PREFIX + "housekeeping_duration_seconds",
+                                    "Time spent in successful runs of each housekeeping job.", labels=["job"])
+        for job, seconds in sorted(hk.seconds_total.items()):
+            spent.add_metric([job], seconds)
+        deleted = CounterMetricFamily(PREFIX + "housekeeping_deleted_rows",
+                                      "Rows deleted by retention, by table.", labels=["table"])
+        for table, rows in sorted(hk.rows_deleted.items()):
+            deleted.add_metric([table], rows)
+        yield from (runs, last, spent, deleted)
+        yield CounterMetricFamily(PREFIX + "housekeeping_rolled_up_rows",
+                                  "Hourly rollup rows (re)computed (one per check and hour).", value=hk.rollup_rows)
+
+
 def build_registry(engine: object) -> CollectorRegistry:
     """A fresh registry with our collector and the process metrics (CPU, memory, fds)."""
     registry = CollectorRegistry(auto_describe=False)

@@ -18,7 +18,7 @@ from monitor.config import Config, ConfigError, load_config
 from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
 from monitor.housekeeping import Housekeeping
-from monitor.metrics import build_registry
+from monitor.metrics import HousekeepingCollector, build_registry
 from storage.db import create_db_engine
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class Service:
         self.metrics_registry.register(AlertsCollector(self.alerting))
         self.housekeeping = Housekeeping(self)
         self.parts.append(self.housekeeping)
+        self.metrics_registry.register(HousekeepingCollector(self.housekeeping))
         self._fingerprint = self._read_fingerprint()
 
     @property

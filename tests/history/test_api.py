@@ -4,6 +4,8 @@ file and from the API; the housekeeping job rolling up what the service itself r
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -152,6 +154,15 @@ def test_service_rolls_up_its_results_and_syncs_config_windows(service):
     except AssertionError as exc:  # say what the job was doing
         raise AssertionError(f"{exc}; housekeeping: {hk.runs} runs, {hk.failures} failures, "
                              f"last error {hk.last_error}, last report {hk.last_report}") from None
+    # the job's counters are exported, from memory
+    metrics = httpx.get(f"{service.url}/metrics", timeout=10).text
+    assert re.search(r'^platform_monitor_housekeeping_runs_total\{job="rollup",outcome="success"\} [1-9]',
+                     metrics, re.M)
+    assert re.search(r'^platform_monitor_housekeeping_runs_total\{job="maintenance_sync",outcome="success"\} [1-9]',
+                     metrics, re.M)
+    assert re.search(r'^platform_monitor_housekeeping_last_success_timestamp_seconds\{job="rollup"\} 1\.[0-9]+e\+09',
+                     metrics, re.M)
+    assert re.search(r"^platform_monitor_housekeeping_rolled_up_rows_total [1-9]", metrics, re.M)
     overview = service.json("/api/v1/overview?days=2")
     assert [(c["id"], c["state"], c["slo"], c["title"]) for c in overview["components"]] == [
         ("paas", "up", 99.0, None)]
