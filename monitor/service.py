@@ -14,6 +14,7 @@ from typing import Protocol
 from sqlalchemy import Engine as DbEngine
 
 from monitor.alerts import Alerting, AlertsCollector
+from monitor.alerts.maintenance import MaintenanceSilencer
 from monitor.config import Config, ConfigError, load_config
 from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
@@ -45,8 +46,10 @@ class Service:
         self.metrics_registry = build_registry(self.engine)
         self._watch: asyncio.Task[None] | None = None
         self.parts: list[Part] = [ClusterDiscovery(self.engine)]
+        self.maintenance = MaintenanceSilencer(self.db)
         self.alerting = Alerting(self.engine, self.db)
-        self.parts.append(self.alerting)
+        self.alerting.extra_silencers.append(self.maintenance)
+        self.parts += [self.maintenance, self.alerting]
         self.metrics_registry.register(AlertsCollector(self.alerting))
         self.housekeeping = Housekeeping(self)
         self.parts.append(self.housekeeping)

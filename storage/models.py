@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Double, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_LENGTH = 400  # "<component>/<name>", each part at most 200 characters
@@ -64,7 +64,7 @@ class ResultRow(Base):
     check_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     ts: Mapped[datetime] = mapped_column(EpochMs, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
-    latency: Mapped[float | None] = mapped_column(Float, nullable=True)
+    latency: Mapped[float | None] = mapped_column(Double, nullable=True)
     reason: Mapped[str] = mapped_column(String(REASON_LENGTH), default="")
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 

@@ -66,7 +66,8 @@ def test_writer_batches_and_is_idempotent(engine):
     with Session(engine) as s:
         rows = queries.results(s, check_id="c/a", limit=3)
         assert [r.ts.timestamp() for r in rows] == pytest.approx([now + 119, now + 118, now + 117], abs=0.001)
-        assert rows[0].details == {"status_code": 200} and rows[0].latency == pytest.approx(0.012)
+        # exactly: a double on every database (MySQL's FLOAT would read back 0.0120000001)
+        assert rows[0].details == {"status_code": 200} and rows[0].latency == 0.012
         assert queries.latest_states(s)["c/a"][0] == "up"
         assert queries.latest_results(s)["c/a"].ts.timestamp() == pytest.approx(now + 119, abs=0.001)
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts import machine
 from monitor.alerts.config import AlertsConfig
-from monitor.alerts.machine import AlertRecord, Decision, Policy, Subject
+from monitor.alerts.machine import AlertRecord, Decision, Policy, Silencer, Subject
 from monitor.alerts.payload import build_payload
 from monitor.alerts.receivers import alertmanager
 from monitor.alerts.routing import route
@@ -43,6 +43,8 @@ class Alerting:
         self.records: dict[str, AlertRecord] = {}
         self.previous: dict[str, Status] = {}
         self.silences = Silences()
+        self.extra_silencers: list[Silencer] = []
+        """More silencers beside the silences (maintenance windows)."""
         self._silence_source: object = None
         self.loaded = False
         self.evaluations = 0
@@ -179,7 +181,8 @@ class Alerting:
                 for i, s in enumerate(cfg.silences)
             )
         policy = Policy(on_degraded=cfg.on_degraded, repeat_interval=cfg.repeat_interval, group_wait=cfg.group_wait)
-        decisions = machine.evaluate(self.subjects(), self.records, now=now, policy=policy, silencers=[self.silences])
+        silencers = [self.silences, *self.extra_silencers]
+        decisions = machine.evaluate(self.subjects(), self.records, now=now, policy=policy, silencers=silencers)
         self.evaluations += 1
         if decisions:
             self._apply(decisions, now)

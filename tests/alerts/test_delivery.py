@@ -5,6 +5,7 @@ and the metrics, as an operator sees them."""
 from __future__ import annotations
 
 import threading
+import time
 
 import httpx
 import pytest
@@ -228,3 +229,37 @@ alerts:
         svc.stop()
         api.close()
         node.close()
+
+
+def test_a_maintenance_window_silences_its_component_but_not_probing(target, receiver, env, tmp_path, monkeypatch):
+    """A window added through the API stops the component's notifications; what was held back
+    is visible; once the window is deleted the alert fires."""
+    from monitor.alerts import maintenance
+
+    monkeypatch.setattr(maintenance, "REFRESH_INTERVAL", 0.2)
+    svc = start_service(tmp_path, target.url, receiver)
+    try:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        from datetime import UTC, datetime
+
+        start = datetime.now(UTC).isoformat()
+        window = {"name": "paas-upgrade", "components": ["paas"], "start": start, "duration": "1h",
+                  "reason": "db migration"}
+        created = httpx.post(f"{svc.url}/api/v1/maintenance", json=window, headers=auth)
+        assert created.status_code in (200, 201), created.text
+        labels = {"component": "paas", "subject": "check", "check": "paas/web"}
+        wait_for(lambda: svc.service.maintenance(labels, time.time()), what="window known to the silencer")
+
+        target.behaviour.status = 503
+        alerts = wait_for(lambda: (a := svc.json("/api/v1/alerts"))["silenced"] and a, what="alert silenced")
+        assert all("paas-upgrade" in s["suppressed_by"] for s in alerts["silenced"])
+        runs = metric(svc, "platform_monitor_check_runs_total", check="paas/web", result="down")
+        wait_for(lambda: metric(svc, "platform_monitor_check_runs_total", check="paas/web", result="down") > runs,
+                 what="probing continues")
+        assert receiver.requests == []
+
+        assert httpx.delete(f"{svc.url}/api/v1/maintenance/{created.json()['id']}", headers=auth).status_code in (
+            200, 204)
+        wait_for(lambda: ("check:paas/web", "firing") in receiver.events(), what="fires after the window")
+    finally:
+        svc.stop()
