@@ -13,8 +13,9 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 __all__ = [
     "CheckBase",
@@ -86,6 +87,22 @@ Regex = Annotated[
     PlainSerializer(lambda pattern: pattern.pattern, return_type=str),
 ]
 """A regular expression in a check's config, compiled (and rejected if invalid) when loaded."""
+
+
+def http_url(value: str) -> str:
+    """Validate an absolute http(s) URL with a host (config models' url fields)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r}: the URL must be http(s)://host[:port][/path]")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(http_url)]
+"""An absolute http(s) URL with a host, kept as written."""
 
 
 class Status(enum.StrEnum):

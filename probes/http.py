@@ -30,6 +30,7 @@ from pydantic_core import core_schema
 from probes.base import (
     CheckBase,
     Duration,
+    HttpUrl,
     ProbeContext,
     Regex,
     Result,
@@ -162,7 +163,7 @@ class Check(CheckBase):
     secret_fields: ClassVar[frozenset[str]] = frozenset({"headers", "body"})
 
     kind: Literal["http"] = "http"
-    url: str
+    url: HttpUrl
     method: Annotated[Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], BeforeValidator(_upper)] = (
         "GET"
     )
@@ -179,18 +180,6 @@ class Check(CheckBase):
     body expectations are judged on what was read."""
     expect: Expect = Field(default_factory=Expect)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"{value!r} is not a valid URL: {exc}") from None
-        if url.scheme not in ("http", "https"):
-            raise ValueError(f"{value!r}: the URL must start with http:// or https://")
-        if not url.host:
-            raise ValueError(f"{value!r}: the URL has no host")
-        return value
 
     @field_validator("headers")
     @classmethod

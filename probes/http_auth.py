@@ -10,8 +10,9 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote_plus
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from probes.base import HttpUrl
 from probes.http import failure_reason, read_body
 
 __all__ = ["AuthError", "AuthSettings", "BasicAuth", "BearerAuth", "OAuth2ClientCredentials", "authorization"]
@@ -44,7 +45,7 @@ class OAuth2ClientCredentials(_Model):
     endpoint is probed too) and sent as a bearer token."""
 
     kind: Literal["oauth2_client_credentials"] = "oauth2_client_credentials"
-    token_url: str
+    token_url: HttpUrl
     client_id: str = Field(min_length=1)
     client_secret: str
     scope: str | None = None
@@ -55,12 +56,6 @@ class OAuth2ClientCredentials(_Model):
     params: dict[str, str] = Field(default_factory=dict)
     """Extra form fields of the token request (e.g. `audience`)."""
 
-    @field_validator("token_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r}: the token URL must start with http:// or https://")
-        return value
 
 
 AuthSettings = Annotated[BearerAuth | BasicAuth | OAuth2ClientCredentials, Field(discriminator="kind")]

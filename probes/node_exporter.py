@@ -10,9 +10,9 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from probes.base import CheckBase, ProbeContext, Regex, Result, Status
+from probes.base import CheckBase, HttpUrl, ProbeContext, Regex, Result, Status
 from probes.http import failure_reason, read_body
 from probes.tls import TlsSettings
 
@@ -92,7 +92,7 @@ class Check(CheckBase):
     secret_fields: ClassVar[frozenset[str]] = frozenset({"headers"})
 
     kind: Literal["node_exporter"] = "node_exporter"
-    url: str
+    url: HttpUrl
     """The exporter's metrics URL, e.g. http://node1:9100/metrics."""
     headers: dict[str, str] = Field(default_factory=dict)
     """E.g. an Authorization header for an exporter behind kube-rbac-proxy."""
@@ -103,12 +103,6 @@ class Check(CheckBase):
     memory: MemoryLevels | None = Field(default_factory=MemoryLevels)
     load: LoadLevels | None = Field(default_factory=LoadLevels)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r}: the URL must start with http:// or https://")
-        return value
 
 
 @dataclass(slots=True)

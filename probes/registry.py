@@ -12,7 +12,7 @@ import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from probes import oci
-from probes.base import CheckBase, ProbeContext, Result, Status
+from probes.base import CheckBase, ProbeContext, Result, Status, http_url
 from probes.harbor import health_findings
 from probes.oci_client import BACKSTOP_TIMEOUT_FACTOR, Answer, Finding, Session, rate_limit_reason, transport_reason
 from probes.oci_pull import BlobError, BlobPull, download_blob
@@ -85,13 +85,7 @@ class Check(CheckBase):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"{value!r} is not a valid URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(f"{value!r}: the URL must be http(s)://host[:port][/path]")
-        return value.rstrip("/")
+        return http_url(value).rstrip("/")
 
 
 async def probe(cfg: Check, ctx: ProbeContext) -> Result:

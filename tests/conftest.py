@@ -1,7 +1,7 @@
 """Fixtures shared by every test. Real peers (servers and databases) come from peer_servers.py and
 peer_databases.py, built on peers.py; tests import helpers as `from tests.peers import ...`."""
 
-from tests.peer_databases import mysql_url, postgres_url, redis_url
+from tests.peer_databases import any_db, any_db_url, mysql_url, postgres_url, redis_url
 from tests.peer_servers import (
     alertmanager,
     alertmanager_factory,
@@ -20,6 +20,8 @@ from tests.peers import peer_stack
 __all__ = [
     "alertmanager",
     "alertmanager_factory",
+    "any_db",
+    "any_db_url",
     "blackbox_exporter",
     "blackbox_exporter_factory",
     "docker_registry_factory",

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
@@ -121,3 +121,22 @@ def redis_url() -> Iterator[str]:
         yield url
     finally:
         redis_command(url, "FLUSHDB")
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The test runs once per database: a fresh SQLite file, PostgreSQL and MariaDB databases."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'pm.db'}"
+    return request.getfixturevalue("postgres_url" if request.param == "postgresql" else "mysql_url")
+
+
+@pytest.fixture
+def any_db(any_db_url: str) -> Iterator[Engine]:
+    """An Engine on `any_db_url` with the schema migrated to the latest revision."""
+    from storage.db import create_db_engine, upgrade
+
+    engine = create_db_engine(any_db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()

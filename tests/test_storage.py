@@ -16,19 +16,10 @@ from storage.writer import Writer
 from tests.tcpproxy import TcpProxy
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'pm.db'}"
-    return request.getfixturevalue("postgres_url" if request.param == "postgresql" else "mysql_url")
-
-
 @pytest.fixture
-def engine(db_url):
-    engine = create_db_engine(db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(any_db):
+    """Every test here runs on SQLite, PostgreSQL and MariaDB (tests/peer_databases.py)."""
+    return any_db
 
 
 def count(engine, model) -> int:

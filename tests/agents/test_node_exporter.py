@@ -127,7 +127,7 @@ def test_missing_families_degrade_the_threshold_that_needs_them() -> None:
         ({"load": {"warn": 4, "critical": 3}}, "warn must not be above critical"),
         ({"memory": {"warn": 120}}, "less than or equal to 100"),
         ({"filesystem": {"mountpoints_include": "("}}, "not a valid regular expression"),
-        ({"url": "node1:9100/metrics"}, "must start with http:// or https://"),
+        ({"url": "node1:9100/metrics"}, r"must be http\(s\)://host"),
     ],
 )
 def test_settings_are_validated(settings: dict[str, Any], message: str) -> None:

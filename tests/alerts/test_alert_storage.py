@@ -9,19 +9,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from storage import alert_queries
-from storage.db import create_db_engine, upgrade
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'pm.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url" if request.param == "postgresql" else "mysql_url")
-    engine = create_db_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+@pytest.fixture
+def engine(any_db):
+    """Every test here runs on SQLite, PostgreSQL and MariaDB (tests/peer_databases.py)."""
+    return any_db
 
 
 def decision(now: float, seq: int = 1) -> dict:

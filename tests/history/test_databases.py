@@ -11,24 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import history, rollups
-from storage.db import create_db_engine, upgrade
 from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.latency import Summary
 from storage.retention import Retention, apply_retention
 from tests.history import scenario
 from tests.history.scenario import H, at, ts
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def any_engine(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'history.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url" if request.param == "postgresql" else "mysql_url")
-    engine = create_db_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def dump(engine) -> list[list[tuple]]:
@@ -39,8 +26,8 @@ def dump(engine) -> list[list[tuple]]:
         return out
 
 
-def test_history_on_every_database(any_engine):
-    engine = any_engine
+def test_history_on_every_database(any_db):
+    engine = any_db
     scenario.seed(engine)
     rollups.update(engine, now=ts(12 * H + 60))
     first = dump(engine)

@@ -254,7 +254,7 @@ async def test_connections_are_fresh_unless_reuse(http_server: Server, ctx: Prob
     ("settings", "message"),
     [
         ({"surprise": 1}, "surprise"),
-        ({"url": "ftp://example.test/"}, "must start with http:// or https://"),
+        ({"url": "ftp://example.test/"}, "must be http(s)://host"),
         ({"url": "http://"}, "http://"),
         ({"expect": {"body_regex": "(unclosed"}}, "is not a valid regular expression"),
         ({"expect": {"headers": {"X": "[a-"}}}, "is not a valid regular expression"),

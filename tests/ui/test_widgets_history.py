@@ -20,21 +20,15 @@ from tests.ui.seed import DAY, HOUR, seed_history
 CHECKS = {"paas/api": ("paas", "api", "http"), "registry/port": ("registry", "port", "tcp")}
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'pm.db'}"
-    return request.getfixturevalue("postgres_url" if request.param == "postgresql" else "mysql_url")
-
 
 def dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def test_snapshot_and_the_nearest_changes(db_url):
+def test_snapshot_and_the_nearest_changes(any_db_url):
     now = time.time()
-    seeded = seed_history(db_url, now=now, checks=CHECKS)
-    engine = create_db_engine(db_url)
+    seeded = seed_history(any_db_url, now=now, checks=CHECKS)
+    engine = create_db_engine(any_db_url)
     try:
         with Session(engine) as s:
             during = seeded.outage_start + HOUR
@@ -59,10 +53,10 @@ def test_snapshot_and_the_nearest_changes(db_url):
         engine.dispose()
 
 
-def test_uptime_bars_incidents_alerts_and_maintenance(db_url):
+def test_uptime_bars_incidents_alerts_and_maintenance(any_db_url):
     now = time.time()
-    seeded = seed_history(db_url, now=now, checks=CHECKS)
-    engine = create_db_engine(db_url)
+    seeded = seed_history(any_db_url, now=now, checks=CHECKS)
+    engine = create_db_engine(any_db_url)
     try:
         with Session(engine) as s, s.begin():
             # the first hour of the outage was announced maintenance; one window is coming
