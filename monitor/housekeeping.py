@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from storage import maintenance, rollups
+from storage import compaction, maintenance, rollups
 from storage.retention import apply_retention
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ TICK = 2.0  # seconds between looks at the config (reloads) and at the clock
 RETRY_AFTER = 30.0  # seconds before trying again after a failure (the database is away): one warning, not 15
 
 
-JOBS = ("maintenance_sync", "rollup", "retention")  # the `job` label of the housekeeping metrics
+JOBS = ("maintenance_sync", "rollup", "compaction", "retention")  # the `job` label of the housekeeping metrics
 
 
 class Housekeeping:
@@ -125,6 +125,10 @@ class Housekeeping:
                 raw_retention=retention.raw, stop=self._stop,
             )
             self._count("rollup", "success", started)
+            if not self._stop.is_set():
+                self._job, started = "compaction", time.perf_counter()
+                await asyncio.to_thread(compaction.compact, self.service.db, now=time.time(), stop=self._stop)
+                self._count("compaction", "success", started)
             self.rollup_rows += self.last_report.hours_written
             self._next_rollup = clock + ROLLUP_INTERVAL
             self.runs += 1

@@ -8,10 +8,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import BigInteger, func, select, type_coerce
+from sqlalchemy import BigInteger, select, type_coerce
 from sqlalchemy.orm import Session
 
+from storage import raw
 from storage.history_models import Rollup1d, Rollup1h, Rollup5m
 from storage.history_sql import (
     DAY_MS,
@@ -49,7 +51,7 @@ from storage.history_types import (
 from storage.intervals import Span, StateTimes, cut_at, piece_figures
 from storage.latency import Summary, decode_slots
 from storage.maintenance import MaintenanceIndex, list_windows
-from storage.models import CheckRow, ResultRow
+from storage.models import CheckRow
 from storage.retention import Retention
 from storage.uptime import DEFAULT_SLO, incidents, uptime
 
@@ -237,13 +239,16 @@ def _grouped(buckets: list[tuple[int, Summary]], step_ms: int) -> list[HistoryPo
     return points
 
 
+class _RawPoint(NamedTuple):
+    ts: int  # ms
+    status: str
+    latency: float | None
+    reason: str
+
+
 def _raw_points(session: Session, check_id: str, a: int, b: int, group_ms: int | None) -> list[HistoryPoint]:
-    table = ResultRow.__table__
-    ts = type_coerce(table.c.ts, BigInteger)
-    rows = session.execute(
-        select(ts.label("ts"), table.c.status, table.c.latency, table.c.reason)
-        .where(table.c.check_id == check_id, ts >= a, ts < b).order_by(table.c.ts)
-    )
+    rows = [_RawPoint(r.ts_ms, r.status, r.latency, r.reason)
+            for r in raw.raw_results(session, check_ids=[check_id], start=a, end=b)]
     if group_ms is None:
         out = []
         for r in rows:
@@ -309,9 +314,7 @@ def check_history(
 
     resolution, step_ms, points = None, None, []
     if kept(retention.raw):
-        table = ResultRow.__table__
-        ts = type_coerce(table.c.ts, BigInteger)
-        n = session.scalar(select(func.count()).where(table.c.check_id == check_id, ts >= a, ts < b))
+        n = raw.count_results(session, check_id=check_id, start_ms=a, end_ms=b)
         if n <= max_points:
             resolution, points = "raw", _raw_points(session, check_id, a, b, None)
         elif n <= max_points * MAX_GROUPING:

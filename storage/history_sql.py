@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import BigInteger, Select, and_, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session
 
+from storage import raw
 from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h
 from storage.intervals import Span, spans_from
 from storage.latency import BIN_COLUMNS, Summary
@@ -245,7 +246,22 @@ def last_results_at(session: Session, *, subjects: Select[Any], at_ms: int) -> d
             .select_from(wanted)
             .join(table, and_(table.c.check_id == wanted.c.subject, ts == latest))
         )
-    return {r.check_id: r for r in session.execute(query)}
+    out: dict[str, Any] = {r.check_id: r for r in session.execute(query)}
+    # older results may be packed (storage/raw.py): those of checks with nothing newer here
+    ids = list(session.scalars(subjects))
+    packed = raw.latest_packed(session, check_ids=ids, at_ms=at_ms, newer_than={c: r.ts for c, r in out.items()})
+    for check_id, p in packed.items():
+        if check_id not in out or p.ts_ms > out[check_id].ts:
+            out[check_id] = _LastResult(check_id, p.ts_ms, p.status, p.latency, p.reason)
+    return out
+
+
+class _LastResult(NamedTuple):
+    check_id: str
+    ts: int  # ms
+    status: str
+    latency: float | None
+    reason: str
 
 
 # -- rollups -----------------------------------------------------------------------------------

@@ -112,3 +112,4 @@ class ComponentChangeRow(Base):
 # create_all see them.
 from storage import alert_models as _alert_models  # noqa: E402, F401
 from storage import history_models as _history_models  # noqa: E402, F401
+from storage import packed_models as _packed_models  # noqa: E402, F401

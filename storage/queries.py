@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from storage import raw
 from storage.db import insert_ignoring_duplicates
-from storage.models import CheckRow, ResultRow, StateChangeRow
+from storage.models import CheckRow, StateChangeRow
+from storage.raw import RawResult
 
 
 def sync_checks(session: Session, *, checks: list[dict[str, Any]], now: float) -> list[str]:
@@ -59,16 +61,9 @@ def latest_states(session: Session) -> dict[str, tuple[str, datetime, str]]:
     return {r.check_id: (r.new, r.ts, r.reason) for r in rows}
 
 
-def latest_results(session: Session, *, check_ids: list[str] | None = None) -> dict[str, ResultRow]:
+def latest_results(session: Session, *, check_ids: list[str] | None = None) -> dict[str, RawResult]:
     """Each check's most recent stored result."""
-    last = select(ResultRow.check_id, func.max(ResultRow.ts).label("ts")).group_by(ResultRow.check_id)
-    if check_ids is not None:
-        last = last.where(ResultRow.check_id.in_(check_ids))
-    last = last.subquery()
-    rows = session.scalars(
-        select(ResultRow).join(last, (ResultRow.check_id == last.c.check_id) & (ResultRow.ts == last.c.ts))
-    )
-    return {row.check_id: row for row in rows}
+    return raw.last_result_at(session, check_ids=check_ids)
 
 
 def results(
@@ -78,15 +73,9 @@ def results(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = 500,
-) -> list[ResultRow]:
+) -> list[RawResult]:
     """A check's results in [start, end), newest first, at most `limit`."""
-    query = select(ResultRow).where(ResultRow.check_id == check_id)
-    if start is not None:
-        query = query.where(ResultRow.ts >= start)
-    if end is not None:
-        query = query.where(ResultRow.ts < end)
-    query = query.order_by(ResultRow.ts.desc()).limit(limit)
-    return list(session.scalars(query))
+    return raw.raw_results(session, check_ids=[check_id], start=start, end=end, limit=limit, newest_first=True)
 
 
 def state_changes(

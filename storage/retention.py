@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from storage import rollups
 from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.models import ComponentChangeRow, ResultRow, StateChangeRow
+from storage.packed_models import PackedResultRow
 
 __all__ = [
     "RAW_RETENTION",
@@ -44,6 +45,7 @@ STATE_CHANGES_RETENTION: timedelta | None = None
 RAW_CHUNK = timedelta(hours=1)  # rows deleted per transaction: ~120,000 for 1,000 checks at 30 s
 ROLLUP_CHUNK = timedelta(days=1)
 _HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
+_HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,13 @@ def apply_retention(engine: Engine, *, now: float, retention: Retention) -> dict
             out["results"] = _delete_before(
                 engine, ResultRow.__table__.c.ts, min(cutoff(retention.raw), safe), RAW_CHUNK
             )
+            # a packed hour goes once it has wholly ended before the cutoff (hour + 1 h <= cutoff)
+            packed = _delete_before(
+                engine, PackedResultRow.__table__.c.hour, min(cutoff(retention.raw), safe) - _HOUR_MS + 1,
+                ROLLUP_CHUNK,
+            )
+            if packed:  # reported only when there was any: most installations never pack
+                out["results_packed"] = packed
     for model, window, grain in (
         (Rollup5m, retention.rollup_5m, _HOUR),
         (Rollup1h, retention.rollup_1h, _HOUR),

@@ -25,6 +25,7 @@ from sqlalchemy import BigInteger, Engine, case, delete, func, insert, literal_c
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
+from storage import raw
 from storage.history_models import ComponentRollup1d, MarkRow, Rollup1d, Rollup1h, Rollup5m
 from storage.latency import BIN_COLUMNS, BOUNDS, SLOTS_PER_HOUR, Summary, encode_slots
 from storage.models import CheckRow, ResultRow
@@ -93,25 +94,25 @@ def _slot_aggregates(session: Session, start_ms: int, end_ms: int) -> Iterable[A
     cumulative histogram counts (c_i = latencies below BOUNDS[i]), all computed by the database."""
     ts = _ms(_RESULTS.c.ts)
     lat = case((_RESULTS.c.status.in_(("up", "degraded")), _RESULTS.c.latency))
-    raw = (
+    hot = (
         select(_RESULTS.c.check_id, ts.label("ts"), _RESULTS.c.status.label("status"), lat.label("lat"))
         .where(ts >= start_ms, ts < end_ms)
         .subquery()
     )
-    slot = raw.c.ts - raw.c.ts % literal_column(str(SLOT_MS))
-    status = raw.c.status
+    slot = hot.c.ts - hot.c.ts % literal_column(str(SLOT_MS))
+    status = hot.c.status
     query = select(
-        raw.c.check_id,
+        hot.c.check_id,
         slot.label("slot"),
         func.count().label("runs"),
         func.sum(case((status == "down", 1), else_=0)).label("down"),
         func.sum(case((status == "degraded", 1), else_=0)).label("degraded"),
         func.sum(case((status.in_(("up", "down", "degraded")), 0), else_=1)).label("unknown"),
-        func.sum(raw.c.lat).label("lat_sum"),
-        func.max(raw.c.lat).label("lat_max"),
-        func.count(raw.c.lat).label("lat_count"),
-        *(func.sum(case((raw.c.lat < bound, 1), else_=0)).label(f"c{i}") for i, bound in enumerate(BOUNDS)),
-    ).group_by(raw.c.check_id, slot)
+        func.sum(hot.c.lat).label("lat_sum"),
+        func.max(hot.c.lat).label("lat_max"),
+        func.count(hot.c.lat).label("lat_count"),
+        *(func.sum(case((hot.c.lat < bound, 1), else_=0)).label(f"c{i}") for i, bound in enumerate(BOUNDS)),
+    ).group_by(hot.c.check_id, slot)
     return session.execute(query)
 
 
@@ -143,6 +144,7 @@ def rebuild_hours(session: Session, *, start_ms: int, end_ms: int) -> int:
         hour = floor_to(int(row.slot), HOUR_MS)
         slots = hours.setdefault((row.check_id, hour), [None] * SLOTS_PER_HOUR)
         slots[(int(row.slot) - hour) // SLOT_MS] = _summary_from_aggregate(row)
+    _add_packed(session, hours, start_ms, end_ms)
     for table in (_R5, _R1H):
         session.execute(delete(table).where(_ms(table.c.bucket) >= start_ms, _ms(table.c.bucket) < end_ms))
     if hours:
@@ -158,6 +160,19 @@ def rebuild_hours(session: Session, *, start_ms: int, end_ms: int) -> int:
         )
     rebuild_days(session, start_ms=start_ms, end_ms=end_ms)
     return len(hours)
+
+
+def _add_packed(session: Session, hours: dict[tuple[str, int], list[Summary | None]], start_ms: int,
+                end_ms: int) -> None:
+    """Count the packed results of [start, end) into `hours` (storage/compaction.py packs only
+    hours whose rollups were final, but a late write into such an hour recomputes it)."""
+    for check_id, hour, results in raw.packed_in(session, check_ids=None, start_ms=start_ms, end_ms=end_ms):
+        slots = hours.setdefault((check_id, hour), [None] * SLOTS_PER_HOUR)
+        for p in results:
+            i = (p.ts_ms - hour) // SLOT_MS
+            if slots[i] is None:
+                slots[i] = Summary()
+            slots[i].add(p.status, p.latency)
 
 
 def rebuild_days(session: Session, *, start_ms: int, end_ms: int) -> None:

@@ -1,0 +1,173 @@
+"""The one reader of raw results: the hot `results` rows and the packed `results_packed` rows
+(storage/packing.py) merged into the same records, so no caller knows which table holds what.
+Reads only; the caller owns the session and the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, func, select, type_coerce
+from sqlalchemy.orm import Session
+
+from storage import packing
+from storage.models import ResultRow
+from storage.packed_models import PackedResultRow
+
+__all__ = ["RawResult", "count_results", "last_result_at", "latest_packed", "packed_in", "raw_results"]
+
+HOUR_MS = 3_600_000
+
+_HOT = ResultRow.__table__
+_PACKED = PackedResultRow.__table__
+
+
+@dataclass(slots=True)
+class RawResult:
+    """One run, wherever it is stored: the attributes of a ResultRow."""
+
+    check_id: str
+    ts: datetime
+    status: str
+    latency: float | None
+    reason: str
+    details: dict[str, Any] | None
+
+    @property
+    def ts_ms(self) -> int:
+        return round(self.ts.timestamp() * 1000)
+
+
+def _to_ms(value: datetime | int | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return round(value.timestamp() * 1000)
+
+
+def _ms(column: Any) -> Any:
+    return type_coerce(column, BigInteger)
+
+
+def _record(check_id: str, p: packing.Packed) -> RawResult:
+    return RawResult(check_id, datetime.fromtimestamp(p.ts_ms / 1000, tz=UTC), p.status, p.latency, p.reason,
+                     p.details)
+
+
+def packed_in(session: Session, *, check_ids: Iterable[str] | None, start_ms: int | None, end_ms: int | None,
+              newest_first: bool = False) -> Iterable[tuple[str, int, list[packing.Packed]]]:
+    """(check_id, hour, results in [start, end)) of the packed rows overlapping [start, end), by
+    hour (then check); lazily, so a caller with enough can stop early."""
+    query = select(_PACKED.c.check_id, _PACKED.c.hour, _PACKED.c.blob)
+    if check_ids is not None:
+        query = query.where(_PACKED.c.check_id.in_(list(check_ids)))
+    if start_ms is not None:
+        query = query.where(_PACKED.c.hour > start_ms - HOUR_MS, _PACKED.c.last_ms >= start_ms)
+    if end_ms is not None:
+        query = query.where(_PACKED.c.hour < end_ms, _PACKED.c.first_ms < end_ms)
+    order = (_PACKED.c.hour.desc(), _PACKED.c.check_id) if newest_first else (_PACKED.c.hour, _PACKED.c.check_id)
+    for row in session.execute(query.order_by(*order)):
+        results = [
+            p for p in packing.decode(row.blob, base_ms=row.hour)
+            if (start_ms is None or p.ts_ms >= start_ms) and (end_ms is None or p.ts_ms < end_ms)
+        ]
+        yield row.check_id, row.hour, results
+
+
+def raw_results(
+    session: Session,
+    *,
+    check_ids: list[str] | None,
+    start: datetime | int | None = None,
+    end: datetime | int | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[RawResult]:
+    """The results of `check_ids` (None: all) in [start, end) (datetimes or ms), in time order
+    (ties by check id), newest first if asked, at most `limit`."""
+    a, b = _to_ms(start), _to_ms(end)
+    ts = _ms(_HOT.c.ts)
+    query = select(_HOT)
+    if check_ids is not None:
+        query = query.where(_HOT.c.check_id.in_(check_ids))
+    if a is not None:
+        query = query.where(ts >= a)
+    if b is not None:
+        query = query.where(ts < b)
+    query = query.order_by(_HOT.c.ts.desc() if newest_first else _HOT.c.ts)
+    if limit is not None:
+        query = query.limit(limit)
+    out = [RawResult(r.check_id, r.ts, r.status, r.latency, r.reason, r.details) for r in session.execute(
+        select(ResultRow.check_id, ResultRow.ts, ResultRow.status, ResultRow.latency, ResultRow.reason,
+               ResultRow.details).from_statement(query))]
+    seen = {(r.check_id, r.ts_ms) for r in out}
+    for check_id, hour, results in packed_in(session, check_ids=check_ids, start_ms=a, end_ms=b,
+                                             newest_first=newest_first):
+        if limit is not None and len(out) >= limit:
+            # packed hours come in order: stop once `limit` results lie on the near side of this one
+            if newest_first and sum(r.ts_ms >= hour + HOUR_MS for r in out) >= limit:
+                break
+            if not newest_first and sum(r.ts_ms < hour for r in out) >= limit:
+                break
+        out.extend(_record(check_id, p) for p in results if (check_id, p.ts_ms) not in seen)
+    out.sort(key=lambda r: (r.ts, r.check_id), reverse=newest_first)
+    return out if limit is None else out[:limit]
+
+
+def count_results(session: Session, *, check_id: str, start_ms: int, end_ms: int) -> int:
+    """How many results one check has in [start, end)."""
+    return len(raw_results(session, check_ids=[check_id], start=start_ms, end=end_ms))
+
+
+def latest_packed(session: Session, *, check_ids: list[str] | None, at_ms: int | None = None,
+                  newer_than: dict[str, int] | None = None) -> dict[str, packing.Packed]:
+    """Each check's last packed result at or before `at_ms` (None: the last of all), only for
+    checks whose packed results may be newer than `newer_than[check]` (ms)."""
+    last = select(_PACKED.c.check_id, func.max(_PACKED.c.hour).label("hour")).group_by(_PACKED.c.check_id)
+    if check_ids is not None:
+        last = last.where(_PACKED.c.check_id.in_(check_ids))
+    if at_ms is not None:
+        last = last.where(_PACKED.c.first_ms <= at_ms)  # that row holds the last packed result <= at
+    last = last.subquery()
+    heads = session.execute(
+        select(_PACKED.c.check_id, _PACKED.c.hour, _PACKED.c.last_ms)
+        .join(last, and_(_PACKED.c.check_id == last.c.check_id, _PACKED.c.hour == last.c.hour))
+    ).all()
+    newer_than = newer_than or {}
+    wanted = [(h.check_id, h.hour) for h in heads
+              if h.check_id not in newer_than or min(h.last_ms, at_ms or h.last_ms) > newer_than[h.check_id]]
+    out: dict[str, packing.Packed] = {}
+    for check_id, hour in wanted:
+        blob = session.scalar(select(_PACKED.c.blob).where(_PACKED.c.check_id == check_id, _PACKED.c.hour == hour))
+        before = [p for p in packing.decode(blob, base_ms=hour) if at_ms is None or p.ts_ms <= at_ms]
+        if before:
+            out[check_id] = before[-1]
+    return out
+
+
+def last_result_at(session: Session, *, check_ids: list[str] | None, at: datetime | int | None = None
+                   ) -> dict[str, RawResult]:
+    """Each check's last result at or before `at` (None: its last result)."""
+    at_ms = _to_ms(at)
+    inner = _HOT.alias("inner_results")
+    latest = select(inner.c.check_id, func.max(_ms(inner.c.ts)).label("ts")).group_by(inner.c.check_id)
+    if check_ids is not None:
+        latest = latest.where(inner.c.check_id.in_(check_ids))
+    if at_ms is not None:
+        latest = latest.where(_ms(inner.c.ts) <= at_ms)
+    latest = latest.subquery()
+    rows = session.execute(
+        select(ResultRow.check_id, ResultRow.ts, ResultRow.status, ResultRow.latency, ResultRow.reason,
+               ResultRow.details)
+        .join(latest, and_(ResultRow.check_id == latest.c.check_id, _ms(ResultRow.ts) == latest.c.ts))
+    )
+    out = {r.check_id: RawResult(*r) for r in rows}
+    packed = latest_packed(session, check_ids=check_ids, at_ms=at_ms,
+                           newer_than={cid: r.ts_ms for cid, r in out.items()})
+    for check_id, p in packed.items():
+        if check_id not in out or p.ts_ms > out[check_id].ts_ms:
+            out[check_id] = _record(check_id, p)
+    return out
