@@ -100,21 +100,22 @@ def raw_results(
     query = query.order_by(_HOT.c.ts.desc() if newest_first else _HOT.c.ts)
     if limit is not None:
         query = query.limit(limit)
-    out = [RawResult(r.check_id, r.ts, r.status, r.latency, r.reason, r.details) for r in session.execute(
-        select(ResultRow.check_id, ResultRow.ts, ResultRow.status, ResultRow.latency, ResultRow.reason,
-               ResultRow.details).from_statement(query))]
-    seen = {(r.check_id, r.ts_ms) for r in out}
+    rows = session.execute(select(ResultRow.check_id, ResultRow.ts, ResultRow.status, ResultRow.latency,
+                                  ResultRow.reason, ResultRow.details).from_statement(query))
+    # keyed by (check, ms): a result both packed and re-pushed since reads as the packed one, as
+    # it will stay after the next compaction (what is stored first wins, as in `results`)
+    out = {(r.check_id, _to_ms(r.ts)): RawResult(*r) for r in rows}
     for check_id, hour, results in packed_in(session, check_ids=check_ids, start_ms=a, end_ms=b,
                                              newest_first=newest_first):
         if limit is not None and len(out) >= limit:
             # packed hours come in order: stop once `limit` results lie on the near side of this one
-            if newest_first and sum(r.ts_ms >= hour + HOUR_MS for r in out) >= limit:
+            if newest_first and sum(ms >= hour + HOUR_MS for _, ms in out) >= limit:
                 break
-            if not newest_first and sum(r.ts_ms < hour for r in out) >= limit:
+            if not newest_first and sum(ms < hour for _, ms in out) >= limit:
                 break
-        out.extend(_record(check_id, p) for p in results if (check_id, p.ts_ms) not in seen)
-    out.sort(key=lambda r: (r.ts, r.check_id), reverse=newest_first)
-    return out if limit is None else out[:limit]
+        out.update(((check_id, p.ts_ms), _record(check_id, p)) for p in results)
+    ordered = sorted(out.values(), key=lambda r: (r.ts, r.check_id), reverse=newest_first)
+    return ordered if limit is None else ordered[:limit]
 
 
 def count_results(session: Session, *, check_id: str, start_ms: int, end_ms: int) -> int:

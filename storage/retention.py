@@ -122,7 +122,7 @@ def apply_retention(engine: Engine, *, now: float, retention: Retention) -> dict
                 engine, PackedResultRow.__table__.c.hour, min(cutoff(retention.raw), safe) - _HOUR_MS + 1,
                 ROLLUP_CHUNK,
             )
-            if packed:  # reported only when there was any: most installations never pack
+            if packed:  # reported only when there was any: the report's keys stay as they were otherwise
                 out["results_packed"] = packed
     for model, window, grain in (
         (Rollup5m, retention.rollup_5m, _HOUR),

@@ -165,10 +165,18 @@ def rebuild_hours(session: Session, *, start_ms: int, end_ms: int) -> int:
 def _add_packed(session: Session, hours: dict[tuple[str, int], list[Summary | None]], start_ms: int,
                 end_ms: int) -> None:
     """Count the packed results of [start, end) into `hours` (storage/compaction.py packs only
-    hours whose rollups were final, but a late write into such an hour recomputes it)."""
+    hours whose rollups were final, but a late write into such an hour recomputes it). A result
+    both packed and in `results` (re-pushed after packing) was counted from `results` already."""
+    hot: set[tuple[str, int]] | None = None
     for check_id, hour, results in raw.packed_in(session, check_ids=None, start_ms=start_ms, end_ms=end_ms):
+        if hot is None:  # only when there are packed rows: usually a few late writes then
+            ts = _ms(_RESULTS.c.ts)
+            keys = select(_RESULTS.c.check_id, ts).where(ts >= start_ms, ts < end_ms)
+            hot = {(r[0], r[1]) for r in session.execute(keys)}
         slots = hours.setdefault((check_id, hour), [None] * SLOTS_PER_HOUR)
         for p in results:
+            if (check_id, p.ts_ms) in hot:
+                continue
             i = (p.ts_ms - hour) // SLOT_MS
             if slots[i] is None:
                 slots[i] = Summary()
