@@ -3,9 +3,9 @@ from `results` into `results_packed` (one row per check and hour). Knows nothing
 
 An hour is packed only once it ended before the rollup watermark less rollups.LATE_MARGIN (the
 rollups will not recompute it unless a late write asks, and then they read packed rows too, see
-storage/raw.py) and before `now - hot`. Each hour is one transaction: read its raw rows, merge them
-into the packed rows (a late write into an hour packed already), upsert, delete exactly the raw
-rows read (never a range: the writer may add one meanwhile). Rerunning or interrupting is safe."""
+storage/raw.py) and before `now - hot`. Each hour is one transaction: delete its raw rows (RETURNING
+them: exactly those, whatever the writer adds meanwhile), merge them into the packed rows (a late
+write into an hour packed already), replace those. Rerunning or interrupting is safe."""
 
 from __future__ import annotations
 
@@ -61,10 +61,18 @@ def horizon(session: Session, *, now: float, hot: timedelta = HOT) -> int | None
 def pack_hour(session: Session, hour: int) -> int:
     """Move every check's raw results of [hour, hour + 1 h) into its packed row. Returns rows moved."""
     ts = _ms(_HOT_T.c.ts)
-    raw = session.execute(
-        select(_HOT_T.c.check_id, ts.label("ts"), _HOT_T.c.status, _HOT_T.c.latency, _HOT_T.c.reason,
-               _HOT_T.c.details).where(ts >= hour, ts < hour + HOUR_MS)
-    ).all()
+    columns = (_HOT_T.c.check_id, ts.label("ts"), _HOT_T.c.status, _HOT_T.c.latency, _HOT_T.c.reason,
+               _HOT_T.c.details)
+    in_hour = (ts >= hour, ts < hour + HOUR_MS)
+    if session.get_bind().dialect.delete_returning:
+        # one statement takes exactly the rows it deletes: a row the writer adds meanwhile stays
+        raw = session.execute(delete(_HOT_T).where(*in_hour).returning(*columns)).all()
+    else:
+        raw = session.execute(select(*columns).where(*in_hour)).all()
+        session.execute(  # exactly the rows read, never the range
+            delete(_HOT_T).where(_HOT_T.c.check_id == bindparam("c"), ts == bindparam("t")),
+            [{"c": r.check_id, "t": r.ts} for r in raw],
+        )
     if not raw:
         return 0
     by_check: dict[str, list[packing.Packed]] = defaultdict(list)
@@ -87,11 +95,6 @@ def pack_hour(session: Session, hour: int) -> int:
         rows.append({"check_id": check_id, "hour": hour, "count": len(results), "first_ms": results[0].ts_ms,
                      "last_ms": results[-1].ts_ms, "blob": packing.encode(results, base_ms=hour)})
     session.execute(insert(_PACKED), rows)
-    # exactly the rows read: a row the writer added since stays, to be packed by the next run
-    session.execute(
-        delete(_HOT_T).where(_HOT_T.c.check_id == bindparam("c"), _ms(_HOT_T.c.ts) == bindparam("t")),
-        [{"c": r.check_id, "t": r.ts} for r in raw],
-    )
     return len(raw)
 
 
