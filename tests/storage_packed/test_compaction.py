@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage import compaction, history, packing, queries, raw, rollups
+from storage.db import create_db_engine, upgrade
 from storage.models import ResultRow
 from storage.packed_models import PackedResultRow
 from storage.retention import Retention, apply_retention
@@ -130,3 +131,19 @@ def test_retention_deletes_packed_hours(any_db):
     assert deleted["results_packed"] == 3
     with Session(engine) as s:
         assert raw.raw_results(s, check_ids=["web/a"], limit=1)[0].ts == at(3 * H)
+
+
+def test_without_delete_returning(tmp_path, monkeypatch):
+    """Databases without DELETE … RETURNING: the rows read are deleted one by one, same outcome."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine)
+    try:
+        scenario.seed(engine).stop()
+        rollups.update(engine, now=ts(NOW))
+        before = answers(engine)
+        monkeypatch.setattr(engine.dialect, "delete_returning", False)
+        assert compaction.compact(engine, now=ts(NOW)).rows == 600
+        assert counts(engine) == (120, 10)
+        assert answers(engine) == before
+    finally:
+        engine.dispose()
