@@ -142,29 +142,57 @@ def count_results(session: Session, *, check_id: str, start_ms: int, end_ms: int
     return n
 
 
+def _heads(session: Session, check_ids: list[str] | None, at_ms: int | None, lo: int | None,
+           exclude: Iterable[str] = ()) -> list[Any]:
+    """(check_id, hour, last_ms) of each check's last packed row holding a result <= at_ms,
+    looking only at hours >= lo if given."""
+    last = select(_PACKED.c.check_id, func.max(_PACKED.c.hour).label("hour")).group_by(_PACKED.c.check_id)
+    if check_ids is not None:
+        last = last.where(_PACKED.c.check_id.in_(check_ids))
+    if exclude:
+        last = last.where(_PACKED.c.check_id.not_in(list(exclude)))
+    if lo is not None:
+        last = last.where(_PACKED.c.hour >= lo)
+    if at_ms is not None:
+        last = last.where(_PACKED.c.hour <= at_ms, _PACKED.c.first_ms <= at_ms)  # holds the last one <= at
+    last = last.subquery()
+    return session.execute(
+        select(_PACKED.c.check_id, _PACKED.c.hour, _PACKED.c.last_ms)
+        .join(last, and_(_PACKED.c.check_id == last.c.check_id, _PACKED.c.hour == last.c.hour))
+    ).all()
+
+
+_LOOKBACK_MS = 3 * HOUR_MS  # first look for each check's last packed row this close to the newest one
+
+
 def latest_packed(session: Session, *, check_ids: list[str] | None, at_ms: int | None = None,
                   newer_than: dict[str, int] | None = None) -> dict[str, packing.Packed]:
     """Each check's last packed result at or before `at_ms` (None: the last of all), only for
     checks whose packed results may be newer than `newer_than[check]` (ms)."""
-    last = select(_PACKED.c.check_id, func.max(_PACKED.c.hour).label("hour")).group_by(_PACKED.c.check_id)
-    if check_ids is not None:
-        last = last.where(_PACKED.c.check_id.in_(check_ids))
-    if at_ms is not None:
-        last = last.where(_PACKED.c.first_ms <= at_ms)  # that row holds the last packed result <= at
-    last = last.subquery()
-    heads = session.execute(
-        select(_PACKED.c.check_id, _PACKED.c.hour, _PACKED.c.last_ms)
-        .join(last, and_(_PACKED.c.check_id == last.c.check_id, _PACKED.c.hour == last.c.hour))
-    ).all()
     newer_than = newer_than or {}
-    wanted = [(h.check_id, h.hour) for h in heads
-              if h.check_id not in newer_than or min(h.last_ms, at_ms or h.last_ms) > newer_than[h.check_id]]
+    top_q = select(func.max(_PACKED.c.hour))
+    top = session.scalar(top_q if at_ms is None else top_q.where(_PACKED.c.hour <= at_ms))
+    if top is None:
+        return {}
+    if check_ids is not None:  # a result from after the newest packed hour beats anything packed
+        check_ids = [c for c in check_ids if newer_than.get(c, -1) < top + HOUR_MS]
+        if not check_ids:
+            return {}
+    heads = _heads(session, check_ids, at_ms, top - _LOOKBACK_MS)
+    found = {h.check_id for h in heads}
+    if check_ids is None or len(found) < len(check_ids):  # checks silent for hours: the slow way
+        heads += _heads(session, check_ids, at_ms, None, exclude=found)
+    by_hour: dict[int, list[str]] = {}
+    for h in heads:
+        if h.check_id not in newer_than or min(h.last_ms, at_ms or h.last_ms) > newer_than[h.check_id]:
+            by_hour.setdefault(h.hour, []).append(h.check_id)
     out: dict[str, packing.Packed] = {}
-    for check_id, hour in wanted:
-        blob = session.scalar(select(_PACKED.c.blob).where(_PACKED.c.check_id == check_id, _PACKED.c.hour == hour))
-        before = [p for p in packing.decode(blob, base_ms=hour) if at_ms is None or p.ts_ms <= at_ms]
-        if before:
-            out[check_id] = before[-1]
+    for hour, ids in by_hour.items():
+        for check_id, blob in session.execute(select(_PACKED.c.check_id, _PACKED.c.blob)
+                                              .where(_PACKED.c.hour == hour, _PACKED.c.check_id.in_(ids))):
+            before = [p for p in packing.decode(blob, base_ms=hour) if at_ms is None or p.ts_ms <= at_ms]
+            if before:
+                out[check_id] = before[-1]
     return out
 
 
