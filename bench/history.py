@@ -189,7 +189,7 @@ def run(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             rollups.set_mark(session, BENCH_NOW, now_ms)  # for --reuse
         # space freed by the compaction counted honestly: the files rewritten without it
         t = time.perf_counter()
-        if kind == "postgresql":
+        if engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as con:
                 con.execute(text("VACUUM FULL ANALYZE"))
         else:
