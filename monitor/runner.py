@@ -55,8 +55,8 @@ class Runner:
             finally:
                 self.in_flight -= 1
             elapsed = time.perf_counter() - t0
-        if result.latency is None:
-            result.latency = elapsed
+        # storage keeps whole microseconds (storage/packing.py packs them as integers): so does memory
+        result.latency = round(elapsed if result.latency is None else result.latency, 6)
         result.time = round(started, 3)  # storage keeps milliseconds: memory agrees with it
         return result
 

@@ -249,7 +249,8 @@ def last_results_at(session: Session, *, subjects: Select[Any], at_ms: int) -> d
     out: dict[str, Any] = {r.check_id: r for r in session.execute(query)}
     # older results may be packed (storage/raw.py): those of checks with nothing newer here
     ids = list(session.scalars(subjects))
-    packed = raw.latest_packed(session, check_ids=ids, at_ms=at_ms, newer_than={c: r.ts for c, r in out.items()})
+    packed = raw.latest_packed(session, check_ids=ids, at_ms=at_ms, newer_than={c: r.ts for c, r in out.items()},
+                               details=False)
     for check_id, p in packed.items():
         if check_id not in out or p.ts_ms > out[check_id].ts:
             out[check_id] = _LastResult(check_id, p.ts_ms, p.status, p.latency, p.reason)

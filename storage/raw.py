@@ -58,9 +58,10 @@ def _record(check_id: str, p: packing.Packed) -> RawResult:
 
 
 def packed_in(session: Session, *, check_ids: Iterable[str] | None, start_ms: int | None, end_ms: int | None,
-              newest_first: bool = False) -> Iterable[tuple[str, int, list[packing.Packed]]]:
+              newest_first: bool = False, details: bool = True) -> Iterable[tuple[str, int, list[packing.Packed]]]:
     """(check_id, hour, results in [start, end)) of the packed rows overlapping [start, end), by
-    hour (then check); lazily, so a caller with enough can stop early."""
+    hour (then check); lazily, so a caller with enough can stop early. Without `details` the
+    results' details are None (and not unpacked)."""
     query = select(_PACKED.c.check_id, _PACKED.c.hour, _PACKED.c.blob)
     if check_ids is not None:
         query = query.where(_PACKED.c.check_id.in_(list(check_ids)))
@@ -71,7 +72,7 @@ def packed_in(session: Session, *, check_ids: Iterable[str] | None, start_ms: in
     order = (_PACKED.c.hour.desc(), _PACKED.c.check_id) if newest_first else (_PACKED.c.hour, _PACKED.c.check_id)
     for row in session.execute(query.order_by(*order)):
         results = [
-            p for p in packing.decode(row.blob, base_ms=row.hour)
+            p for p in packing.decode(row.blob, base_ms=row.hour, details=details)
             if (start_ms is None or p.ts_ms >= start_ms) and (end_ms is None or p.ts_ms < end_ms)
         ]
         yield row.check_id, row.hour, results
@@ -138,7 +139,7 @@ def count_results(session: Session, *, check_id: str, start_ms: int, end_ms: int
         blob = session.scalar(select(_PACKED.c.blob).where(_PACKED.c.check_id == check_id,
                                                             _PACKED.c.hour == row.hour))
         n += sum(start_ms <= p.ts_ms < end_ms and p.ts_ms not in hot_keys
-                 for p in packing.decode(blob, base_ms=row.hour))
+                 for p in packing.decode(blob, base_ms=row.hour, details=False))
     return n
 
 
@@ -166,9 +167,10 @@ _LOOKBACK_MS = 3 * HOUR_MS  # first look for each check's last packed row this c
 
 
 def latest_packed(session: Session, *, check_ids: list[str] | None, at_ms: int | None = None,
-                  newer_than: dict[str, int] | None = None) -> dict[str, packing.Packed]:
+                  newer_than: dict[str, int] | None = None, details: bool = True) -> dict[str, packing.Packed]:
     """Each check's last packed result at or before `at_ms` (None: the last of all), only for
-    checks whose packed results may be newer than `newer_than[check]` (ms)."""
+    checks whose packed results may be newer than `newer_than[check]` (ms); details None unless
+    asked."""
     newer_than = newer_than or {}
     top_q = select(func.max(_PACKED.c.hour))
     top = session.scalar(top_q if at_ms is None else top_q.where(_PACKED.c.hour <= at_ms))
@@ -190,9 +192,9 @@ def latest_packed(session: Session, *, check_ids: list[str] | None, at_ms: int |
     for hour, ids in by_hour.items():
         for check_id, blob in session.execute(select(_PACKED.c.check_id, _PACKED.c.blob)
                                               .where(_PACKED.c.hour == hour, _PACKED.c.check_id.in_(ids))):
-            before = [p for p in packing.decode(blob, base_ms=hour) if at_ms is None or p.ts_ms <= at_ms]
-            if before:
-                out[check_id] = before[-1]
+            last = packing.last_at(blob, base_ms=hour, at_ms=at_ms, details=details)
+            if last is not None:
+                out[check_id] = last
     return out
 
 

@@ -168,7 +168,8 @@ def _add_packed(session: Session, hours: dict[tuple[str, int], list[Summary | No
     hours whose rollups were final, but a late write into such an hour recomputes it). A result
     both packed and in `results` (re-pushed after packing) was counted from `results` already."""
     hot: set[tuple[str, int]] | None = None
-    for check_id, hour, results in raw.packed_in(session, check_ids=None, start_ms=start_ms, end_ms=end_ms):
+    for check_id, hour, results in raw.packed_in(session, check_ids=None, start_ms=start_ms, end_ms=end_ms,
+                                                         details=False):
         if hot is None:  # only when there are packed rows: usually a few late writes then
             ts = _ms(_RESULTS.c.ts)
             keys = select(_RESULTS.c.check_id, ts).where(ts >= start_ms, ts < end_ms)
