@@ -13,7 +13,7 @@ from sqlalchemy import BigInteger, and_, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from storage import packing
-from storage.models import ResultRow
+from storage.models import CheckRow, ResultRow
 from storage.packed_models import PackedResultRow
 
 __all__ = ["RawResult", "count_results", "last_result_at", "latest_packed", "packed_in", "raw_results"]
@@ -143,15 +143,13 @@ def count_results(session: Session, *, check_id: str, start_ms: int, end_ms: int
     return n
 
 
-def _heads(session: Session, check_ids: list[str] | None, at_ms: int | None, lo: int | None,
-           exclude: Iterable[str] = ()) -> list[Any]:
-    """(check_id, hour, last_ms) of each check's last packed row holding a result <= at_ms,
-    looking only at hours >= lo if given."""
-    last = select(_PACKED.c.check_id, func.max(_PACKED.c.hour).label("hour")).group_by(_PACKED.c.check_id)
-    if check_ids is not None:
-        last = last.where(_PACKED.c.check_id.in_(check_ids))
-    if exclude:
-        last = last.where(_PACKED.c.check_id.not_in(list(exclude)))
+def _heads(session: Session, check_ids: list[str], at_ms: int | None, lo: int | None, *, before: int
+           ) -> list[Any]:
+    """(check_id, hour, last_ms) of each check's last packed row before hour `before` holding a
+    result <= at_ms, looking only at hours >= lo if given."""
+    last = (select(_PACKED.c.check_id, func.max(_PACKED.c.hour).label("hour"))
+            .where(_PACKED.c.check_id.in_(check_ids), _PACKED.c.hour < before)
+            .group_by(_PACKED.c.check_id))
     if lo is not None:
         last = last.where(_PACKED.c.hour >= lo)
     if at_ms is not None:
@@ -163,38 +161,62 @@ def _heads(session: Session, check_ids: list[str] | None, at_ms: int | None, lo:
     ).all()
 
 
-_LOOKBACK_MS = 3 * HOUR_MS  # first look for each check's last packed row this close to the newest one
+_LOOKBACK_MS = 3 * HOUR_MS  # then look for each check's last packed row this close to the newest one
+_IN_LIST_MAX = 50  # more checks than this: read the hour's rows for all checks and keep the wanted ones
 
 
 def latest_packed(session: Session, *, check_ids: list[str] | None, at_ms: int | None = None,
                   newer_than: dict[str, int] | None = None, details: bool = True) -> dict[str, packing.Packed]:
     """Each check's last packed result at or before `at_ms` (None: the last of all), only for
     checks whose packed results may be newer than `newer_than[check]` (ms); details None unless
-    asked."""
+    asked. Checks: `check_ids`, or every check ever configured.
+
+    Nearly every check has a row in the newest packed hour at or before `at_ms`, so that hour is
+    read first, its blobs fetched in the same query, and only the times and one result of each
+    are unpacked; checks it does not answer (silent for a while, or `at_ms` before their first
+    run of that hour) are looked up per check."""
     newer_than = newer_than or {}
     top_q = select(func.max(_PACKED.c.hour))
     top = session.scalar(top_q if at_ms is None else top_q.where(_PACKED.c.hour <= at_ms))
     if top is None:
         return {}
-    if check_ids is not None:  # a result from after the newest packed hour beats anything packed
-        check_ids = [c for c in check_ids if newer_than.get(c, -1) < top + HOUR_MS]
-        if not check_ids:
-            return {}
-    heads = _heads(session, check_ids, at_ms, top - _LOOKBACK_MS)
+    if check_ids is None:
+        check_ids = list(session.scalars(select(CheckRow.id)))
+    # a result from after the newest packed hour beats anything packed
+    wanted = {c for c in check_ids if newer_than.get(c, -1) < top + HOUR_MS}
+    out: dict[str, packing.Packed] = {}
+
+    def take(check_id: str, hour: int, blob: bytes) -> bool:
+        """Whether the blob holds a result <= at (kept if newer than `newer_than`)."""
+        last = packing.last_at(blob, base_ms=hour, at_ms=at_ms, details=details)
+        if last is not None and last.ts_ms > newer_than.get(check_id, -1):
+            out[check_id] = last
+        return last is not None
+
+    if not wanted:
+        return out
+    query = select(_PACKED.c.check_id, _PACKED.c.blob).where(_PACKED.c.hour == top)
+    if len(wanted) <= _IN_LIST_MAX:
+        query = query.where(_PACKED.c.check_id.in_(sorted(wanted)))
+    answered = set()
+    for check_id, blob in session.execute(query):
+        if check_id in wanted and take(check_id, top, blob):
+            answered.add(check_id)
+    rest = sorted(wanted - answered)
+    if not rest:
+        return out
+    heads = _heads(session, rest, at_ms, top - _LOOKBACK_MS, before=top)
     found = {h.check_id for h in heads}
-    if check_ids is None or len(found) < len(check_ids):  # checks silent for hours: the slow way
-        heads += _heads(session, check_ids, at_ms, None, exclude=found)
+    if len(found) < len(rest):  # checks silent for hours: the slow way
+        heads += _heads(session, [c for c in rest if c not in found], at_ms, None, before=top)
     by_hour: dict[int, list[str]] = {}
     for h in heads:
-        if h.check_id not in newer_than or min(h.last_ms, at_ms or h.last_ms) > newer_than[h.check_id]:
+        if min(h.last_ms, at_ms if at_ms is not None else h.last_ms) > newer_than.get(h.check_id, -1):
             by_hour.setdefault(h.hour, []).append(h.check_id)
-    out: dict[str, packing.Packed] = {}
     for hour, ids in by_hour.items():
         for check_id, blob in session.execute(select(_PACKED.c.check_id, _PACKED.c.blob)
                                               .where(_PACKED.c.hour == hour, _PACKED.c.check_id.in_(ids))):
-            last = packing.last_at(blob, base_ms=hour, at_ms=at_ms, details=details)
-            if last is not None:
-                out[check_id] = last
+            take(check_id, hour, blob)
     return out
 
 
