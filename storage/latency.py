@@ -35,8 +35,9 @@ BIN_COLUMNS: tuple[str, ...] = tuple(f"h{i:02d}" for i in range(NBINS))
 """Column names of the bins in the hourly and daily rollup tables."""
 
 SLOTS_PER_HOUR = 12  # 5-minute buckets in one hour
-_ENCODING_VERSION = 1
-_SLOT_HEAD = struct.Struct("<Bff")  # slot index, latency sum, latency max (float32: ample for a sum of 300)
+_ENCODING_VERSION = 2
+_HAS_FAILURES, _HAS_LATENCY = 1, 2  # slot flags
+_SLOT_HEAD_V1 = struct.Struct("<Bff")  # version 1: slot index, latency sum, latency max (float32)
 
 
 def bin_index(latency: float) -> int:
@@ -189,34 +190,81 @@ def _get_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def _micros(seconds: float) -> int:
+    return max(0, round(seconds * 1_000_000))
+
+
 def encode_slots(slots: Sequence[Summary | None]) -> bytes:
     """Pack up to 12 five-minute summaries (index = slot in the hour; None or empty = no runs)
-    into a few hundred bytes: varint counts, float32 latency sum and max, sparse bins."""
+    into one value of ~190 bytes for a check run every 30 s: a bitmap of the slots with runs,
+    then per slot a flags byte, varint counts (the three failure counts only when not all
+    zero), latency sum and max as varint microseconds, and the used bins as (gap, count)."""
+    present = [(i, s) for i, s in enumerate(slots) if s is not None and s.runs]
     out = bytearray([_ENCODING_VERSION])
-    for index, summary in enumerate(slots):
-        if summary is None or not summary.runs:
-            continue
-        lat_max = math.nan if summary.lat_max is None else summary.lat_max
-        out += _SLOT_HEAD.pack(index, summary.lat_sum, lat_max)
-        for value in (summary.runs, summary.down, summary.degraded, summary.unknown):
-            _put_varint(out, value)
+    out += sum(1 << i for i, _ in present).to_bytes(2, "little")
+    for _, summary in present:
+        failures = (summary.down, summary.degraded, summary.unknown)
+        flags = (_HAS_FAILURES if any(failures) else 0) | (_HAS_LATENCY if summary.lat_max is not None else 0)
+        out.append(flags)
+        _put_varint(out, summary.runs)
+        if flags & _HAS_FAILURES:
+            for value in failures:
+                _put_varint(out, value)
+        if flags & _HAS_LATENCY:
+            _put_varint(out, _micros(summary.lat_sum))
+            _put_varint(out, _micros(summary.lat_max))
         used = [(i, c) for i, c in enumerate(summary.bins) if c]
         out.append(len(used))
+        last = -1
         for i, count in used:
-            out.append(i)
+            out.append(i - last - 1)
             _put_varint(out, count)
+            last = i
     return bytes(out)
 
 
 def decode_slots(data: bytes) -> list[Summary | None]:
-    """The inverse of `encode_slots`: always 12 entries, None where a slot had no runs."""
-    if not data or data[0] != _ENCODING_VERSION:
+    """The inverse of `encode_slots` (and of its version 1): always 12 entries, None where a
+    slot had no runs."""
+    if not data or data[0] not in (1, _ENCODING_VERSION):
         raise ValueError(f"unknown 5-minute rollup encoding {data[:1]!r}")
+    if data[0] == 1:
+        return _decode_slots_v1(data)
+    slots: list[Summary | None] = [None] * SLOTS_PER_HOUR
+    present = int.from_bytes(data[1:3], "little")
+    pos = 3
+    for index in range(SLOTS_PER_HOUR):
+        if not present >> index & 1:
+            continue
+        flags = data[pos]
+        runs, pos = _get_varint(data, pos + 1)
+        failures = [0, 0, 0]
+        if flags & _HAS_FAILURES:
+            for k in range(3):
+                failures[k], pos = _get_varint(data, pos)
+        lat_sum, lat_max = 0.0, None
+        if flags & _HAS_LATENCY:
+            total, pos = _get_varint(data, pos)
+            top, pos = _get_varint(data, pos)
+            lat_sum, lat_max = total / 1_000_000, top / 1_000_000
+        bins = [0] * NBINS
+        used = data[pos]
+        pos += 1
+        i = -1
+        for _ in range(used):
+            i += data[pos] + 1
+            bins[i], pos = _get_varint(data, pos + 1)
+        slots[index] = Summary(runs, *failures, lat_sum=lat_sum, lat_max=lat_max, bins=bins)
+    return slots
+
+
+def _decode_slots_v1(data: bytes) -> list[Summary | None]:
+    """Version 1: per slot its index, float32 latency sum and max, four varint counts, bins."""
     slots: list[Summary | None] = [None] * SLOTS_PER_HOUR
     pos = 1
     while pos < len(data):
-        index, lat_sum, lat_max = _SLOT_HEAD.unpack_from(data, pos)
-        pos += _SLOT_HEAD.size
+        index, lat_sum, lat_max = _SLOT_HEAD_V1.unpack_from(data, pos)
+        pos += _SLOT_HEAD_V1.size
         counts = []
         for _ in range(4):
             value, pos = _get_varint(data, pos)
