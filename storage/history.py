@@ -36,7 +36,6 @@ from storage.history_types import (
     CheckAt,
     CheckHistory,
     ComponentAt,
-    DailySeries,
     HistoryPoint,
     Interval,
     MaintenanceOccurrence,
@@ -48,12 +47,12 @@ from storage.history_types import (
     SubjectTimeline,
     Timeline,
 )
-from storage.intervals import Span, StateTimes, cut_at, piece_figures
+from storage.intervals import Span, cut_at, piece_figures
 from storage.latency import Summary, decode_slots
 from storage.maintenance import MaintenanceIndex, list_windows
 from storage.models import CheckRow
 from storage.retention import Retention
-from storage.uptime import DEFAULT_SLO, incidents, uptime
+from storage.uptime import DEFAULT_SLO, daily_series, incidents, uptime
 
 __all__ = [
     "DEFAULT_SLO",
@@ -180,7 +179,8 @@ def timeline(
 ) -> Timeline:
     """State intervals over [start, end) of every component (or one) and of its checks, with
     the maintenance occurrences in the window. Each subject's intervals cover the window from
-    its state at `start` (unknown if none recorded) to `end`; a retired check's stop at its
+    its state at `start`, or from when it came to exist if later (unknown until its first
+    recorded state; nothing before: no data), to `end`; a retired check's stop at its
     retirement. At most `limit` intervals: checks are dropped first (`truncated`)."""
     a, b = to_ms(start), to_ms(end)
     comps = spans_by_subject(session, kind="component",
@@ -346,7 +346,8 @@ def overview(
     """Everything the status overview needs in one call: each current component's state now
     (with its checks counted by state, and whether it is in maintenance), its availability and
     error budget over the last `days` UTC days (today so far included), and per day: availability,
-    degraded/down/maintenance time, worst state, incidents. Time-based, from state changes."""
+    degraded/down/maintenance time, worst state, incidents. Time-based, from state changes; the
+    days before a component existed have no data (worst and availability null), not unknown."""
     slo = slo or (lambda _name: DEFAULT_SLO)
     now_ms = to_ms(now)
     first_day = floor_to(now_ms, DAY_MS) - (days - 1) * DAY_MS
@@ -369,16 +370,8 @@ def overview(
     for name in sorted(counts):
         comp_spans = spans.get(name, [])
         maint = index.for_component(name)
-        fig = piece_figures(comp_spans, edges, maint)
-        total = StateTimes({"up": sum(fig.up), "degraded": sum(fig.degraded), "down": sum(fig.down),
-                            "unknown": sum(fig.unknown)}, sum(fig.maintenance))
+        total, daily = daily_series(piece_figures(comp_spans, edges, maint))
         _, remaining = total.error_budget(slo(name))
-        daily = DailySeries.model_construct(  # a hundred components x 90 days: plain lists, no validation
-            availability=[fig.availability(i) for i in range(days)],
-            degraded_seconds=[ms / 1000 for ms in fig.degraded], down_seconds=[ms / 1000 for ms in fig.down],
-            maintenance_seconds=[ms / 1000 for ms in fig.maintenance], worst=[fig.worst(i) for i in range(days)],
-            incidents=fig.incidents,
-        )
         rec = current.get(name)
         out.append(OverviewComponent(
             id=name, state=rec.new if rec else "unknown", since=from_ms(rec.ts) if rec else None,

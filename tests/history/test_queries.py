@@ -173,8 +173,9 @@ def test_overview(db):
     assert (web.state, web.since, web.checks, web.slo) == ("up", at(11 * H), {"up": 2}, 99.0)
     assert over.day_starts == [at(-48 * H), at(-24 * H), at(0)]
     daily = web.daily
+    # configured at -1:00, first judged at 0:00: no data the day before, an hour unknown on the eve
     assert (daily.down_seconds, daily.degraded_seconds, daily.worst, daily.incidents) == (
-        [0, 0, 1800], [0, 0, 3600], ["unknown", "unknown", "down"], [0, 0, 2])
+        [0, 0, 1800], [0, 0, 3600], [None, "unknown", "down"], [0, 0, 2])
     assert daily.availability[:2] == [None, None]
     assert daily.availability[2] == pytest.approx(100 * (12 * H - 1800) / (12 * H))
     assert web.availability == daily.availability[2]  # nothing measured before
