@@ -5,7 +5,6 @@ session. Times in and out are aware datetimes (UTC)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -57,10 +56,12 @@ from storage.uptime import DEFAULT_SLO, daily_series, incidents, uptime
 __all__ = [
     "DEFAULT_SLO",
     "MAX_POINTS",
+    "STEPS_MS",
     "check_history",
     "incidents",
     "maintenance_windows",
     "overview",
+    "round_step",
     "snapshot",
     "timeline",
     "uptime",
@@ -72,7 +73,16 @@ MAX_GROUPING = 4
 coarser grain is read instead (reading 30 days of 5-minute detail for 720 points would decode
 8,640 buckets where 720 hourly rows say nearly the same)."""
 TIMELINE_LIMIT = 50_000  # intervals per timeline answer
-_RAW_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300)  # seconds: steps for grouping raw results
+_MIN, _HOUR, _DAY = 60_000, HOUR_MS, DAY_MS
+STEPS_MS: tuple[int, ...] = (
+    *(1000 * s for s in (1, 2, 5, 10, 15, 30)),
+    *(_MIN * m for m in (1, 2, 5, 10, 15, 30)),
+    *(_HOUR * h for h in (1, 2, 3, 6, 12)),
+    *(_DAY * d for d in (1, 2, 5, 10, 15, 30, 60, 90, 180, 360)),
+)
+"""The widths a series' points may have (ms): values a reader takes in at a glance ("5 min per
+point"), each dividing the next bigger unit so that epoch-aligned points fall on round clock
+times (every 15 minutes, every 6 hours, at midnight UTC). Longer than the last: its multiples."""
 _SLOT_MS = 300_000
 
 
@@ -287,6 +297,26 @@ def _rollup_buckets(session: Session, grain: str, check_id: str, a: int, b: int)
     return out
 
 
+def round_step(start_ms: int, end_ms: int, *, grain_ms: int, max_points: int) -> int:
+    """The finest of STEPS_MS (or a multiple of its last) that is a multiple of `grain_ms` (the
+    stored buckets read: 1 s for raw results) and whose epoch-aligned steps touching
+    [start, end) number at most `max_points`: the width of one point of a series."""
+    if max_points < 2:
+        raise ValueError(f"max_points must be at least 2, not {max_points}")
+
+    def touched(step: int) -> int:
+        return (max(end_ms, start_ms + 1) - 1) // step - start_ms // step + 1
+
+    for step in STEPS_MS:
+        if step >= grain_ms and step % grain_ms == 0 and touched(step) <= max_points:
+            return step
+    longest = STEPS_MS[-1]  # a multiple of every grain; k of them touch at most span / k + 2 steps
+    k = max(1, (end_ms - start_ms) // (longest * max_points))
+    while touched(k * longest) > max_points:
+        k += 1
+    return k * longest
+
+
 def check_history(
     session: Session,
     *,
@@ -299,9 +329,9 @@ def check_history(
 ) -> CheckHistory | None:
     """One check's series over [start, end) in at most `max_points` points, from the finest data
     still kept that needs no more than MAX_GROUPING stored buckets per point: raw results (one
-    point each, or grouped into steps of 1 s … 5 min), then 5-minute, hourly, daily rollups
-    (grouped into multiples of their grain when needed). Also the check's state intervals.
-    None if the check was never known."""
+    point each, or grouped), then 5-minute, hourly, daily rollups (grouped when needed). Grouped
+    points are `round_step` wide (a round multiple of the grain: 5 min, 1 h, 1 day …) and
+    aligned on the epoch. Also the check's state intervals. None if the check was never known."""
     row = session.get(CheckRow, check_id)
     if row is None:
         return None
@@ -318,9 +348,7 @@ def check_history(
         if n <= max_points:
             resolution, points = "raw", _raw_points(session, check_id, a, b, None)
         elif n <= max_points * MAX_GROUPING:
-            # steps aligned on the epoch: a range of k steps touches up to k + 1 of them
-            wanted = span / (max_points - 1) / 1000
-            step_ms = 1000 * next((s for s in _RAW_STEPS if s >= wanted), math.ceil(wanted))
+            step_ms = round_step(a, b, grain_ms=1000, max_points=max_points)
             resolution, points = "raw", _raw_points(session, check_id, a, b, step_ms)
     if resolution is None:
         grain, grain_ms = "1d", DAY_MS
@@ -329,7 +357,7 @@ def check_history(
                 grain, grain_ms = name, ms
                 break
         resolution = grain
-        step_ms = grain_ms * max(1, math.ceil(span / grain_ms / (max_points - 1)))
+        step_ms = round_step(a, b, grain_ms=grain_ms, max_points=max_points)
         points = _grouped(_rollup_buckets(session, grain, check_id, a, b), step_ms)
     states = spans_by_subject(session, kind="check", subjects=select(CheckRow.id.label("subject"))
                               .where(CheckRow.id == check_id), start_ms=a, end_ms=b)[check_id]

@@ -147,7 +147,10 @@ class CheckHistory(_Out):
     start: datetime = Field(alias="from")
     end: datetime = Field(alias="to")
     resolution: Resolution = Field(description="the stored data the points come from")
-    step_seconds: float | None = Field(description="width of one point; null: one point per raw result")
+    step_seconds: float | None = Field(
+        description="width of one point, a round value (1, 2, 5, 10, 15, 30 s or min; 1, 2, 3, 6, 12 h; 1, 2, 5, "
+                    "10, 15, 30 … days) that is a multiple of the resolution; each point starts at a multiple of it "
+                    "since the epoch (UTC); null: one point per raw result")
     points: list[HistoryPoint]
     states: list[Interval] = Field(description="the check's confirmed states over the window (none before it "
                                                "existed)")

@@ -144,7 +144,10 @@ def test_check_pages_show_reasons_literally_and_redact_settings(ui_service, open
     op.assert_clean()
 
     page = op.goto(ui_service.url + "/checks/paas/api").page  # a day of seeded runs, every 3 min: 5-minute points
-    expect(page.locator("#latency-note")).to_contain_text("5m per point", timeout=TIMEOUT_MS)
+    expect(page.locator("#latency-note")).to_contain_text("5 min per point", timeout=TIMEOUT_MS)
+    page.click('#range button[data-range="7d"]')  # at most 300 points over 7 days: hours, not "33m 43s"
+    expect(page.locator("#latency-note")).to_have_text(re.compile(r"(raw results|rollups), 1 h per point$"),
+                                                       timeout=TIMEOUT_MS)
     op.assert_clean()
 
     page = op.goto(ui_service.url + "/checks/registry/port").page  # its component's planned window
