@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from dashboards.intervals import Incident, Interval, Maintenance
 from dashboards.latency import RESOLUTION_NAMES, LatencySeries
 
-__all__ = ["STATE_COLOURS", "incidents_figure", "latency_figure", "timeline_figure"]
+__all__ = ["STATE_COLOURS", "incidents_figure", "latency_figure", "step_text", "timeline_figure"]
 
 # Okabe-Ito: told apart with every common colour-vision deficiency; the UI also labels each state.
 STATE_COLOURS = {"up": "#009E73", "degraded": "#E69F00", "down": "#D55E00", "unknown": "#8C8C8C"}
@@ -43,6 +43,16 @@ def _duration(seconds: float) -> str:
     parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
     text = " ".join(p for p in parts if p)
     return text if days or hours else (f"{text} {secs}s".strip() if secs or not text else text)
+
+
+def step_text(seconds: float) -> str:
+    """A series' point width as people say it: "30 s", "5 min", "1 h", "1 day", "10 days"
+    (the backend picks round widths); anything else as a duration ("1m 30s")."""
+    for unit, size, below in (("day", 86400, None), ("h", 3600, 24), ("min", 60, 60), ("s", 1, 60)):
+        n = seconds / size
+        if n >= 1 and n == int(n) and (below is None or n < below):
+            return f"{int(n)} {unit}s" if unit == "day" and n > 1 else f"{int(n)} {unit}"
+    return _duration(seconds)
 
 
 def _base_layout(fig: go.Figure, *, start: float, end: float, height: int) -> None:
@@ -98,7 +108,7 @@ def latency_figure(
         _marked_runs(fig, s, legend_done)
     if series:
         first = series[0]
-        per_point = f"{_duration(first.step)} per point" if first.step else "one point per run"
+        per_point = f"{step_text(first.step)} per point" if first.step else "one point per run"
         notes = [f"{RESOLUTION_NAMES.get(first.resolution, first.resolution)}, {per_point}", *notes]
     _base_layout(fig, start=start, end=end, height=CHART_HEIGHT)
     fig.update_yaxes(title_text="latency (ms)", rangemode="tozero")

@@ -104,7 +104,7 @@ def _bar_days(day_starts: Sequence[datetime], daily: Any) -> list[dict[str, Any]
     for i, day in enumerate(day_starts):
         availability = daily.availability[i]
         seconds = {"down": daily.down_seconds[i], "degraded": daily.degraded_seconds[i],
-                   "maintenance": daily.maintenance_seconds[i]}
+                   "unknown": daily.unknown_seconds[i], "maintenance": daily.maintenance_seconds[i]}
         out.append({"date": day.date().isoformat(),
                     "uptime": None if availability is None else round(availability / 100, 6),
                     "worst": daily.worst[i] or "nodata",
@@ -118,8 +118,10 @@ def uptime_bars(
     slo: Slo | None = None,
 ) -> dict[str, Any]:
     """Uptime bars: per component (or check) and UTC day of the last `days`, availability (time
-    not down over time measured, maintenance left out), worst state, degraded/down/maintenance
-    seconds. Components from `history.overview()`, checks from `uptime.daily_by_check()`."""
+    not down over time measured, maintenance left out), worst state (`nodata` for a day before
+    it existed or wholly in maintenance, `unknown` for one it existed without any judgement),
+    degraded/down/unknown/maintenance seconds. Components from `history.overview()`, checks
+    from `uptime.daily_by_check()`."""
     when = dt(now)
     day_starts = [dt(when.timestamp() // 86400 * 86400 - (days - 1 - i) * 86400) for i in range(days)]
     series: dict[str, Any] = {}
@@ -284,21 +286,22 @@ def maintenance_list(
 # -- replay ------------------------------------------------------------------------------------
 def snapshot(session: Session, *, at: float) -> dict[str, Any]:
     """The whole platform as it stood at `at` from `history.snapshot`, shaped like `overview()`:
-    checks configured then, each with its state then (`nodata` when none was recorded yet) and
-    its last result while kept; the nearest changes before and after (the replay's step
-    buttons) and the maintenance windows open then."""
+    checks configured then (none before they existed: the page says nothing was monitored),
+    each with its state then (`unknown` while configured but not judged yet, as the live
+    overview shows it) and its last result while kept; the nearest changes before and after
+    (the replay's step buttons) and the maintenance windows open then."""
     snap = history.snapshot(session, at=dt(at))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rows = []
     for c in snap.checks:
-        status = c.state if c.change is not None else "nodata"
+        status = c.state
         counts[c.component][status] += 1
         last = c.last_result
         rows.append({"id": c.id, "name": c.name, "component": c.component, "kind": c.kind, "status": status,
                      "since": iso(c.since), "reason": c.reason, "maintenance": c.maintenance,
                      "latency": None if last is None or last.latency is None else round(last.latency, 6),
                      "last_run": iso(last.time) if last is not None else None})
-    components = [{"name": c.id, "status": c.state if c.change is not None else "nodata", "since": iso(c.since),
+    components = [{"name": c.id, "status": c.state, "since": iso(c.since),
                    "counts": dict(counts[c.id]), "maintenance": c.maintenance} for c in snap.components]
     return {
         "as_of": iso(at), "components": components, "checks": rows,

@@ -5,7 +5,6 @@ session. Times in and out are aware datetimes (UTC)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -36,7 +35,6 @@ from storage.history_types import (
     CheckAt,
     CheckHistory,
     ComponentAt,
-    DailySeries,
     HistoryPoint,
     Interval,
     MaintenanceOccurrence,
@@ -48,20 +46,22 @@ from storage.history_types import (
     SubjectTimeline,
     Timeline,
 )
-from storage.intervals import Span, StateTimes, cut_at, piece_figures
+from storage.intervals import Span, cut_at, piece_figures
 from storage.latency import Summary, decode_slots
 from storage.maintenance import MaintenanceIndex, list_windows
 from storage.models import CheckRow
 from storage.retention import Retention
-from storage.uptime import DEFAULT_SLO, incidents, uptime
+from storage.uptime import DEFAULT_SLO, daily_series, incidents, uptime
 
 __all__ = [
     "DEFAULT_SLO",
     "MAX_POINTS",
+    "STEPS_MS",
     "check_history",
     "incidents",
     "maintenance_windows",
     "overview",
+    "round_step",
     "snapshot",
     "timeline",
     "uptime",
@@ -73,7 +73,16 @@ MAX_GROUPING = 4
 coarser grain is read instead (reading 30 days of 5-minute detail for 720 points would decode
 8,640 buckets where 720 hourly rows say nearly the same)."""
 TIMELINE_LIMIT = 50_000  # intervals per timeline answer
-_RAW_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300)  # seconds: steps for grouping raw results
+_MIN, _HOUR, _DAY = 60_000, HOUR_MS, DAY_MS
+STEPS_MS: tuple[int, ...] = (
+    *(1000 * s for s in (1, 2, 5, 10, 15, 30)),
+    *(_MIN * m for m in (1, 2, 5, 10, 15, 30)),
+    *(_HOUR * h for h in (1, 2, 3, 6, 12)),
+    *(_DAY * d for d in (1, 2, 5, 10, 15, 30, 60, 90, 180, 360)),
+)
+"""The widths a series' points may have (ms): values a reader takes in at a glance ("5 min per
+point"), each dividing the next bigger unit so that epoch-aligned points fall on round clock
+times (every 15 minutes, every 6 hours, at midnight UTC). Longer than the last: its multiples."""
 _SLOT_MS = 300_000
 
 
@@ -180,7 +189,8 @@ def timeline(
 ) -> Timeline:
     """State intervals over [start, end) of every component (or one) and of its checks, with
     the maintenance occurrences in the window. Each subject's intervals cover the window from
-    its state at `start` (unknown if none recorded) to `end`; a retired check's stop at its
+    its state at `start`, or from when it came to exist if later (unknown until its first
+    recorded state; nothing before: no data), to `end`; a retired check's stop at its
     retirement. At most `limit` intervals: checks are dropped first (`truncated`)."""
     a, b = to_ms(start), to_ms(end)
     comps = spans_by_subject(session, kind="component",
@@ -287,6 +297,26 @@ def _rollup_buckets(session: Session, grain: str, check_id: str, a: int, b: int)
     return out
 
 
+def round_step(start_ms: int, end_ms: int, *, grain_ms: int, max_points: int) -> int:
+    """The finest of STEPS_MS (or a multiple of its last) that is a multiple of `grain_ms` (the
+    stored buckets read: 1 s for raw results) and whose epoch-aligned steps touching
+    [start, end) number at most `max_points`: the width of one point of a series."""
+    if max_points < 2:
+        raise ValueError(f"max_points must be at least 2, not {max_points}")
+
+    def touched(step: int) -> int:
+        return (max(end_ms, start_ms + 1) - 1) // step - start_ms // step + 1
+
+    for step in STEPS_MS:
+        if step >= grain_ms and step % grain_ms == 0 and touched(step) <= max_points:
+            return step
+    longest = STEPS_MS[-1]  # a multiple of every grain; k of them touch at most span / k + 2 steps
+    k = max(1, (end_ms - start_ms) // (longest * max_points))
+    while touched(k * longest) > max_points:
+        k += 1
+    return k * longest
+
+
 def check_history(
     session: Session,
     *,
@@ -299,9 +329,9 @@ def check_history(
 ) -> CheckHistory | None:
     """One check's series over [start, end) in at most `max_points` points, from the finest data
     still kept that needs no more than MAX_GROUPING stored buckets per point: raw results (one
-    point each, or grouped into steps of 1 s … 5 min), then 5-minute, hourly, daily rollups
-    (grouped into multiples of their grain when needed). Also the check's state intervals.
-    None if the check was never known."""
+    point each, or grouped), then 5-minute, hourly, daily rollups (grouped when needed). Grouped
+    points are `round_step` wide (a round multiple of the grain: 5 min, 1 h, 1 day …) and
+    aligned on the epoch. Also the check's state intervals. None if the check was never known."""
     row = session.get(CheckRow, check_id)
     if row is None:
         return None
@@ -318,9 +348,7 @@ def check_history(
         if n <= max_points:
             resolution, points = "raw", _raw_points(session, check_id, a, b, None)
         elif n <= max_points * MAX_GROUPING:
-            # steps aligned on the epoch: a range of k steps touches up to k + 1 of them
-            wanted = span / (max_points - 1) / 1000
-            step_ms = 1000 * next((s for s in _RAW_STEPS if s >= wanted), math.ceil(wanted))
+            step_ms = round_step(a, b, grain_ms=1000, max_points=max_points)
             resolution, points = "raw", _raw_points(session, check_id, a, b, step_ms)
     if resolution is None:
         grain, grain_ms = "1d", DAY_MS
@@ -329,7 +357,7 @@ def check_history(
                 grain, grain_ms = name, ms
                 break
         resolution = grain
-        step_ms = grain_ms * max(1, math.ceil(span / grain_ms / (max_points - 1)))
+        step_ms = round_step(a, b, grain_ms=grain_ms, max_points=max_points)
         points = _grouped(_rollup_buckets(session, grain, check_id, a, b), step_ms)
     states = spans_by_subject(session, kind="check", subjects=select(CheckRow.id.label("subject"))
                               .where(CheckRow.id == check_id), start_ms=a, end_ms=b)[check_id]
@@ -346,7 +374,8 @@ def overview(
     """Everything the status overview needs in one call: each current component's state now
     (with its checks counted by state, and whether it is in maintenance), its availability and
     error budget over the last `days` UTC days (today so far included), and per day: availability,
-    degraded/down/maintenance time, worst state, incidents. Time-based, from state changes."""
+    degraded/down/maintenance time, worst state, incidents. Time-based, from state changes; the
+    days before a component existed have no data (worst and availability null), not unknown."""
     slo = slo or (lambda _name: DEFAULT_SLO)
     now_ms = to_ms(now)
     first_day = floor_to(now_ms, DAY_MS) - (days - 1) * DAY_MS
@@ -369,16 +398,8 @@ def overview(
     for name in sorted(counts):
         comp_spans = spans.get(name, [])
         maint = index.for_component(name)
-        fig = piece_figures(comp_spans, edges, maint)
-        total = StateTimes({"up": sum(fig.up), "degraded": sum(fig.degraded), "down": sum(fig.down),
-                            "unknown": sum(fig.unknown)}, sum(fig.maintenance))
+        total, daily = daily_series(piece_figures(comp_spans, edges, maint))
         _, remaining = total.error_budget(slo(name))
-        daily = DailySeries.model_construct(  # a hundred components x 90 days: plain lists, no validation
-            availability=[fig.availability(i) for i in range(days)],
-            degraded_seconds=[ms / 1000 for ms in fig.degraded], down_seconds=[ms / 1000 for ms in fig.down],
-            maintenance_seconds=[ms / 1000 for ms in fig.maintenance], worst=[fig.worst(i) for i in range(days)],
-            incidents=fig.incidents,
-        )
         rec = current.get(name)
         out.append(OverviewComponent(
             id=name, state=rec.new if rec else "unknown", since=from_ms(rec.ts) if rec else None,

@@ -189,17 +189,31 @@ def nearest_change(session: Session, *, at_ms: int, after: bool, component: str 
     return None if r is None else ChangeRec(r.subject, r.ts, r.old, r.new, r.reason)
 
 
+def origins(session: Session, *, kind: Kind, subjects: Select[Any]) -> dict[str, int]:
+    """When each subject came to exist (ms): a check's `first_seen`, a component's earliest
+    among its checks (retired ones included). Before that it has no history at all."""
+    column = _CHECKS.c.id if kind == "check" else _CHECKS.c.component
+    query = (
+        select(column.label("subject"), func.min(ms_col(_CHECKS.c.first_seen)).label("origin"))
+        .where(column.in_(subjects.scalar_subquery()))
+        .group_by(column)
+    )
+    return {r.subject: r.origin for r in session.execute(query)}
+
+
 def spans_by_subject(
     session: Session, *, kind: Kind, subjects: Select[Any], start_ms: int, end_ms: int,
     filter_changes: bool = True, reasons: bool = True,
 ) -> dict[str, list[Span]]:
-    """Every subject's state spans over [start, end): its state at `start` then its changes.
-    `filter_changes=False` reads all changes in the window (one index range) and keeps those of
-    the subjects: faster when the subjects are most of them. Without `reasons` the spans'
-    reasons are empty (uptime figures do not need them)."""
+    """Every subject's state spans over [start, end): its state at `start` then its changes;
+    none before the subject existed (see storage.intervals.spans_from), `unknown` from then to
+    its first recorded state. `filter_changes=False` reads all changes in the window (one index
+    range) and keeps those of the subjects: faster when the subjects are most of them. Without
+    `reasons` the spans' reasons are empty (uptime figures do not need them)."""
     initial = latest_at(session, kind=kind, subjects=subjects, at_ms=start_ms)
     changes = changes_between(session, kind=kind, start_ms=start_ms, end_ms=end_ms,
                               subjects=subjects if filter_changes else None, reasons=reasons)
+    born = origins(session, kind=kind, subjects=subjects)
     out = {}
     for name in session.scalars(subjects).all():
         first = initial.get(name)
@@ -209,6 +223,7 @@ def spans_by_subject(
             (c[1:4] for c in rows) if reasons else ((c[1], c[2], "") for c in rows),  # (ts, new, reason)
             start_ms,
             end_ms,
+            origin=born.get(name),
         )
     return out
 

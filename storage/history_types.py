@@ -58,7 +58,8 @@ class CheckAt(_Out):
     name: str
     kind: str
     retired: bool = Field(description="no longer configured now (its history is kept)")
-    state: State = Field(description="confirmed state at the instant; unknown before any was recorded")
+    state: State = Field(description="confirmed state at the instant; unknown while none was recorded yet "
+                                     "(configured, not judged: `change` is null)")
     since: datetime | None = Field(description="when that state began")
     reason: str
     change: Change | None = Field(description="the change that put the check in that state")
@@ -91,7 +92,8 @@ class Snapshot(_Out):
 
 
 class Interval(_Out):
-    """One state over [start, end), clipped to the window asked for."""
+    """One state over [start, end), clipped to the window asked for. Time before the subject
+    existed (was first configured) has no interval: that is no data, not `unknown`."""
 
     start: datetime
     end: datetime
@@ -103,7 +105,9 @@ class Interval(_Out):
 class SubjectTimeline(_Out):
     id: str = Field(description="the check id or the component name")
     component: str
-    intervals: list[Interval]
+    intervals: list[Interval] = Field(
+        description="contiguous, from the window's start or from when the subject came to exist if later (unknown "
+                    "until its first recorded state), to the window's end or a retired check's retirement")
 
 
 class Timeline(_Out):
@@ -143,14 +147,19 @@ class CheckHistory(_Out):
     start: datetime = Field(alias="from")
     end: datetime = Field(alias="to")
     resolution: Resolution = Field(description="the stored data the points come from")
-    step_seconds: float | None = Field(description="width of one point; null: one point per raw result")
+    step_seconds: float | None = Field(
+        description="width of one point, a round value (1, 2, 5, 10, 15, 30 s or min; 1, 2, 3, 6, 12 h; 1, 2, 5, "
+                    "10, 15, 30 … days) that is a multiple of the resolution; each point starts at a multiple of it "
+                    "since the epoch (UTC); null: one point per raw result")
     points: list[HistoryPoint]
-    states: list[Interval] = Field(description="the check's confirmed states over the window")
+    states: list[Interval] = Field(description="the check's confirmed states over the window (none before it "
+                                               "existed)")
 
 
 class UptimeEntry(_Out):
     """Quality of service of one component or check over the window. Time figures leave out
-    maintenance; availability counts degraded time as available and unknown time not at all."""
+    maintenance and the time before the subject existed (no data: neither measured nor unknown);
+    availability counts degraded time as available and unknown time not at all."""
 
     id: str
     component: str
@@ -160,7 +169,8 @@ class UptimeEntry(_Out):
     up_seconds: float
     degraded_seconds: float
     down_seconds: float
-    unknown_seconds: float
+    unknown_seconds: float = Field(description="time it existed without a judgement (before its first result, "
+                                                "or no judgement possible), outside maintenance")
     maintenance_seconds: float
     error_budget_seconds: float = Field(description="downtime the SLO allows over the measured time")
     error_budget_remaining: float | None = Field(
@@ -206,11 +216,15 @@ class IncidentOut(_Out):
 class DailySeries(_Out):
     """One value per day of `Overview.day_starts`, in the same order (columns, ready to plot)."""
 
-    availability: list[float | None] = Field(description="percent; null for a day with nothing measured")
+    availability: list[float | None] = Field(description="percent; null for a day with nothing measured "
+                                                         "(no data, all unknown or all maintenance)")
     degraded_seconds: list[float]
     down_seconds: list[float]
+    unknown_seconds: list[float] = Field(description="time it existed without a judgement, outside maintenance")
     maintenance_seconds: list[float]
-    worst: list[State | None] = Field(description="worst known state that lasted any time outside maintenance")
+    worst: list[State | None] = Field(
+        description="worst known state that lasted any time outside maintenance (unknown only if nothing else "
+                    "did); null: no data (before the subject existed, or all in maintenance)")
     incidents: list[int] = Field(description="incidents overlapping the day (not wholly in maintenance)")
 
 

@@ -1,5 +1,8 @@
 """State intervals in milliseconds: from changes to [start, end) spans, time per state with
-maintenance left out, incidents (maximal runs of not-up spans), per-day splits. Pure: no I/O."""
+maintenance left out, incidents (maximal runs of not-up spans), per-day splits. Pure: no I/O.
+
+Time a subject did not exist (before it was first configured) has no span at all: it is "no
+data", neither `unknown` nor measured, so figures simply never see it."""
 
 from __future__ import annotations
 
@@ -45,21 +48,33 @@ def spans_from(
     changes: Iterable[tuple[int, str, str]],
     start: int,
     end: int,
+    *,
+    origin: int | None = None,
 ) -> list[Span]:
-    """The spans covering [start, end): `initial` is (state, since, reason) at `start` (None:
-    unknown, never recorded), `changes` are (ts, new state, reason) after `start`, in time order.
-    Consecutive spans always differ in state."""
-    state, since, reason = initial if initial is not None else ("unknown", None, "")
-    spans = [Span(start, end, state, since, reason)]
+    """The spans covering [start, end) from when the subject existed: `initial` is (state,
+    since, reason) at `start`, `changes` are (ts, new state, reason) after `start`, in time order.
+    `initial` None: nothing was recorded by `start`; then the subject has no span (no data, not
+    `unknown`) before `origin`, when it came to exist (None: its first change), and is `unknown`
+    from `origin` to its first change (configured, no judgement yet). A change before `origin`
+    wins: recorded history shows the subject existed. Consecutive spans always differ in state."""
+    if initial is not None:
+        spans = [Span(start, end, *initial)]
+    elif origin is not None and origin < end:
+        spans = [Span(max(start, origin), end, "unknown", None, "")]
+    else:
+        spans = []
     for ts, new, why in changes:
         if ts >= end:
             break
         if ts <= start:  # a change at `start` itself is already in `initial`
             continue
-        last = spans[-1]
-        if new == last.state:
-            continue
-        last.end = ts
+        if spans and spans[-1].start >= ts:  # an origin at or after the first recorded change
+            spans.pop()
+        if spans:
+            last = spans[-1]
+            if new == last.state:
+                continue
+            last.end = ts
         spans.append(Span(ts, end, new, ts, why))
     return spans
 
@@ -134,7 +149,8 @@ class StateTimes:
 
     def worst(self) -> str | None:
         """The worst known state that lasted any time outside maintenance (as a component's
-        status is the worst known one); `unknown` only when nothing else was seen."""
+        status is the worst known one); `unknown` only when nothing else was seen; None when no
+        span lasted (no data: the subject did not exist then, or all was maintenance)."""
         seen = [s for s, ms in self.by_state.items() if ms > 0]
         known = [s for s in seen if s != "unknown"]
         if not seen:
@@ -202,7 +218,8 @@ class PieceFigures:
         return 100.0 * (measured - self.down[i]) / measured if measured else None
 
     def worst(self, i: int) -> str | None:
-        """As StateTimes.worst: the worst known state that lasted, else unknown, else None."""
+        """As StateTimes.worst: the worst known state that lasted, else unknown, else None (no
+        data: no span in the piece, as before the subject existed)."""
         for state, ms in (("down", self.down[i]), ("degraded", self.degraded[i]), ("up", self.up[i]),
                           ("unknown", self.unknown[i])):
             if ms > 0:

@@ -28,12 +28,22 @@ from storage.history_sql import (
 )
 from storage.history_sql import maintenance_index as _maintenance_index
 from storage.history_types import DailySeries, IncidentOut, IncidentReason, Uptime, UptimeEntry
-from storage.intervals import NOT_UP, Incident, Span, StateTimes, cut_at, incidents_of, overlap, piece_figures
+from storage.intervals import (
+    NOT_UP,
+    Incident,
+    PieceFigures,
+    Span,
+    StateTimes,
+    cut_at,
+    incidents_of,
+    overlap,
+    piece_figures,
+)
 from storage.latency import Summary
 from storage.models import CheckRow, ComponentChangeRow, StateChangeRow
 from storage.retention import Retention
 
-__all__ = ["DEFAULT_SLO", "INCIDENT_REASONS", "daily_by_check", "incidents", "uptime"]
+__all__ = ["DEFAULT_SLO", "INCIDENT_REASONS", "daily_by_check", "daily_series", "incidents", "uptime"]
 
 DEFAULT_SLO = 99.9
 """Percent, for components the config gives no `slo`: about 43 minutes of downtime per 30 days."""
@@ -112,7 +122,8 @@ def uptime(
     the window, except those wholly in maintenance); MTTR (mean length of the incidents that
     ended in the window, counted from their true start); error budget against the SLO
     (`slo(component)`, percent); runs and latency p50/p95 from the rollups of the buckets
-    overlapping the window. Components and checks are those configured during the window.
+    overlapping the window. Components and checks are those configured during the window; the
+    time before one existed counts nowhere (not measured, not unknown).
     A component's figures leave out the windows that name the component; a window that names
     only some of its checks leaves out time from those checks' figures, not the component's."""
     slo = slo or (lambda _name: DEFAULT_SLO)
@@ -229,12 +240,20 @@ def daily_by_check(
     for cid, entry in entries.items():
         fig = piece_figures(cut_at(spans.get(cid, []), entry.retired_ms), edges,
                             index.for_check(cid, entry.component))
-        total = StateTimes({"up": sum(fig.up), "degraded": sum(fig.degraded), "down": sum(fig.down),
-                            "unknown": sum(fig.unknown)}, sum(fig.maintenance))
-        out[cid] = (total.availability, DailySeries.model_construct(
-            availability=[fig.availability(i) for i in range(days)],
-            degraded_seconds=[ms / 1000 for ms in fig.degraded], down_seconds=[ms / 1000 for ms in fig.down],
-            maintenance_seconds=[ms / 1000 for ms in fig.maintenance], worst=[fig.worst(i) for i in range(days)],
-            incidents=fig.incidents,
-        ))
+        total, daily = daily_series(fig)
+        out[cid] = (total.availability, daily)
     return out
+
+
+def daily_series(fig: PieceFigures) -> tuple[StateTimes, DailySeries]:
+    """The whole period's times and the per-day series of one subject's day figures (shared by
+    the overview's components and the checks' bars, so both read the same)."""
+    days = len(fig.up)
+    total = StateTimes({"up": sum(fig.up), "degraded": sum(fig.degraded), "down": sum(fig.down),
+                        "unknown": sum(fig.unknown)}, sum(fig.maintenance))
+    return total, DailySeries.model_construct(  # a hundred subjects x 90 days: plain lists, no validation
+        availability=[fig.availability(i) for i in range(days)],
+        degraded_seconds=[ms / 1000 for ms in fig.degraded], down_seconds=[ms / 1000 for ms in fig.down],
+        unknown_seconds=[ms / 1000 for ms in fig.unknown], maintenance_seconds=[ms / 1000 for ms in fig.maintenance],
+        worst=[fig.worst(i) for i in range(days)], incidents=fig.incidents,
+    )

@@ -19,7 +19,41 @@ def test_spans_from_initial_state_and_changes():
                        0, 50)
     assert [(s.start, s.end, s.state, s.since, s.reason) for s in spans] == [
         (0, 10, "up", -5, "ok"), (10, 30, "down", 10, "503"), (30, 50, "up", 30, "ok")]
-    assert [(s.start, s.end, s.state) for s in spans_from(None, [], 0, 5)] == [(0, 5, "unknown")]
+
+
+
+def test_spans_from_begin_when_the_subject_existed():
+    def spans(*args, **kw):
+        return [(s.start, s.end, s.state, s.since) for s in spans_from(*args, **kw)]
+
+    # nothing recorded and no known origin: no data at all, not `unknown`
+    assert spans(None, [], 0, 5) == []
+    assert spans(None, [(20, "up", "ok"), (30, "down", "x")], 0, 50) == [(20, 30, "up", 20), (30, 50, "down", 30)]
+    # configured at 10, first judged at 20: unknown in between (a real gap), nothing before
+    assert spans(None, [(20, "up", "ok")], 0, 50, origin=10) == [(10, 20, "unknown", None), (20, 50, "up", 20)]
+    assert spans(None, [], 0, 50, origin=10) == [(10, 50, "unknown", None)]  # never judged since
+    assert spans(None, [], 0, 50, origin=-10) == [(0, 50, "unknown", None)]  # existed before the window
+    assert spans(None, [], 0, 50, origin=50) == []  # came to exist after it
+    # history recorded before the origin (imported, clock skew): the recorded state wins
+    assert spans(None, [(5, "up", ""), (30, "down", "")], 0, 50, origin=10) == [(5, 30, "up", 5), (30, 50, "down", 30)]
+    assert spans(None, [(10, "unknown", "")], 0, 50, origin=10) == [(10, 50, "unknown", 10)]
+    # a state recorded by `start` means the subject existed: the origin plays no part
+    assert spans(("up", -5, ""), [], 0, 50, origin=30) == [(0, 50, "up", -5)]
+    # a genuine unknown after the subject existed stays unknown
+    assert spans(None, [(10, "up", ""), (20, "unknown", ""), (30, "up", "")], 0, 50, origin=10) == [
+        (10, 20, "up", 10), (20, 30, "unknown", 20), (30, 50, "up", 30)]
+
+
+def test_no_data_is_neither_measured_nor_unknown():
+    spans = spans_from(None, [(40, "up", ""), (70, "down", ""), (80, "unknown", "")], 0, 100, origin=30)
+    times = StateTimes.of(spans, [])
+    assert times.by_state == {"unknown": 10 + 20, "up": 30, "down": 10, "degraded": 0}
+    assert times.measured == 40 and times.availability == 75.0
+    fig = piece_figures(spans, [0, 25, 50, 75, 100], [])
+    assert [fig.worst(i) for i in range(4)] == [None, "up", "down", "down"]  # 0-25: before it existed
+    assert (fig.up, fig.unknown, fig.down) == ([0, 10, 20, 0], [0, 10, 0, 20], [0, 0, 5, 5])
+    assert fig.availability(0) is None and fig.incidents == [0, 0, 1, 1]
+    assert StateTimes.of([], []).worst() is None and StateTimes.of([], []).availability is None
 
 
 def test_time_per_state_leaves_maintenance_and_unknown_out():

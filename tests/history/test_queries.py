@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from storage import history, maintenance, rollups
+from storage.history_sql import to_ms
 from storage.retention import Retention
 from tests.history import scenario
 from tests.history.scenario import H, at, ts
@@ -173,8 +174,9 @@ def test_overview(db):
     assert (web.state, web.since, web.checks, web.slo) == ("up", at(11 * H), {"up": 2}, 99.0)
     assert over.day_starts == [at(-48 * H), at(-24 * H), at(0)]
     daily = web.daily
+    # configured at -1:00, first judged at 0:00: no data the day before, an hour unknown on the eve
     assert (daily.down_seconds, daily.degraded_seconds, daily.worst, daily.incidents) == (
-        [0, 0, 1800], [0, 0, 3600], ["unknown", "unknown", "down"], [0, 0, 2])
+        [0, 0, 1800], [0, 0, 3600], [None, "unknown", "down"], [0, 0, 2])
     assert daily.availability[:2] == [None, None]
     assert daily.availability[2] == pytest.approx(100 * (12 * H - 1800) / (12 * H))
     assert web.availability == daily.availability[2]  # nothing measured before
@@ -196,3 +198,49 @@ def test_maintenance_windows_listing(db):
     up = by_id(history.uptime(db, start=at(6 * 24 * H), end=at(7 * 24 * H), now=at(30 * 24 * H), by="check").entries)
     assert up["web/a"].maintenance_seconds == 3600 and up["db/x"].maintenance_seconds == 0
     assert timedelta(seconds=up["web/a"].measured_seconds) == timedelta(hours=23)
+
+
+DAY_MS = 86_400_000
+ROUND = {1000 * s for s in (1, 2, 5, 10, 15, 30)} | {60_000 * m for m in (1, 2, 5, 10, 15, 30)} | {
+    3_600_000 * h for h in (1, 2, 3, 6, 12)} | {DAY_MS * d for d in (1, 2, 5, 10, 15, 30, 60, 90, 180, 360)}
+
+
+def test_round_steps_for_any_range():
+    """Every range from an hour to 400 days, at odd offsets, for each grain and point budget:
+    a round step, a multiple of the grain, at most `max_points` epoch-aligned steps, and the
+    finest such (half of it, when round, would need too many)."""
+    t0 = to_ms(at(0)) + 1234567  # not aligned on anything
+    ranges = [3_600_000 * h for h in (1, 1.5, 7, 24, 31, 100)] + [DAY_MS * d for d in (2, 7, 30, 90, 365, 400)]
+    ranges += [round(3_600_000 * 1.37 ** k) for k in range(26)]  # 1 h … ~400 days, uneven
+    for span in ranges:
+        for grain in (1000, 300_000, 3_600_000, DAY_MS):
+            for max_points in (10, 37, 300, 1000):
+                a, b = t0 + span // 7, t0 + span // 7 + span
+                step = history.round_step(a, b, grain_ms=grain, max_points=max_points)
+                assert step in ROUND and step % grain == 0, (span, grain, max_points, step)
+                touched = (b - 1) // step - a // step + 1
+                assert touched <= max_points, (span, grain, max_points, step)
+                finer = [s for s in ROUND if grain <= s < step and s % grain == 0]
+                assert all((b - 1) // s - a // s + 1 > max_points for s in finer), (span, grain, max_points)
+    # beyond the last round step: its multiples
+    assert history.round_step(0, 5000 * DAY_MS, grain_ms=DAY_MS, max_points=10) == 720 * DAY_MS
+    with pytest.raises(ValueError, match="at least 2"):
+        history.round_step(0, 10, grain_ms=1000, max_points=1)
+
+
+@pytest.mark.parametrize("max_points", [10, 37, 300])
+def test_series_points_are_round_and_aligned(db, max_points):
+    for now_offset in (12 * H + 60, 20 * 24 * H, 500 * 24 * H):
+        for start, end in ((0, 12 * H), (1234, 7 * H + 17), (H - 77, 2 * H), (-3 * 24 * H, 11 * H + 1),
+                           (-40 * 24 * H, 24 * H), (-400 * 24 * H, 3 * H)):
+            series = history.check_history(db, check_id="web/a", start=at(start), end=at(end), now=at(now_offset),
+                                           max_points=max_points)
+            assert len(series.points) <= max_points
+            if series.step_seconds is None:  # one point per raw result
+                continue
+            step = round(series.step_seconds * 1000)
+            assert step in ROUND, (series.resolution, step, start, end)
+            assert all(to_ms(p.time) % step == 0 for p in series.points), (series.resolution, step)
+            if series.resolution == "raw":  # grouped, not cut: every run in the range counted once
+                runs = sum(1 for k in range(720) if start <= k * 60 < end)
+                assert sum(p.runs for p in series.points) == runs

@@ -1,5 +1,7 @@
 """Known history written straight into a fresh database before the service starts: a catalogue
-seen ten days ago, an outage two days ago, a retired check, a day of latency results."""
+seen ten days ago (nothing before: no data), registry unknown for two days (its probes could not
+judge: a genuine monitoring gap), an outage two days ago, a retired check, a day of latency
+results."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ class Seeded:
     outage_start: float  # paas/api went down (connection refused) ...
     outage_end: float  # ... and came back up
     retired_at: float  # registry/old-mirror was removed from the config
+    unknown: tuple[float, float]  # registry's checks (so registry) could not be judged then
 
 
 def _dt(ts: float) -> datetime:
@@ -35,6 +38,7 @@ def seed_history(url: str, *, now: float, checks: dict[str, tuple[str, str, str]
         outage_start=now - 2 * DAY,
         outage_end=now - 2 * DAY + 2 * HOUR,
         retired_at=now - DAY,
+        unknown=(now - 6 * DAY, now - 4 * DAY),
     )
     engine = create_db_engine(url)
     upgrade(engine)
@@ -55,6 +59,15 @@ def seed_history(url: str, *, now: float, checks: dict[str, tuple[str, str, str]
                                  reason="paas/api: connection refused"))
         s.add(ComponentChangeRow(component="paas", ts=_dt(seeded.outage_end), old="down", new="up",
                                  reason="paas/api: HTTP 200"))
+        gap_start, gap_end = seeded.unknown
+        for cid in [c for c in catalog if c.startswith("registry/")]:
+            s.add(StateChangeRow(check_id=cid, ts=_dt(gap_start), old="up", new="unknown",
+                                 reason="probe agent unreachable"))
+            s.add(StateChangeRow(check_id=cid, ts=_dt(gap_end), old="unknown", new="up", reason="HTTP 200"))
+        s.add(ComponentChangeRow(component="registry", ts=_dt(gap_start), old="up", new="unknown",
+                                 reason="registry/port: probe agent unreachable"))
+        s.add(ComponentChangeRow(component="registry", ts=_dt(gap_end), old="unknown", new="up",
+                                 reason="registry/port: HTTP 200"))
         step = 180.0  # seconds between seeded runs: a day of them
         t = now - DAY
         i = 0

@@ -54,6 +54,18 @@ def test_overview_shows_api_states_live_with_uptime_bars_search_and_filter(ui_se
     expect(page.locator(".tooltip")).to_contain_text(outage_day)
     expect(page.locator(".tooltip")).to_contain_text("down: ")
     expect(page.locator('.group[data-component="registry"] .uptime-pct')).to_have_text("100%")
+    # before the catalogue (ten days ago): no data, not unknown; registry's two unjudged days: unknown
+    seeded = ui_service.seeded
+    expect(page.locator('.group[data-component="paas"] svg.uptime rect.nodata')).to_have_count(79)
+    expect(page.locator('.group[data-component="paas"] svg.uptime rect.unknown')).to_have_count(0)
+    page.locator('.group[data-component="paas"] svg.uptime rect').first.hover()
+    expect(page.locator(".tooltip")).to_contain_text("no data: not monitored then")
+    gap_day = datetime.fromtimestamp(seeded.unknown[0] + 86400, tz=UTC).date().isoformat()
+    gap_cell = page.locator(f'.group[data-component="registry"] rect[data-date="{gap_day}"]')
+    expect(gap_cell).to_have_class("unknown")
+    gap_cell.hover()
+    expect(page.locator(".tooltip")).to_contain_text("unknown: nothing measured")
+    expect(page.locator(".tooltip")).to_contain_text("unknown: 1d")
 
     # live: the clock moves and a change of state shows up without a reload
     first = page.locator("#asof-time").text_content()
@@ -100,6 +112,7 @@ def test_component_page_charts_checks_and_range(ui_service, open_page):
     expect(page.locator("#latency")).to_contain_text("paas/api")
     expect(page.locator("#timeline")).to_contain_text("paas (component)")
     expect(page.locator("#uptime svg.uptime rect")).to_have_count(90)
+    expect(page.locator("#uptime svg.uptime rect.nodata")).to_have_count(79)  # created ten days ago
     # the backend picks raw results or rollups for the range; the note says which
     expect(page.locator("#latency-note")).to_have_text(re.compile(r"(raw results|rollups), .*per (point|run)"))
     page.click('#range button[data-range="7d"]')
@@ -131,7 +144,10 @@ def test_check_pages_show_reasons_literally_and_redact_settings(ui_service, open
     op.assert_clean()
 
     page = op.goto(ui_service.url + "/checks/paas/api").page  # a day of seeded runs, every 3 min: 5-minute points
-    expect(page.locator("#latency-note")).to_contain_text("5m per point", timeout=TIMEOUT_MS)
+    expect(page.locator("#latency-note")).to_contain_text("5 min per point", timeout=TIMEOUT_MS)
+    page.click('#range button[data-range="7d"]')  # at most 300 points over 7 days: hours, not "33m 43s"
+    expect(page.locator("#latency-note")).to_have_text(re.compile(r"(raw results|rollups), 1 h per point$"),
+                                                       timeout=TIMEOUT_MS)
     op.assert_clean()
 
     page = op.goto(ui_service.url + "/checks/registry/port").page  # its component's planned window
@@ -231,6 +247,10 @@ def test_public_status_page_in_light_and_dark(ui_service, open_page):
                 "data-state", state)
         expect(page.locator('.component[data-component="registry"] .badge')).to_have_text("operational")
         expect(page.locator("#components svg.uptime")).to_have_count(3)
+        expect(page.locator("#components svg.uptime rect.nodata")).to_have_count(3 * 79)  # before they existed
+        gap_day = datetime.fromtimestamp(ui_service.seeded.unknown[0] + 86400, tz=UTC).date().isoformat()
+        expect(page.locator(f'.component[data-component="registry"] rect[data-date="{gap_day}"]')).to_have_class(
+            "unknown")
         expect(page.locator("#incidents tbody tr").first).to_be_visible()
         expect(page.locator("#maintenance")).to_contain_text("Planned maintenance: registry disk swap")
         expect(page.locator("#maintenance")).to_contain_text("registry")

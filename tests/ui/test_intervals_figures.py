@@ -47,10 +47,19 @@ def test_latency_figure_has_bands_notes_and_escapes_labels():
     band = next(t for t in data if t.get("fill") == "tonexty")
     assert band["name"] == "p50-p95" and band["y"][0] == 50.0
     assert [t["name"] for t in data if t.get("name") in ("p50", "max")] == ["p50", "max"]
-    assert out["layout"]["meta"]["notes"] == ["hourly rollups, 1h per point"]
+    assert out["layout"]["meta"]["notes"] == ["hourly rollups, 1 h per point"]
     shown = [t.get(k, "") for t in data for k in ("name", "hovertemplate", "hovertext", "text")]
     assert not [text for text in shown if "<b>x" in str(text)]
     assert any("&lt;b&gt;x&lt;/b&gt;/api" in str(text) for text in shown)
+
+
+def test_step_labels_read_as_people_say_them():
+    assert [figures.step_text(s) for s in (1, 30, 60, 300, 900, 3600, 3 * H, 86400, 10 * 86400)] == [
+        "1 s", "30 s", "1 min", "5 min", "15 min", "1 h", "3 h", "1 day", "10 days"]
+    # not widths the backend picks, still readable
+    assert [figures.step_text(s) for s in (2023, 90, 36 * H)] == ["33m 43s", "1m 30s", "1d 12h"]
+    fig = figures.latency_figure([latency_series(history([point(T0)], "raw", 300.0))], start=T0, end=T0 + H)
+    assert fig.layout.meta["notes"] == ["raw results, 5 min per point"]
 
 
 def test_timeline_figure_one_row_per_subject_and_escaped_reasons():

@@ -52,7 +52,7 @@ checks:
         wait_for(lambda: all(c["state"]["status"] != "unknown" for c in svc.json("/api/v1/checks")),
                  timeout=30, interval=0.5, what="every check ran once")  # phases spread over 5 s
         # the state changes are in storage too: the replay reads them
-        wait_for(lambda: all(c["status"] != "nodata" for c in svc.json(f"/ui/data/snapshot?at={iso_now()}")["checks"]),
+        wait_for(lambda: all(c["since"] for c in svc.json(f"/ui/data/snapshot?at={iso_now()}")["checks"]),
                  timeout=30, interval=0.5, what="state changes stored")
         yield svc
     finally:

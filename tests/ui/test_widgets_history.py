@@ -81,11 +81,21 @@ def test_uptime_bars_incidents_alerts_and_maintenance(any_db_url):
             assert len(paas) == 90 and paas[-1]["date"] == dt(now).date().isoformat()
             assert sum(d["seconds"].get("down", 0) for d in paas) == pytest.approx(HOUR, abs=0.01)
             assert sum(d["seconds"].get("maintenance", 0) for d in paas) == pytest.approx(HOUR, abs=0.01)
-            assert all(d["uptime"] is None for d in paas[:79])  # before the catalogue: nothing measured
+            # before the catalogue (ten days ago) there is no data: not unknown, not measured
+            assert [d["worst"] for d in paas[:79]] == ["nodata"] * 79 and all(d["uptime"] is None for d in paas[:79])
+            assert all(d["seconds"] == {} for d in paas[:79])
+            assert "nodata" not in {d["worst"] for d in paas[79:]} and paas[79]["uptime"] == 1.0
+            # registry could not be judged for two days: a genuine gap, still shown as unknown
+            registry = bars["series"]["registry"]
+            gap_day = registry[89 - 5]
+            assert (gap_day["worst"], gap_day["uptime"], gap_day["seconds"]) == ("unknown", None, {"unknown": DAY})
+            assert sum(d["seconds"].get("unknown", 0) for d in registry) == pytest.approx(2 * DAY, abs=0.01)
+            assert [d["worst"] for d in registry[:79]] == ["nodata"] * 79
             assert bars["uptime"]["paas"] == pytest.approx(1 - HOUR / (10 * DAY - HOUR), abs=1e-5)
             assert bars["uptime"]["registry"] == 1.0 and bars["uptime"]["nowhere"] is None
-            check_bars = widgets.uptime_bars(s, kind="check", names=["paas/api", "nope"], now=now)
+            check_bars = widgets.uptime_bars(s, kind="check", names=["paas/api", "registry/port", "nope"], now=now)
             assert check_bars["uptime"]["paas/api"] == bars["uptime"]["paas"] and "nope" not in check_bars["series"]
+            assert [d["worst"] for d in check_bars["series"]["registry/port"]] == [d["worst"] for d in registry]
 
             found = widgets.incident_list(s, start=now - 7 * DAY, end=now, now=now)
             assert [(i.component, i.worst, i.checks, i.reason) for i in found] == [
@@ -111,5 +121,13 @@ def test_uptime_bars_incidents_alerts_and_maintenance(any_db_url):
             other = json.loads(widgets.timeline_figure(s, start=now - 3 * DAY, end=now, component="registry",
                                                        check_ids=["registry/port"]).to_json())
             assert "maintenance" not in [t["name"] for t in other["data"]]
+            # a timeline reaching before the catalogue invents nothing there: its bars begin at first_seen
+            fig = json.loads(widgets.timeline_figure(s, start=now - 12 * DAY, end=now, component="registry",
+                                                     check_ids=["registry/port"]).to_json())
+            traces = {t["name"]: t for t in fig["data"]}
+            starts = sorted(datetime.fromisoformat(b).replace(tzinfo=UTC).timestamp()
+                            for t in traces.values() for b in t.get("base") or [])
+            assert starts[0] == pytest.approx(seeded.first_seen, abs=0.002)
+            assert len(traces["unknown"]["x"]) == 2  # the registry row and registry/port: the gap only
     finally:
         engine.dispose()

@@ -91,11 +91,19 @@ function dayFigures(name, day) {
   const seconds = day.seconds || {};
   const lines = [
     h("b", null, `${day.date} · ${name}`),
-    h("div", null, day.uptime === null ? "no data" : `uptime ${fmtPercent(day.uptime, 3)}`),
+    h("div", null, uptimeLine(day, seconds)),
   ];
-  for (const state of ["down", "degraded", "maintenance"]) {
+  for (const state of ["down", "degraded", "unknown", "maintenance"]) {
     if (seconds[state]) lines.push(h("div", { class: "muted" }, `${stateLabel(state)}: ${fmtDuration(seconds[state])}`));
   }
   if (day.incidents) lines.push(h("div", { class: "muted" }, `${day.incidents} incident${day.incidents > 1 ? "s" : ""}`));
   return lines;
+}
+
+// Why a day has no uptime: nothing was judged (unknown), all of it was maintenance, or the
+// component or check did not exist yet (no data).
+function uptimeLine(day, seconds) {
+  if (day.uptime !== null) return `uptime ${fmtPercent(day.uptime, 3)}`;
+  if (day.worst === "unknown") return "unknown: nothing measured";
+  return seconds.maintenance ? "maintenance all day: nothing measured" : "no data: not monitored then";
 }
