@@ -142,7 +142,7 @@ def test_version_1_values_are_still_read():
     data = bytearray([1])
     data += struct.pack("<Bff", 3, 0.25, 0.125)  # slot 3: sum, max
     data += bytes([5, 1, 0, 0])  # runs, down, degraded, unknown
-    data += bytes([2, 10, 3, 12, 1])  # two bins: h10 × 3, h12 × 1
+    data += bytes([2, 10, 3, 12, 1])  # two bins: 3 in h10, 1 in h12
     data += struct.pack("<Bff", 7, 0.0, float("nan"))  # slot 7: all down, no latency
     data += bytes([2, 2, 0, 0, 0])
     slots = decode_slots(bytes(data))
