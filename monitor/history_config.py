@@ -52,6 +52,10 @@ class RetentionConfig(_Model):
     rollup_1h: KeepFor = _seconds(_DEFAULTS.rollup_1h)
     rollup_1d: KeepFor = _seconds(_DEFAULTS.rollup_1d)
     state_changes: KeepFor = _seconds(_DEFAULTS.state_changes)
+    alert_events: KeepFor = _seconds(_DEFAULTS.alert_events)
+    """Alert events, and API silences over before the same cutoff."""
+    alert_outbox: KeepFor = _seconds(_DEFAULTS.alert_outbox)
+    """Finished notification deliveries (pending ones are always kept)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> RetentionConfig:
@@ -63,7 +67,8 @@ class RetentionConfig(_Model):
             return None if seconds is None else timedelta(seconds=seconds)
 
         return Retention(raw=td(self.raw), rollup_5m=td(self.rollup_5m), rollup_1h=td(self.rollup_1h),
-                         rollup_1d=td(self.rollup_1d), state_changes=td(self.state_changes))
+                         rollup_1d=td(self.rollup_1d), state_changes=td(self.state_changes),
+                         alert_events=td(self.alert_events), alert_outbox=td(self.alert_outbox))
 
 
 class ComponentConfig(_Model):

@@ -1,24 +1,30 @@
 """Retention: how long each kind of history is kept, and the deletion of what is older. Never
-deletes raw results the rollups have not taken in yet, nor the state change that gives a check
-its state at the edge of the kept window. Knows nothing of scheduling or config files."""
+deletes raw results the rollups have not taken in yet, the state change that gives a check its
+state at the edge of the kept window, a notification still to deliver (or its event), current
+alert states or silences not yet over. Knows nothing of scheduling or config files."""
 
 from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, delete, func, select, type_coerce
+from sqlalchemy import BigInteger, Engine, and_, delete, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from storage import rollups
+from storage import alert_queries, rollups
+from storage.alert_models import AlertEventRow, AlertOutboxRow, SilenceRow
 from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.models import ComponentChangeRow, ResultRow, StateChangeRow
 from storage.packed_models import PackedResultRow
 
 __all__ = [
+    "ALERT_EVENTS_RETENTION",
+    "ALERT_OUTBOX_RETENTION",
+    "FINISHED_OUTCOMES",
     "RAW_RETENTION",
     "ROLLUP_1D_RETENTION",
     "ROLLUP_1H_RETENTION",
@@ -41,9 +47,23 @@ ROLLUP_1D_RETENTION: timedelta | None = None
 """Kept: ~400 bytes per check per day, and long-term SLO figures come from it."""
 STATE_CHANGES_RETENTION: timedelta | None = None
 """Kept: they are the replay (the state of anything at any past instant) and the incidents."""
+ALERT_EVENTS_RETENTION: timedelta | None = timedelta(days=400)
+"""A year and a month of alert history (what fired, reminded, resolved, was held back and why),
+like the hourly rollups: a yearly review can still tell what was alerted. API silences that were
+over before the same cutoff go with it: once every event they could have held back is gone,
+nothing refers to them ("suppressed_by: silence <id>")."""
+ALERT_OUTBOX_RETENTION: timedelta | None = timedelta(days=30)
+"""Finished deliveries (FINISHED_OUTCOMES) for a month, counted from their last attempt: enough
+to look into a receiver that failed. Later the incidents page lists an old event's receivers
+without their outcome. A pending delivery is never deleted, however old."""
+
+FINISHED_OUTCOMES = ("delivered", "rejected", "expired", "dropped")
+"""Outbox outcomes the sender never looks at again (`pending` is the only other one: waiting, or
+to be retried). Listed rather than "not pending", so an outcome added later is kept, not lost."""
 
 RAW_CHUNK = timedelta(hours=1)  # rows deleted per transaction: ~120,000 for 1,000 checks at 30 s
 ROLLUP_CHUNK = timedelta(days=1)
+ALERT_CHUNK = timedelta(days=1)  # a day of events or deliveries per transaction: thousands in an alert storm
 _HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
 _HOUR_MS = 3_600_000
 
@@ -58,6 +78,10 @@ class Retention:
     rollup_1h: timedelta | None = ROLLUP_1H_RETENTION
     rollup_1d: timedelta | None = ROLLUP_1D_RETENTION
     state_changes: timedelta | None = STATE_CHANGES_RETENTION
+    alert_events: timedelta | None = ALERT_EVENTS_RETENTION
+    """Also the retention of API silences that are over (see ALERT_EVENTS_RETENTION)."""
+    alert_outbox: timedelta | None = ALERT_OUTBOX_RETENTION
+    """Finished deliveries only."""
 
     def __post_init__(self) -> None:
         order = [("raw", self.raw), ("rollup_5m", self.rollup_5m), ("rollup_1h", self.rollup_1h),
@@ -71,19 +95,21 @@ def _ms(column: Any) -> Any:
     return type_coerce(column, BigInteger)
 
 
-def _delete_before(engine: Engine, column: Any, cutoff_ms: int, chunk: timedelta) -> int:
-    """Delete rows whose `column` < cutoff, oldest first, one chunk of time per transaction."""
+def _delete_before(engine: Engine, column: Any, cutoff_ms: int, chunk: timedelta, *, where: tuple = ()) -> int:
+    """Delete rows whose `column` < cutoff (and that meet every `where` condition), oldest first,
+    one chunk of time per transaction. The oldest row is looked for among those that may go, so
+    rows kept by `where` are stepped over rather than looked at again and again."""
     table = column.table
     step = int(chunk.total_seconds() * 1000)
     deleted = 0
     while True:
         with Session(engine) as session:
-            oldest = session.scalar(select(func.min(_ms(column))))  # an index probe: jumps over gaps
+            oldest = session.scalar(select(func.min(_ms(column))).where(*where))  # an index probe: jumps over gaps
         if oldest is None or oldest >= cutoff_ms:
             return deleted
         upto = min(oldest + step, cutoff_ms)
         with Session(engine) as session, session.begin():
-            deleted += session.execute(delete(table).where(_ms(column) < upto)).rowcount or 0
+            deleted += session.execute(delete(table).where(_ms(column) < upto, *where)).rowcount or 0
 
 
 def _delete_changes_before(engine: Engine, model: Any, subject: Any, cutoff_ms: int) -> int:
@@ -141,6 +167,35 @@ def apply_retention(engine: Engine, *, now: float, retention: Retention) -> dict
         out["component_changes"] = _delete_changes_before(
             engine, ComponentChangeRow, ComponentChangeRow.component, edge
         )
+    out.update(_alert_retention(engine, retention=retention, cutoff=cutoff))
     if any(out.values()):
         log.info("retention: deleted %s", ", ".join(f"{n} {t}" for t, n in out.items() if n))
     return out
+
+
+def _alert_retention(
+    engine: Engine, *, retention: Retention, cutoff: Callable[[timedelta], int]
+) -> dict[str, int]:
+    """Finished deliveries older than the outbox window (by their last attempt); events older
+    than the events window unless a delivery of theirs is pending (the sender reads its payload
+    from the event); API silences over before the events cutoff. Tables reported only when rows
+    went: the report's keys stay as they were otherwise."""
+    out: dict[str, int] = {}
+    if retention.alert_outbox is not None:
+        edge = cutoff(retention.alert_outbox)
+        # stepped by created_at (indexed); updated_at is the last attempt, never before created_at
+        finished = (AlertOutboxRow.outcome.in_(FINISHED_OUTCOMES), _ms(AlertOutboxRow.updated_at) < edge)
+        out["alert_outbox"] = _delete_before(engine, AlertOutboxRow.__table__.c.created_at, edge, ALERT_CHUNK,
+                                             where=finished)
+    if retention.alert_events is not None:
+        edge = cutoff(retention.alert_events)
+        pending = exists().where(AlertOutboxRow.event_id == AlertEventRow.event_id,
+                                 AlertOutboxRow.outcome == alert_queries.PENDING)
+        out["alert_events"] = _delete_before(engine, AlertEventRow.__table__.c.at, edge, ALERT_CHUNK,
+                                             where=(~pending,))
+        # a silence is over at its end, or when it was deleted (ended early); a handful of rows
+        over = or_(_ms(SilenceRow.ends_at) < edge,
+                   and_(SilenceRow.deleted_at.is_not(None), _ms(SilenceRow.deleted_at) < edge))
+        with Session(engine) as session, session.begin():
+            out["silences"] = session.execute(delete(SilenceRow).where(over)).rowcount or 0
+    return {table: rows for table, rows in out.items() if rows}
