@@ -5,6 +5,7 @@ file and from the API; the housekeeping job rolling up what the service itself r
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from monitor.api import create_app
 from monitor.config import load_config
-from storage import rollups
+from storage import alert_queries, rollups
 from storage.db import create_db_engine, upgrade
 from storage.history_models import Rollup1h
 from tests.history import scenario
@@ -163,6 +164,27 @@ def test_service_rolls_up_its_results_and_syncs_config_windows(service):
     assert re.search(r'^platform_monitor_housekeeping_last_success_timestamp_seconds\{job="rollup"\} 1\.[0-9]+e\+09',
                      metrics, re.M)
     assert re.search(r"^platform_monitor_housekeeping_rolled_up_rows_total [1-9]", metrics, re.M)
+    # retention reaches the alerting tables: a finished delivery and its event from long ago go, counted by table
+    long_ago = time.time() - 500 * 24 * H
+    payload = {"type": "firing", "summary": "paas/health is down"}
+    engine = create_db_engine(f"sqlite:///{service.db_path}")
+    with Session(engine) as s, s.begin():
+        alert_queries.save_alerts(s, states=[], events=[
+            {"event_id": "old", "key": "check:paas/health", "type": "firing", "at": long_ago, "suppressed_by": None,
+             "receivers": ["hook"], "payload": payload}], outbox=[
+            {"event_id": "old", "receiver": "hook", "key": "check:paas/health", "created_at": long_ago, "attempts": 1,
+             "next_attempt_at": long_ago, "outcome": "delivered", "delivered_at": long_ago, "last_error": None,
+             "updated_at": long_ago}])
+    engine.dispose()
+
+    def alert_rows_deleted() -> list[str]:
+        hk.run_now()
+        text = httpx.get(f"{service.url}/metrics", timeout=10).text
+        return re.findall(r'^platform_monitor_housekeeping_deleted_rows_total'
+                          r'\{table="(alert_events|alert_outbox)"\} 1\.0$', text, re.M)
+
+    wait_for(lambda: sorted(alert_rows_deleted()) == ["alert_events", "alert_outbox"], timeout=40, interval=0.5,
+             what="the old alert event and delivery deleted by retention")
     overview = service.json("/api/v1/overview?days=2")
     assert [(c["id"], c["state"], c["slo"], c["title"]) for c in overview["components"]] == [
         ("paas", "up", 99.0, None)]

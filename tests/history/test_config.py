@@ -27,6 +27,18 @@ def test_defaults_and_overrides():
     assert parse_config("retention: {state_changes: forever}").retention.state_changes is None
 
 
+def test_alerting_retention_keys():
+    defaults = parse_config("checks: []").retention.to_retention()
+    assert (defaults.alert_events, defaults.alert_outbox) == (timedelta(days=400), timedelta(days=30))
+    retention = parse_config("retention: {alert_events: 90d, alert_outbox: 12h}").retention.to_retention()
+    assert (retention.alert_events, retention.alert_outbox) == (timedelta(days=90), timedelta(hours=12))
+    kept = parse_config("retention: {alert_events: forever, alert_outbox: null}").retention.to_retention()
+    assert (kept.alert_events, kept.alert_outbox) == (None, None)
+    # not bound to the history's windows: a short alert history is no error
+    assert parse_config("retention: {alert_events: 1d, raw: 30d}").retention.to_retention().alert_events == \
+        timedelta(days=1)
+
+
 def test_component_settings_by_name_then_pattern():
     config = parse_config("""
 components:
@@ -64,6 +76,11 @@ maintenance:
     ("retention: {raw: 40d}", "retention: rollup_5m must be kept at least as long as raw"),
     ("retention: {rollup_1h: soon}",
      "retention.rollup_1h: 'soon' is not a retention: a duration like 7d or 400d, or forever"),
+    ("retention: {alert_outbox: soon}",
+     "retention.alert_outbox: 'soon' is not a retention: a duration like 7d or 400d, or forever"),
+    ("retention: {alert_events: -30d}",
+     "retention.alert_events: '-30d' is not a retention: a duration like 7d or 400d, or forever"),
+    ("retention: {alert_outbx: 30d}", "retention.alert_outbx: Extra inputs are not permitted"),
     ("components: {x: {slo: 100}}", "components.x.slo: Input should be less than 100"),
     ("maintenance: [{name: a, components: [x], every: week, days: [sunday], at: 2:00, duration: 1h}]",
      'maintenance[0].at: write the time of day in quotes, e.g. at: "02:00"'),
