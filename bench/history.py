@@ -34,13 +34,14 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from bench.history_seed import Plan, load, make_plan
+from monitor.engine import freeze_heap
 from storage import compaction, history, rollups
 from storage.db import create_db_engine, upgrade
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGETS_MS = {"snapshot at T": 100.0, "uptime 90 d, all components": 300.0, "overview page (90 d)": 500.0}
-MAX_BYTES = 1 << 30  # 1 GiB
+MAX_BYTES = 10**9  # 1 GB, the stricter reading of the target (1 GiB would be 1,073,741,824 bytes)
 BENCH_NOW = "bench_now"  # history_marks row: the instant the data was seeded up to
 
 
@@ -87,6 +88,9 @@ def _dump(value: Any) -> str:
 
 
 def time_queries(engine: Engine, plan: Plan, repeat: int) -> dict[str, dict[str, float]]:
+    # the service moves its long-lived objects out of the cyclic GC's reach once started
+    # (monitor.engine.freeze_heap): measure the queries under the same condition
+    freeze_heap()
     out = {}
     for name, (call, _target) in queries(plan).items():
         samples = []
@@ -238,8 +242,8 @@ def print_table(results: list[dict[str, Any]]) -> bool:
         total = r["bytes"]["TOTAL"]
         passed = total < MAX_BYTES
         ok &= passed
-        cells.append(f"{total / 2**20:.0f} MiB {'PASS' if passed else 'FAIL'}")
-    print("| database size | " + " | ".join(cells) + " | < 1024 MiB |")
+        cells.append(f"{total / 2**20:.0f} MiB = {total / 1e9:.3f} GB {'PASS' if passed else 'FAIL'}")
+    print("| database size | " + " | ".join(cells) + " | < 1 GB (10^9 bytes) |")
     tables = sorted({t for r in results for t in r["bytes"] if t != "TOTAL"},
                     key=lambda t: -results[0]["bytes"].get(t, 0))
     for table in tables:

@@ -26,7 +26,7 @@ from storage.writer import Writer
 log = logging.getLogger(__name__)
 
 
-def _freeze_heap() -> None:
+def freeze_heap() -> None:
     """Move the long-lived objects (config, checks, state, scheduler jobs) out of the cyclic
     GC's reach: with 10,000 checks a full collection otherwise walks them all for ~200 ms,
     several times a minute, and shows up as scheduling lag."""
@@ -80,7 +80,7 @@ class Engine:
             self.scheduler.sync(self.checks.values())
             self.scheduler.start()
         self.started_at = time.time()
-        _freeze_heap()
+        freeze_heap()
         log.info("engine started: %d checks in %d components", len(self.checks), len(self.state.components))
 
     async def stop(self) -> None:
@@ -183,7 +183,7 @@ class Engine:
         retired = self._apply_checks()
         self.reloads["success"] += 1
         self.last_reload = time.time()
-        _freeze_heap()
+        freeze_heap()
         log.info("config applied: %d checks (%d retired)", len(self.checks), len(retired))
         return warnings
 
