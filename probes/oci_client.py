@@ -13,7 +13,7 @@ import httpx
 
 from probes import oci
 from probes.base import Status, os_error_reason
-from probes.tls import tls_error_reason
+from probes.tls import peer_tls_details, tls_error_reason
 
 __all__ = ["MAX_ERROR_BODY_BYTES", "Answer", "Finding", "Session", "rate_limit_reason", "transport_reason"]
 
@@ -37,6 +37,7 @@ class Answer:
     status: int
     headers: httpx.Headers
     body: bytes
+    tls: dict[str, Any] = field(default_factory=dict)  # peer_tls_details, when asked for
 
     @property
     def errors(self) -> str:
@@ -56,7 +57,8 @@ class Answer:
 @dataclass
 class Session:
     """One run's conversation with one registry. `authorization` is what requests to the
-    registry carry once `ping` (or `authenticate`) has succeeded."""
+    registry carry once `ping` (or `authenticate`) has succeeded; `client_cert` says whether the
+    client presents a TLS client certificate (for the reason when a server wants one)."""
 
     client: httpx.AsyncClient
     base_url: str
@@ -64,6 +66,7 @@ class Session:
     scopes: list[str]  # what the token flow asks for: pull on every canary repository
     request_timeout: float
     tokens: oci.TokenCache
+    client_cert: bool = False
     authorization: str | None = None
     auth_tried: bool = False
     findings: list[Finding] = field(default_factory=list)
@@ -82,6 +85,10 @@ class Session:
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
+    def transport_failure(self, exc: httpx.HTTPError) -> str:
+        """`transport_reason` with this session's TLS client settings taken into account."""
+        return transport_reason(exc, client_cert=self.client_cert)
+
     async def fetch(
         self,
         method: str,
@@ -90,29 +97,37 @@ class Session:
         headers: dict[str, str] | None = None,
         cap: int = MAX_ERROR_BODY_BYTES,
         auth: bool = True,
+        peer_tls: bool = False,
     ) -> Answer:
-        """One request (no redirects), its body read up to `cap` bytes. Raises httpx.HTTPError."""
+        """One request (no redirects), its body read up to `cap` bytes; `peer_tls` also reads the
+        connection's TLS version and certificate expiry. Raises httpx.HTTPError."""
         headers = dict(headers or {})
         if auth and self.authorization:
             headers["Authorization"] = self.authorization
         request = self.client.build_request(method, url, headers=headers, timeout=self.request_timeout)
         response = await self.client.send(request, stream=True, follow_redirects=False)
+        tls: dict[str, Any] = {}
         try:
+            if peer_tls:  # before the body: the TLS object goes with the connection
+                stream = response.extensions.get("network_stream")
+                tls = peer_tls_details(stream.get_extra_info("ssl_object") if stream is not None else None)
             body = await read_capped(response, cap) if method != "HEAD" else b""
         finally:
             await response.aclose()
-        return Answer(response.status_code, response.headers, body)
+        return Answer(response.status_code, response.headers, body, tls)
 
     # -- ping and auth -------------------------------------------------------------------------
     async def ping(self) -> bool:
-        """GET /v2/: 200 is up, 401 is reachable (then authenticate), anything else is a finding."""
+        """GET /v2/: 200 is up, 401 is reachable (then authenticate), anything else is a finding.
+        Over HTTPS, the registry's TLS version and certificate expiry go into the details."""
         started = time.perf_counter()
         try:
-            answer = await self.fetch("GET", self.url("/v2/"), auth=False)
+            answer = await self.fetch("GET", self.url("/v2/"), auth=False, peer_tls=True)
         except httpx.HTTPError as exc:
-            return self.fail(f"GET /v2/: {transport_reason(exc)}")
+            return self.fail(f"GET /v2/: {self.transport_failure(exc)}")
         finally:
             self.timed("ping", started)
+        self.details.update(answer.tls)
         version = answer.headers.get("Docker-Distribution-API-Version")
         if version:
             self.details["api_version"] = version
@@ -125,6 +140,10 @@ class Session:
             return self.fail(rate_limit_reason("GET /v2/", answer), Status.DEGRADED)
         if answer.status >= 500:
             return self.fail(f"registry unavailable: GET /v2/: {answer.describe()}")
+        if answer.status == 400 and self.base_url.startswith("http://") and b"https" in answer.body.lower():
+            # Go's "Client sent an HTTP request to an HTTPS server.", nginx's "plain HTTP request
+            # was sent to HTTPS port": a misconfigured url, not a broken registry.
+            return self.fail("GET /v2/: HTTP 400: the registry serves HTTPS here; the check's url says http://")
         return self.fail(f"not a v2 registry: GET /v2/: {answer.describe()}")
 
     async def authenticate(self, challenged: Answer) -> bool:
@@ -190,7 +209,7 @@ class Session:
         try:
             answer = await self.fetch("GET", str(realm_url), auth=False, headers=headers)
         except httpx.HTTPError as exc:
-            self.fail(f"token server {realm}: {transport_reason(exc)}")
+            self.fail(f"token server {realm}: {self.transport_failure(exc)}")
             return None
         if answer.status == 200:
             try:
@@ -211,7 +230,7 @@ class Session:
         try:
             answer = await self.fetch("GET", self.url("/v2/"))
         except httpx.HTTPError as exc:
-            return self.fail(f"GET /v2/ (authenticated): {transport_reason(exc)}")
+            return self.fail(f"GET /v2/ (authenticated): {self.transport_failure(exc)}")
         if answer.status == 200:
             return True
         if answer.status == 401:
@@ -246,9 +265,10 @@ def rate_limit_reason(what: str, answer: Answer) -> str:
     return f"{what}: rate limited ({errors})" + (f", retry after {retry:g}s" if retry is not None else "")
 
 
-def transport_reason(exc: httpx.HTTPError) -> str:
-    """A short reason for a request that got no response."""
-    reason = tls_error_reason(exc) or os_error_reason(exc)
+def transport_reason(exc: httpx.HTTPError, *, client_cert: bool = True) -> str:
+    """A short reason for a request that got no response; `client_cert` False: the client
+    presents no TLS client certificate (see `tls_error_reason`)."""
+    reason = tls_error_reason(exc, client_cert=client_cert) or os_error_reason(exc)
     if reason:
         return reason
     if isinstance(exc, httpx.RemoteProtocolError):

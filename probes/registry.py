@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from probes import oci
 from probes.base import CheckBase, ProbeContext, Result, Status, http_url
 from probes.harbor import health_findings
-from probes.oci_client import BACKSTOP_TIMEOUT_FACTOR, Answer, Finding, Session, rate_limit_reason, transport_reason
+from probes.oci_client import BACKSTOP_TIMEOUT_FACTOR, Answer, Finding, Session, rate_limit_reason
 from probes.oci_pull import BlobError, BlobPull, download_blob
 from probes.tls import TlsSettings
 
@@ -102,6 +102,7 @@ async def probe(cfg: Check, ctx: ProbeContext) -> Result:
         scopes=list(dict.fromkeys(oci.pull_scope(spec.ref.name) for spec in cfg.images)),
         request_timeout=cfg.timeout * BACKSTOP_TIMEOUT_FACTOR,
         tokens=ctx.cache.setdefault(TOKEN_CACHE_KEY, oci.TokenCache()),
+        client_cert=cfg.tls.cert_file is not None,
     )
     images: list[dict[str, Any]] = []
     pulls: list[BlobPull] = []
@@ -140,7 +141,7 @@ async def _check_image(
         if answer.status == 200 and not answer.body and not answer.headers.get("Docker-Content-Digest"):
             answer = await _manifest(s, ref, "GET")  # no digest header: the body tells
     except httpx.HTTPError as exc:
-        return Finding(Status.DOWN, f"{label}: manifest: {transport_reason(exc)}")
+        return Finding(Status.DOWN, f"{label}: manifest: {s.transport_failure(exc)}")
     finally:
         entry["manifest_seconds"] = round(s.phases.get("manifest", 0.0) - before, 6)
     if answer.status != 200:
@@ -205,7 +206,7 @@ async def _pull(s: Session, cfg: Check, ref: oci.ImageRef, answer: Answer, entry
         try:
             answer = await _manifest(s, oci.ImageRef(ref.name, child.digest), "GET")
         except httpx.HTTPError as exc:
-            return f"manifest {child.digest}: {transport_reason(exc)}"
+            return f"manifest {child.digest}: {s.transport_failure(exc)}"
         if answer.status != 200:
             return f"manifest {child.digest}: {answer.describe()}"
         entry["platform_manifest"] = child.digest
@@ -228,7 +229,7 @@ async def _pull(s: Session, cfg: Check, ref: oci.ImageRef, answer: Answer, entry
     except BlobError as exc:
         return f"blob {descriptor.digest}: {exc}"
     except httpx.HTTPError as exc:
-        return f"blob {descriptor.digest}: {transport_reason(exc)}"
+        return f"blob {descriptor.digest}: {s.transport_failure(exc)}"
     finally:
         s.timed("blob", started)
 
@@ -238,7 +239,7 @@ async def _harbor_health(s: Session) -> None:
     try:
         answer = await s.fetch("GET", s.url("/api/v2.0/health"), auth=False)
     except httpx.HTTPError as exc:
-        s.fail(f"Harbor health: {transport_reason(exc)}")
+        s.fail(f"Harbor health: {s.transport_failure(exc)}")
         return
     finally:
         s.timed("health", started)

@@ -28,6 +28,9 @@ _SSL_REASONS = {
     "TLSV1_ALERT_PROTOCOL_VERSION": "no common TLS version",
     "UNEXPECTED_EOF_WHILE_READING": "connection closed during the TLS session",
 }
+# The alerts a server sends for a missing client certificate: TLS 1.3's own, or bad_certificate
+# (older Go crypto/tls, as in distribution 2.8's Debian build, sends that one for both cases).
+_CLIENT_CERT_ALERTS = frozenset({"TLSV13_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_BAD_CERTIFICATE"})
 
 
 class TlsSettings(BaseModel):
@@ -51,9 +54,10 @@ class TlsSettings(BaseModel):
         return self
 
 
-def tls_error_reason(exc: BaseException) -> str | None:
+def tls_error_reason(exc: BaseException, *, client_cert: bool = True) -> str | None:
     """"TLS: certificate verify failed: …" and the like from an SSL error anywhere in `exc`'s
-    chain; None if the failure was not a TLS one."""
+    chain; None if the failure was not a TLS one. `client_cert` False (the client presented
+    none) turns the server's certificate alerts into "requires a client certificate"."""
     # Innermost first: wrappers (aiohttp's) subclass the ssl errors without their attributes.
     chain = exception_chain(exc)[::-1]
     for error in chain:
@@ -63,6 +67,8 @@ def tls_error_reason(exc: BaseException) -> str | None:
     for error in chain:
         if isinstance(error, ssl.SSLError):
             code = getattr(error, "reason", None) or type(error).__name__
+            if not client_cert and code in _CLIENT_CERT_ALERTS:
+                return "TLS: server requires a client certificate and none is configured (tls.cert_file)"
             return f"TLS: {_SSL_REASONS.get(code, code)}"
     return None
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.peers import Peer, PeerStack, free_port, is_200, peer_missing, require_peer
+from tests.peers import Peer, PeerStack, TlsFiles, free_port, is_200, peer_missing, require_peer
 
 BLACKBOX_DEFAULT_CONFIG = Path("/etc/prometheus/blackbox.yml")
 
@@ -162,11 +162,13 @@ def alertmanager(alertmanager_factory: Callable[..., Peer]) -> Peer:
 
 @dataclass
 class RegistryPeer(Peer):
-    """A Docker registry; `auth` is the first user's (name, password) when htpasswd auth is on."""
+    """A Docker registry; `auth` is the first user's (name, password) when htpasswd auth is on,
+    `tls` the certificates it serves HTTPS with (None: plain HTTP)."""
 
     auth: tuple[str, str] | None = None
     debug_url: str = ""
     storage_dir: Path | None = None
+    tls: TlsFiles | None = None
 
 
 def htpasswd_line(user: str, password: str) -> str:
@@ -184,9 +186,12 @@ def htpasswd_line(user: str, password: str) -> str:
 
 @pytest.fixture
 def docker_registry_factory(peer_stack: PeerStack) -> Callable[..., RegistryPeer]:
-    """`docker_registry_factory(users=None, *, realm="pm-test", debug=False, config_overrides=None)`:
-    a registry on filesystem storage; `users` ({name: password}) turns on htpasswd auth, `debug`
-    the debug server (/debug/health, /metrics) at `.debug_url`."""
+    """`docker_registry_factory(users=None, *, realm="pm-test", debug=False, config_overrides=None,
+    tls=None, client_certs=False)`: a registry on filesystem storage; `users` ({name: password})
+    turns on htpasswd auth, `debug` the debug server (/debug/health, /metrics) at `.debug_url`,
+    `tls` (TlsFiles) serves HTTPS with its server certificate, and `client_certs` then also
+    requires a client certificate signed by its CA (`http.tls.clientcas`). `.ready_client` holds
+    the httpx `verify=` that trusts it (with the client certificate), for the tests' own pushes."""
     binary = require_peer("docker-registry", "Docker registry (distribution 2.8) for registry probe tests")
 
     def make(
@@ -195,10 +200,14 @@ def docker_registry_factory(peer_stack: PeerStack) -> Callable[..., RegistryPeer
         realm: str = "pm-test",
         debug: bool = False,
         config_overrides: Mapping[str, Any] | None = None,
+        tls: TlsFiles | None = None,
+        client_certs: bool = False,
     ) -> RegistryPeer:
+        if client_certs and tls is None:
+            raise ValueError("client_certs needs tls")
         base = peer_stack.tmpdir("registry")
         port = free_port()
-        url = f"http://127.0.0.1:{port}"
+        url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         config: dict[str, Any] = {
             "version": 0.1,
             "log": {"level": "info", "formatter": "text"},
@@ -217,6 +226,12 @@ def docker_registry_factory(peer_stack: PeerStack) -> Callable[..., RegistryPeer
             htpasswd = base / "htpasswd"
             htpasswd.write_text("".join(htpasswd_line(u, p) + "\n" for u, p in users.items()))
             config["auth"] = {"htpasswd": {"realm": realm, "path": str(htpasswd)}}
+        ready_client: dict[str, Any] = {}
+        if tls is not None:
+            config["http"]["tls"] = {"certificate": tls.cert_file, "key": tls.key_file}
+            if client_certs:
+                config["http"]["tls"]["clientcas"] = [tls.ca_file]
+            ready_client["verify"] = tls.client_context(client_cert=client_certs)
         config = _deep_merge(config, config_overrides or {})
         peer = RegistryPeer(
             name="docker-registry",
@@ -224,9 +239,11 @@ def docker_registry_factory(peer_stack: PeerStack) -> Callable[..., RegistryPeer
             log_path=base / "registry.log",
             url=url,
             ready_url=f"{url}/v2/",  # 200, or 401 with auth on
+            ready_client=ready_client,
             auth=next(iter(users.items())) if users else None,
             debug_url=debug_url,
             storage_dir=base / "storage",
+            tls=tls,
         )
         peer_stack.start(peer)
         return peer

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import json
+import ssl
 import tarfile
 from dataclasses import dataclass, field
 
@@ -90,11 +91,19 @@ def index(*platforms: tuple[str, Image]) -> bytes:
 
 
 class Pusher:
-    """Pushes to a registry at `url` with a fixed Authorization header (or none)."""
+    """Pushes to a registry at `url` with a fixed Authorization header (or none); `verify` is
+    httpx's, for a registry serving HTTPS (its `ready_client["verify"]`)."""
 
-    def __init__(self, url: str, authorization: str | None = None, auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        authorization: str | None = None,
+        auth: tuple[str, str] | None = None,
+        *,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         headers = {"Authorization": authorization} if authorization else {}
-        self.client = httpx.Client(base_url=url, headers=headers, auth=auth, timeout=10.0)
+        self.client = httpx.Client(base_url=url, headers=headers, auth=auth, timeout=10.0, verify=verify)
 
     def blob(self, name: str, data: bytes) -> str:
         """POST an upload session, then PUT the whole blob to its Location with `digest=`."""

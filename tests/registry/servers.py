@@ -8,6 +8,7 @@ import base64
 import binascii
 import json
 import secrets
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from tests.peers import TlsFiles
 from tests.registry.images import sha256
 
 
@@ -39,9 +41,10 @@ def basic_user(header: str | None) -> tuple[str, str] | None:
 
 
 class _Server:
-    """A ThreadingHTTPServer on 127.0.0.1:0 in a daemon thread, routing to `self.handle`."""
+    """A ThreadingHTTPServer on 127.0.0.1:0 in a daemon thread, routing to `self.handle`;
+    HTTPS with `tls`'s server certificate when given."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: TlsFiles | None = None) -> None:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,7 +61,12 @@ class _Server:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+            # The handshake runs in accept(), on the serving thread: fine for one test's clients.
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
@@ -91,12 +99,21 @@ def _error(status: int, code: str, message: str, **headers: str) -> tuple[int, d
 class TokenServer(_Server):
     """distribution's token flow: `GET /token?service=&scope=…` (HTTP Basic for `users`,
     anonymous → pull only) answers a JWT whose x5c chains to `rootcertbundle`. `requests` records
-    each request's user and scopes; `untrusted = True` signs with a key the registry does not trust."""
+    each request's user and scopes; `untrusted = True` signs with a key the registry does not trust.
+    `tls` serves the realm over HTTPS."""
 
     SERVICE = "pm-registry"
     ISSUER = "pm-token-issuer"
 
-    def __init__(self, tmp: Path, users: dict[str, str], *, expires_in: int | None = 300, field: str = "token"):
+    def __init__(
+        self,
+        tmp: Path,
+        users: dict[str, str],
+        *,
+        expires_in: int | None = 300,
+        field: str = "token",
+        tls: TlsFiles | None = None,
+    ):
         self.users = users
         self.expires_in = expires_in
         self.field = field
@@ -106,7 +123,7 @@ class TokenServer(_Server):
         self.rootcertbundle = tmp / "token-ca.pem"
         ca.cert_pem.write_to_path(str(self.rootcertbundle))
         self._signers = [self._signer(ca), self._signer(trustme.CA(key_type=trustme.KeyType.RSA))]
-        super().__init__()
+        super().__init__(tls=tls)
 
     @staticmethod
     def _signer(ca: trustme.CA) -> tuple[Any, list[str]]:
