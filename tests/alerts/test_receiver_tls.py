@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -305,3 +306,17 @@ alerts:
     assert main(["validate", str(config)]) == 2
     err = capsys.readouterr().err
     assert f"{config}: 1 error" in err and f"alerts.receivers[0].tls.ca_file: no such file: {missing}" in err
+
+
+def test_readme_tls_example_loads(pki):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("- **TLS**"):]
+    start = section.index("```yaml") + len("```yaml")
+    example = section[start:section.index("```", start)]
+    cert_file, key_file = pki.client_cert_files()
+    for shown, real in (("/etc/pm/tls/ca.pem", pki.ca_file), ("/etc/pm/tls/client.pem", cert_file),
+                        ("/etc/pm/tls/client.key", key_file)):
+        example = example.replace(shown, real)
+    config = parse_config("alerts:\n" + textwrap.indent(example, "  "), "README.md", {"HOOK_SECRET": "s"})
+    tls = {r.name: r.tls for r in config.alerts.receivers}
+    assert tls["am"].key_file == key_file and tls["gateway"].server_name == "hooks.internal"
