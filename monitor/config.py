@@ -3,6 +3,7 @@ config contract and its error messages (file, place, what is wrong); knows nothi
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ from probes.base import CheckBase, Duration
 from probes.kube import SERVICE_ACCOUNT_DIR
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_STORAGE_URL = "sqlite:///platform-monitor.db"
 
@@ -368,7 +371,17 @@ def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None
     except ValidationError as exc:
         raise ConfigError(source, _validation_errors(exc, raw)) from None
     config._secrets.update(secrets)
+    _warn_unverified_receivers(config, source)
     return config
+
+
+def _warn_unverified_receivers(config: Config, source: str) -> None:
+    """A receiver with `tls.verify: false` is allowed (a last resort) but never quietly."""
+    for i, receiver in enumerate(config.alerts.receivers):
+        tls = getattr(receiver, "tls", None)
+        if tls is not None and not tls.verify:
+            log.warning("%s: alerts.receivers[%d] (%s): tls.verify is off: the receiver's certificate is not "
+                        "checked, whoever answers at its address gets the alerts", source, i, receiver.name)
 
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:

@@ -16,7 +16,7 @@ import certifi
 import httpx
 import yarl
 
-__all__ = ["USER_AGENT", "AiohttpTransport", "ClientPool"]
+__all__ = ["USER_AGENT", "AiohttpTransport", "ClientPool", "client_ssl_context"]
 
 USER_AGENT = "platform-monitor/0.1"
 # Longest header line and header field aiohttp accepts (bytes): its 8 KiB default rejects real
@@ -54,16 +54,15 @@ class ClientPool:
         cert_file: str | None = None,
         key_file: str | None = None,
     ) -> ssl.SSLContext:
-        """A client SSL context for these settings, built once and cached.
-
-        `verify` with no `ca_file` trusts certifi's bundle; a `ca_file` replaces it (trust only
-        that CA). `cert_file` (+ `key_file`, unless the key is in the same PEM) is the client
-        certificate for mutual TLS. Building reads these files once per setting (small local
-        files, a few ms); a missing or bad file raises `OSError`/`ssl.SSLError` and is not cached."""
+        """A client SSL context for these settings (`client_ssl_context`), built once and cached:
+        building reads the files once per setting (small local files, a few ms); a missing or bad
+        file raises and is not cached."""
         key = _TlsKey(verify, ca_file, cert_file, key_file)
         context = self._ssl.get(key)
         if context is None:
-            context = self._ssl[key] = _build_ssl_context(key)
+            context = self._ssl[key] = client_ssl_context(
+                verify=verify, ca_file=ca_file, cert_file=cert_file, key_file=key_file
+            )
         return context
 
     def http(
@@ -97,16 +96,28 @@ class ClientPool:
         await asyncio.gather(*(client.aclose() for client in clients))
 
 
-def _build_ssl_context(key: _TlsKey) -> ssl.SSLContext:
-    if key.verify:
-        context = ssl.create_default_context(cafile=key.ca_file or certifi.where())
+def client_ssl_context(
+    *,
+    verify: bool = True,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+) -> ssl.SSLContext:
+    """A new client SSL context. Shared by the probes and the alert receivers so that both
+    read `tls:` settings the same way.
+
+    `verify` with no `ca_file` trusts certifi's bundle; a `ca_file` replaces it (trust only
+    that CA). `cert_file` (+ `key_file`, unless the key is in the same PEM) is the client
+    certificate for mutual TLS. A missing or bad file raises `OSError`/`ssl.SSLError`."""
+    if verify:
+        context = ssl.create_default_context(cafile=ca_file or certifi.where())
     else:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    if key.cert_file:
-        context.load_cert_chain(key.cert_file, key.key_file)
-    elif key.key_file:
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file)
+    elif key_file:
         raise ValueError("a TLS key_file needs a cert_file")
     return context
 

@@ -46,6 +46,7 @@ class Alerting:
         self.extra_silencers: list[Silencer] = []
         """More silencers beside the silences (maintenance windows)."""
         self._silence_source: object = None
+        self._clients_source: object = None
         self.loaded = False
         self.evaluations = 0
         self.sender = Sender(
@@ -68,7 +69,6 @@ class Alerting:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self.sender.start()
         self._task = asyncio.create_task(self._run(), name="alerting")
 
     async def stop(self) -> None:
@@ -99,6 +99,9 @@ class Alerting:
             try:
                 self.evaluate(time.time())
                 self._refresh_alertmanagers(time.time())
+                if self.config is not self._clients_source:  # a reload: drop clients of old TLS settings
+                    self._clients_source = self.config
+                    await self.sender.close_unused_clients()
             except Exception:
                 log.exception("alert evaluation failed")
             self._wake.clear()
@@ -273,7 +276,7 @@ class Alerting:
 
     async def _refresh(self, receiver: Any, payloads: list[Mapping]) -> None:
         try:
-            await alertmanager.refresh(receiver, payloads, self.sender.client)
+            await alertmanager.refresh(receiver, payloads, self.sender.client_for(receiver))
         except Exception as exc:
             log.warning("re-sending %d firing alerts to %s failed: %s", len(payloads), receiver.name,
                         getattr(exc, "reason", type(exc).__name__))

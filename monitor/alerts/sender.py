@@ -1,7 +1,8 @@
 """The sender: delivers queued notifications asynchronously, one worker per receiver (in order,
 so a resolution never overtakes its firing), with retries, exponential backoff with jitter and a
-per-receiver rate limit. It only reads rows already committed to the outbox; every outcome is
-written back through `record` (the storage writer's thread). Probing never waits on it."""
+per-receiver rate limit, over one shared HTTP client per distinct receiver `tls:` setting. It
+only reads rows already committed to the outbox; every outcome is written back through `record`
+(the storage writer's thread). Probing never waits on it."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ import httpx
 
 from monitor.alerts.config import DeliveryConfig
 from monitor.alerts.receivers import RECEIVERS, DeliveryError, Notification, ReceiverBase
+from monitor.alerts.receivers.base import ReceiverTls
 from monitor.alerts.templates import DEFAULT_TEXT, DEFAULT_TITLE, TemplateError, render
 from monitor.redact import redact_text
+from probes.clients import client_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ RATE_WINDOW = 60.0  # seconds: rate limits are "messages per minute" over a slid
 IDLE_RECHECK = 5.0  # seconds a worker with nothing to do sleeps before looking again
 ERROR_CHARS = 500
 OUTCOMES = ("delivered", "error", "rejected", "expired", "dropped")
+PLAIN_TLS = ReceiverTls()  # receivers without a `tls:` block (apprise) share the default client
 
 
 @dataclass(slots=True)
@@ -44,7 +48,7 @@ class Delivery:
 
 
 class Sender:
-    """Owns its worker tasks and HTTP client. `enqueue` is called on the event loop with rows
+    """Owns its worker tasks and HTTP clients. `enqueue` is called on the event loop with rows
     that are already durable; `record(event_id, receiver, outcome, attempts, next_at, error)`
     persists each outcome."""
 
@@ -65,7 +69,7 @@ class Sender:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._sent: dict[str, deque[float]] = {}
         self.counts: dict[tuple[str, str], int] = {}
-        self.client: httpx.AsyncClient | None = None
+        self._clients: dict[ReceiverTls, httpx.AsyncClient] = {}
         self.last_errors: dict[str, str] = {}
         self.clock: Callable[[], float] = time.time
         self._stopped = False
@@ -75,8 +79,22 @@ class Sender:
         """Receiver → notifications waiting (in memory: no database query)."""
         return {name: len(q) for name, q in self.queues.items()}
 
-    async def start(self) -> None:
-        self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+    def client_for(self, cfg: ReceiverBase) -> httpx.AsyncClient:
+        """The client for this receiver's TLS setting, shared with every receiver that has the
+        same one and built on first use. Raises OSError/ValueError when a TLS file cannot be
+        read any more (they were checked when the config loaded)."""
+        tls = getattr(cfg, "tls", PLAIN_TLS)
+        client = self._clients.get(tls)
+        if client is None:
+            client = self._clients[tls] = _new_client(tls)
+        return client
+
+    async def close_unused_clients(self) -> None:
+        """Close the clients of TLS settings no configured receiver has any more (after a
+        reload). A send still running on one fails and is retried with the new setting."""
+        used = {getattr(cfg, "tls", PLAIN_TLS) for cfg in self._receivers().values()}
+        unused = [self._clients.pop(tls) for tls in list(self._clients) if tls not in used]
+        await asyncio.gather(*(client.aclose() for client in unused))
 
     async def stop(self) -> None:
         self._stopped = True
@@ -86,8 +104,8 @@ class Sender:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._workers.clear()
-        if self.client is not None:
-            await self.client.aclose()
+        clients, self._clients = list(self._clients.values()), {}
+        await asyncio.gather(*(client.aclose() for client in clients))
 
     def enqueue(self, deliveries: Iterable[Delivery]) -> None:
         """Queue committed outbox rows (event loop only). Once stopped, rows stay in the outbox
@@ -153,7 +171,12 @@ class Sender:
         item.attempts += 1
         self._sent[name].append(now)
         try:
-            await asyncio.wait_for(RECEIVERS[cfg.kind].send(cfg, notification, self.client), cfg.timeout + 1)
+            client = self.client_for(cfg)
+        except (OSError, ValueError) as exc:  # a TLS file changed or went away since the config loaded
+            self._retry(name, item, f"TLS settings: {exc}")
+            return
+        try:
+            await asyncio.wait_for(RECEIVERS[cfg.kind].send(cfg, notification, client), cfg.timeout + 1)
         except TimeoutError:
             self._retry(name, item, "timeout")
         except DeliveryError as exc:
@@ -194,3 +217,20 @@ def render_for(cfg: ReceiverBase, payload: Mapping[str, Any]) -> Notification:
     title = render((template and template.title) or DEFAULT_TITLE, payload)
     text = render((template and template.text) or DEFAULT_TEXT, payload)
     return Notification(payload=payload, title=title, text=text)
+
+
+def _new_client(tls: ReceiverTls) -> httpx.AsyncClient:
+    """A client with the probes' SSL context for `tls`; `server_name` goes into every request
+    as the name for SNI and certificate verification."""
+    context = client_ssl_context(
+        verify=tls.verify, ca_file=tls.ca_file, cert_file=tls.cert_file, key_file=tls.key_file
+    )
+    hooks: dict[str, list[Callable[..., Any]]] = {}
+    if tls.server_name:
+        server_name = tls.server_name
+
+        async def set_server_name(request: httpx.Request) -> None:
+            request.extensions["sni_hostname"] = server_name
+
+        hooks["request"] = [set_server_name]
+    return httpx.AsyncClient(verify=context, follow_redirects=False, trust_env=False, event_hooks=hooks)

@@ -1,6 +1,6 @@
 """Loopback servers standing in for alert receivers: a webhook receiver that verifies our
 signatures and counts deliveries by idempotency key, and a recording server for chat robots.
-Each can be stopped (port closed) and started again on the same port."""
+Each can be stopped (port closed) and started again on the same port, and can serve HTTPS."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -32,12 +33,41 @@ class Request:
         return json.loads(self.body)
 
 
-class RecordingServer:
-    """Records every POST; `answer(request) -> (status, body)` decides the reply."""
+class _HttpsServer(ThreadingHTTPServer):
+    """Handshakes on each connection's own thread and keeps why a handshake failed and which
+    name the client sent as SNI."""
 
-    def __init__(self, answer: Callable[[Request], tuple[int, bytes]] | None = None, port: int | None = None):
+    def __init__(self, address: tuple[str, int], handler: type, context: ssl.SSLContext,
+                 owner: RecordingServer) -> None:
+        super().__init__(address, handler)
+        self.context = context
+        self.owner = owner
+        context.sni_callback = lambda _sock, name, _ctx: owner.server_names.append(name)
+
+    def finish_request(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        try:
+            connection = self.context.wrap_socket(request, server_side=True)
+        except OSError as exc:  # ssl.SSLError included
+            with self.owner._lock:
+                self.owner.handshake_errors.append(getattr(exc, "reason", None) or str(exc))
+            return
+        try:
+            super().finish_request(connection, client_address)
+        finally:
+            connection.close()
+
+
+class RecordingServer:
+    """Records every POST; `answer(request) -> (status, body)` decides the reply. With
+    `ssl_context` it serves HTTPS and records failed handshakes and the SNI names it was sent."""
+
+    def __init__(self, answer: Callable[[Request], tuple[int, bytes]] | None = None, port: int | None = None,
+                 ssl_context: ssl.SSLContext | None = None):
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.ssl_context = ssl_context
+        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{self.port}"
+        self.handshake_errors: list[str] = []
+        self.server_names: list[str | None] = []
         self.requests: list[Request] = []
         self.answer = answer or (lambda request: (200, b'{"errcode": 0, "code": 0}'))
         self._server: ThreadingHTTPServer | None = None
@@ -71,7 +101,10 @@ class RecordingServer:
                 pass
 
         ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.ssl_context is None:
+            self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        else:
+            self._server = _HttpsServer(("127.0.0.1", self.port), Handler, self.ssl_context, self)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -99,8 +132,8 @@ class WebhookReceiver(RecordingServer):
     """Verifies `X-Platform-Monitor-Signature` the way the README tells receivers to, refuses
     bad or stale signatures (401) and repeats (200, not counted), and keeps the payloads."""
 
-    def __init__(self, secret: str, port: int | None = None):
-        super().__init__(port=port)
+    def __init__(self, secret: str, port: int | None = None, ssl_context: ssl.SSLContext | None = None):
+        super().__init__(port=port, ssl_context=ssl_context)
         self.secret = secret.encode()
         self.deliveries: dict[str, dict] = {}  # idempotency key -> payload
         self.repeats: list[str] = []

@@ -4,7 +4,6 @@ certificates, and a probe context over a fresh client pool."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
 import socket
@@ -12,17 +11,16 @@ import ssl
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import dns.message
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
-import trustme
 
 from probes.base import ProbeContext
 from probes.clients import ClientPool
+from tests.pki import Pki
 
 Handler = Callable[["Request", asyncio.StreamWriter], Awaitable[None]]
 JSON_DOC = {"status": "green", "version": "1.2.3", "count": 3, "checks": [{"name": "db", "ok": True}]}
@@ -51,37 +49,9 @@ def ctx(pool: ClientPool) -> ProbeContext:
 # --- certificates -------------------------------------------------------------------------------
 
 
-@dataclass
-class Pki:
-    ca: trustme.CA
-    ca_file: str
-    tmp: Path
-
-    def server_context(self, *identities: str, days: float = 90, require_client_cert: bool = False) -> ssl.SSLContext:
-        not_after = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
-        cert = self.ca.issue_cert(*(identities or ("127.0.0.1", "localhost")), not_after=not_after)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        cert.configure_cert(context)
-        if require_client_cert:
-            context.verify_mode = ssl.CERT_REQUIRED
-            self.ca.configure_trust(context)
-        return context
-
-    def client_cert_files(self) -> tuple[str, str]:
-        cert = self.ca.issue_cert("client.test")
-        cert_file, key_file = self.tmp / "client.pem", self.tmp / "client.key"
-        cert.cert_chain_pems[0].write_to_path(str(cert_file))
-        cert.private_key_pem.write_to_path(str(key_file))
-        return str(cert_file), str(key_file)
-
-
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    tmp = tmp_path_factory.mktemp("pki")
-    ca = trustme.CA()
-    ca_file = tmp / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    return Pki(ca, str(ca_file), tmp)
+    return Pki.create(tmp_path_factory.mktemp("pki"))
 
 
 # --- servers ------------------------------------------------------------------------------------

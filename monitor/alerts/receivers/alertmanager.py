@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import httpx
 from pydantic import Field
 
-from monitor.alerts.receivers.base import Notification, ReceiverBase, post_json
+from monitor.alerts.receivers.base import HttpReceiverBase, Notification, post_json
 from probes.base import Duration
 
 ENDS_AT_INTERVALS = 4  # a firing alert's endsAt: this many re-send intervals ahead
@@ -20,7 +20,7 @@ _LABEL_NAME = re.compile(r"[^A-Za-z0-9_]")
 CORE_LABELS = ("check", "component", "kind", "severity")
 
 
-class Receiver(ReceiverBase):
+class Receiver(HttpReceiverBase):
     kind: Literal["alertmanager"] = "alertmanager"
     url: str  # base URL, e.g. http://alertmanager:9093
     resend_interval: Annotated[Duration, Field(gt=0)] = 60.0

@@ -12,12 +12,12 @@ from urllib.parse import quote_plus
 
 import httpx
 
-from monitor.alerts.receivers.base import DeliveryError, Notification, ReceiverBase, post_json, response_json
+from monitor.alerts.receivers.base import DeliveryError, HttpReceiverBase, Notification, post_json, response_json
 
 THROTTLED = frozenset({130101, 130102, -1})  # sending too fast / system busy: try again later
 
 
-class Receiver(ReceiverBase):
+class Receiver(HttpReceiverBase):
     kind: Literal["dingtalk"] = "dingtalk"
     url: str  # https://oapi.dingtalk.com/robot/send?access_token=...
     secret: str | None = None  # "SEC..." when the robot uses signing

@@ -12,14 +12,14 @@ from typing import Literal
 
 import httpx
 
-from monitor.alerts.receivers.base import DeliveryError, Notification, ReceiverBase, post_json, response_json
+from monitor.alerts.receivers.base import DeliveryError, HttpReceiverBase, Notification, post_json, response_json
 
 THROTTLED = frozenset({9499, 11232, 11233})  # frequency limits: try again later
 MAX_BODY_BYTES = 20_000  # Feishu refuses bodies over 20 KB
 COLOURS = {"firing": "red", "reminder": "orange", "resolved": "green"}
 
 
-class Receiver(ReceiverBase):
+class Receiver(HttpReceiverBase):
     kind: Literal["feishu"] = "feishu"
     url: str  # https://open.feishu.cn/open-apis/bot/v2/hook/<id> (Lark: open.larksuite.com)
     secret: str | None = None

@@ -6,10 +6,10 @@ from typing import Literal
 
 import httpx
 
-from monitor.alerts.receivers.base import Notification, ReceiverBase, post_json
+from monitor.alerts.receivers.base import HttpReceiverBase, Notification, post_json
 
 
-class Receiver(ReceiverBase):
+class Receiver(HttpReceiverBase):
     kind: Literal["slack"] = "slack"
     url: str
     rate_limit: int | None = 60  # Slack allows about one message per second per webhook

@@ -11,7 +11,7 @@ from typing import Literal
 
 import httpx
 
-from monitor.alerts.receivers.base import Notification, ReceiverBase, post_json
+from monitor.alerts.receivers.base import HttpReceiverBase, Notification, post_json
 
 TIMESTAMP_HEADER = "X-Platform-Monitor-Timestamp"
 SIGNATURE_HEADER = "X-Platform-Monitor-Signature"
@@ -19,7 +19,7 @@ EVENT_HEADER = "X-Platform-Monitor-Event"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-class Receiver(ReceiverBase):
+class Receiver(HttpReceiverBase):
     kind: Literal["webhook"] = "webhook"
     url: str
     secret: str | None = None

@@ -7,13 +7,13 @@ from typing import Literal
 
 import httpx
 
-from monitor.alerts.receivers.base import DeliveryError, Notification, ReceiverBase, post_json, response_json
+from monitor.alerts.receivers.base import DeliveryError, HttpReceiverBase, Notification, post_json, response_json
 
 MAX_MARKDOWN_BYTES = 4096
 THROTTLED = frozenset({45009, -1})  # API frequency limit / system busy
 
 
-class Receiver(ReceiverBase):
+class Receiver(HttpReceiverBase):
     kind: Literal["wecom"] = "wecom"
     url: str  # https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...
     rate_limit: int | None = 20  # 20 messages a minute per robot
