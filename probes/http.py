@@ -218,7 +218,7 @@ async def probe(cfg: Check, ctx: ProbeContext) -> Result:
     try:
         exchange = await _exchange(client, cfg, started)
     except httpx.HTTPError as exc:
-        return Result.down(_failure_reason(exc))
+        return Result.down(_failure_reason(exc, client_cert=tls.cert_file is not None))
     latency = time.perf_counter() - started
     result = _judge(cfg, exchange, latency)
     result.latency = latency
@@ -377,8 +377,9 @@ def _show(value: Any) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
-def _failure_reason(exc: httpx.HTTPError) -> str:
-    reason = tls_error_reason(exc) or os_error_reason(exc)
+def _failure_reason(exc: httpx.HTTPError, *, client_cert: bool = True) -> str:
+    """`client_cert`: whether a client certificate was configured (see `tls_error_reason`)."""
+    reason = tls_error_reason(exc, client_cert=client_cert) or os_error_reason(exc)
     if reason:
         return reason
     if isinstance(exc, httpx.TooManyRedirects):

@@ -84,13 +84,14 @@ async def probe(cfg: Check, ctx: ProbeContext) -> Result:
             cfg.host, cfg.port, ssl=context, server_hostname=server_hostname
         )
     except OSError as exc:
-        return Result.down(_failure_reason(exc))
+        return Result.down(_failure_reason(exc, client_cert=cfg.tls is None or cfg.tls.cert_file is not None))
     connected = time.perf_counter()
     details = peer_tls_details(writer.get_extra_info("ssl_object"))
     try:
         result = await _converse(cfg, reader, writer, details)
     except OSError as exc:
-        result = Result.down(_failure_reason(exc), **details)
+        result = Result.down(_failure_reason(exc, client_cert=cfg.tls is None or cfg.tls.cert_file is not None),
+                             **details)
     finally:
         if context is None:
             writer.close()
@@ -135,5 +136,6 @@ def _matches(reply: bytearray, expected: bytes | None, pattern: re.Pattern[str] 
     return pattern is None or pattern.search(reply.decode("utf-8", "replace")) is not None
 
 
-def _failure_reason(exc: OSError) -> str:
-    return tls_error_reason(exc) or os_error_reason(exc) or f"connection failed: {exc}"
+def _failure_reason(exc: OSError, *, client_cert: bool) -> str:
+    """`client_cert`: whether a client certificate was configured (see `tls_error_reason`)."""
+    return tls_error_reason(exc, client_cert=client_cert) or os_error_reason(exc) or f"connection failed: {exc}"

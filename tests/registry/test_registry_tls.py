@@ -187,3 +187,29 @@ checks:
     assert result.status == Status.UP, result.reason
     expiry = {s.labels["check"]: s.value for s in family.samples}
     assert expiry == {"registries/prod": float(int(pki.not_after.timestamp()))}
+
+
+async def test_http_and_tcp_probes_say_a_client_certificate_is_missing(docker_registry_factory, pki, ctx):
+    """A Go TLS server (the registry) answers a missing client certificate with the same alert as
+    a bad one: the http and tcp probes, like the registry probe, say which it was."""
+    from probes import http, tcp
+
+    registry = docker_registry_factory(tls=pki, client_certs=True)
+    port = int(registry.url.rsplit(":", 1)[1])
+    missing = "TLS: server requires a client certificate and none is configured (tls.cert_file)"
+
+    web = await http.probe(http.Check(name="v2", component="test", url=f"{registry.url}/v2/",
+                                      tls={"ca_file": pki.ca_file}), ctx)
+    assert (web.status, web.reason) == (Status.DOWN, missing)
+    mutual = {"ca_file": pki.ca_file, "cert_file": pki.client_cert_file, "key_file": pki.client_key_file}
+    web = await http.probe(http.Check(name="v2", component="test", url=f"{registry.url}/v2/", tls=mutual), ctx)
+    assert web.status == Status.UP, web.reason
+
+    # tcp: the handshake itself succeeds on TLS 1.3 (the alert comes with the first read), so
+    # send a request and expect an answer
+    sock = await tcp.probe(tcp.Check(name="v2", component="test", host="127.0.0.1", port=port,
+                                     tls={"ca_file": pki.ca_file}, send="GET /v2/ HTTP/1.0\r\n\r\n",
+                                     expect="HTTP/1."), ctx)
+    assert sock.status == Status.DOWN
+    # (the server closes after its alert: a request landing after that may draw a reset first)
+    assert sock.reason in {missing, "connection reset"}, sock.reason
