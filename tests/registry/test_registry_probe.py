@@ -146,8 +146,10 @@ async def test_registry_that_loses_its_storage_is_down_with_unavailable(docker_r
         if result.reason.startswith("registry unavailable"):
             break
         await asyncio.sleep(0.1)
-    # Until the health check notices, the manifest itself fails (distribution's UNKNOWN, 500).
-    assert all(r.status == Status.DOWN and "UNKNOWN" in r.reason for r in seen[:-1]), [r.reason for r in seen]
+    # Until the health check notices, the manifest itself fails (mostly distribution's UNKNOWN, 500;
+    # the storage driver's error text varies with the moment the loop is hit): down all along.
+    assert all(r.status == Status.DOWN for r in seen), sorted({(r.status, r.reason[:90]) for r in seen})
+    assert any("UNKNOWN" in r.reason for r in seen[:-1]) or len(seen) == 1, [r.reason[:90] for r in seen]
     assert result.status == Status.DOWN
     assert result.reason == (
         "registry unavailable: GET /v2/: HTTP 503 UNAVAILABLE: service unavailable "
