@@ -101,6 +101,7 @@ class ClusterProbes(_Model):
     apiserver: bool = True
     readyz_checks: bool = True
     leases: bool = True
+    apiservers: bool = True
     nodes: bool = True
     node_runtime: bool = True
     kubelet: bool = False
@@ -128,6 +129,10 @@ class ClusterConfig(_Model):
     """`ip[:port]` of the cluster DNS; default the kube-dns Service's ClusterIP."""
     skew: Duration = 10.0
     """Clock-skew margin for Lease freshness (leader and node heartbeats)."""
+    apiservers: int | None = Field(default=None, ge=1)
+    """How many kube-apiservers run (HA); unset, the apiservers check counts them and is down only at none."""
+    apiserver_stale_after: Duration = Field(default=60.0, gt=0)
+    """An apiserver identity Lease not renewed for longer (they renew every 10 s) counts as a dead apiserver."""
     etcd: EtcdEndpoints | None = None
     scheduler_url: str | None = None
     """Direct kube-scheduler health URL (`https://<cp>:10259/healthz`), when reachable."""

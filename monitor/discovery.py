@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from probes import (
     etcd,
     k8s_apiserver,
+    k8s_apiservers,
     k8s_coredns,
     k8s_daemonsets,
     k8s_dns,
@@ -88,6 +89,9 @@ def cluster_checks(cluster: ClusterConfig) -> list[CheckBase]:
                             skew=cluster.skew)
             for lease in LEADER_LEASES
         ]
+    if on.apiservers:
+        checks.append(k8s_apiservers.Check(**_common(cluster, "control-plane", "apiservers"), cluster=kube,
+                                           expected=cluster.apiservers, stale_after=cluster.apiserver_stale_after))
     for name, url in (("kube-scheduler-healthz", cluster.scheduler_url),
                       ("kube-controller-manager-healthz", cluster.controller_manager_url)):
         if url:

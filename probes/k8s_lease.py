@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -28,6 +29,33 @@ class Check(CheckBase):
     """`flapping_changes` leader changes within this window make the check degraded."""
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseState:
+    """What a Lease's spec says about its holder; `renew_age` is seconds since renewTime by our
+    clock (None when absent or unreadable), so callers add their own skew margin."""
+
+    holder: str
+    duration: float
+    transitions: int
+    renew_age: float | None
+
+    @property
+    def renew_age_rounded(self) -> float | None:
+        return None if self.renew_age is None else round(self.renew_age, 3)
+
+
+def lease_state(lease: dict) -> LeaseState:
+    """A Lease object (as GET or a LeaseList item returns it) → LeaseState; missing fields read
+    as empty, since the apiserver omits unset ones."""
+    spec = (lease or {}).get("spec") or {}
+    return LeaseState(
+        holder=spec.get("holderIdentity") or "",
+        duration=float(spec.get("leaseDurationSeconds") or 0),
+        transitions=int(spec.get("leaseTransitions") or 0),
+        renew_age=age_seconds(spec.get("renewTime")),
+    )
+
+
 async def probe(cfg: Check, ctx: ProbeContext) -> Result:
     client = client_for(ctx, cfg.cluster)
     if (gone := client.unreachable(cfg.interval)) is not None:
@@ -40,14 +68,12 @@ async def probe(cfg: Check, ctx: ProbeContext) -> Result:
     where = f"Lease {cfg.namespace}/{cfg.lease}"
     if response.status_code == 404:
         return Result.down(f"{where} not found: no leader elected (or leader election is off)")
-    spec = (response.json() or {}).get("spec") or {}
-    holder = spec.get("holderIdentity") or ""
-    duration = float(spec.get("leaseDurationSeconds") or 0)
-    transitions = int(spec.get("leaseTransitions") or 0)
-    age = age_seconds(spec.get("renewTime"))
-    changes = _leader_changes(client.memory, f"lease:{cfg.namespace}/{cfg.lease}", transitions, cfg.flapping_window)
-    details = {"holder": holder, "lease_duration_seconds": duration, "lease_transitions": transitions,
-               "renew_age_seconds": None if age is None else round(age, 3), "leader_changes": changes}
+    state = lease_state(response.json())
+    holder, duration, age = state.holder, state.duration, state.renew_age
+    changes = _leader_changes(client.memory, f"lease:{cfg.namespace}/{cfg.lease}", state.transitions,
+                              cfg.flapping_window)
+    details = {"holder": holder, "lease_duration_seconds": duration, "lease_transitions": state.transitions,
+               "renew_age_seconds": state.renew_age_rounded, "leader_changes": changes}
     if not holder:
         return Result.down(f"no leader: {where} has no holder", **details)
     if age is None:

@@ -7,10 +7,14 @@ Its state is plain data the tests change between runs; it knows nothing of platf
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import re
 import socket
 import ssl
 import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,13 +92,27 @@ def node_object(name: str, ip: str, *, ready: str = "True", reason: str = "Kubel
 
 
 def lease_object(name: str, namespace: str, holder: str, *, duration: int, renewed_ago: float,
-                 transitions: int | None = None) -> dict[str, Any]:
+                 transitions: int | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
     renew = now() - timedelta(seconds=renewed_ago)
     spec: dict[str, Any] = {"holderIdentity": holder, "leaseDurationSeconds": duration, "renewTime": micro_time(renew)}
     if transitions is not None:
         spec["acquireTime"] = micro_time(renew - timedelta(hours=1))
         spec["leaseTransitions"] = transitions
-    return {"metadata": {"name": name, "namespace": namespace, "resourceVersion": "815"}, "spec": spec}
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "resourceVersion": "815"}
+    if labels:
+        metadata["labels"] = labels
+    return {"metadata": metadata, "spec": spec}
+
+
+def apiserver_identity_lease(hostname: str, *, renewed_ago: float) -> dict[str, Any]:
+    """A kube-apiserver (1.26+) identity Lease: named from a hash of its hostname, held by
+    `<name>_<uuid>`, leaseDurationSeconds 3600 (the GC horizon), renewTime refreshed every 10 s."""
+    digest = hashlib.sha256(hostname.encode()).hexdigest()[:26]
+    name = f"apiserver-{digest}"
+    holder = f"{name}_{uuid.uuid5(uuid.NAMESPACE_DNS, hostname)}"
+    return lease_object(name, "kube-system", holder, duration=3600, renewed_ago=renewed_ago,
+                        labels={"apiserver.kubernetes.io/identity": "kube-apiserver",
+                                "kubernetes.io/hostname": hostname})
 
 
 def daemonset_object(name: str, desired: int, ready: int) -> dict[str, Any]:
@@ -122,7 +140,7 @@ class ClusterState:
     readyz_failed: dict[str, str] = field(default_factory=dict)  # name → error the per-check path shows
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     node_leases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    leases: dict[str, dict[str, Any]] = field(default_factory=dict)  # kube-system
+    leases: dict[str, dict[str, Any]] = field(default_factory=dict)  # kube-system (leaders and apiserver identities)
     daemonsets: list[dict[str, Any]] = field(default_factory=list)
     dns_pods: list[dict[str, Any]] = field(default_factory=list)
     dns_service_ip: str = "10.96.0.10"
@@ -148,6 +166,9 @@ def healthy_cluster(nodes: int = 3) -> ClusterState:
     state.leases["kube-controller-manager"] = lease_object("kube-controller-manager", "kube-system",
                                                            "cp-1_0b9d7e33-1a2c", duration=15, renewed_ago=0.8,
                                                            transitions=1)
+    for i in range(1, 4):
+        identity = apiserver_identity_lease(f"cp-{i}", renewed_ago=2.0 + i)
+        state.leases[identity["metadata"]["name"]] = identity
     state.daemonsets = [daemonset_object("kube-proxy", nodes, nodes), daemonset_object("calico-node", nodes, nodes)]
     state.dns_pods = [dns_pod("coredns-7db6d8ff4d-4xk2p", "node-1"), dns_pod("coredns-7db6d8ff4d-9lq7m", "node-2")]
     return state
@@ -329,6 +350,11 @@ class FakeApiServer:
             return s.kubelet_healthz.get(name, (200, "ok"))
         if path == lease_api + "kube-node-lease/leases":
             return 200, _list("LeaseList", "coordination.k8s.io/v1", list(s.node_leases.values()))
+        if path == lease_api + "kube-system/leases":
+            if not (selector := _selector((query.get("labelSelector") or [""])[0])):
+                return 400, status_object(400, "BadRequest", "unable to parse requirement: invalid label selector")
+            leases = [x for x in s.leases.values() if selector(x["metadata"].get("labels") or {})]
+            return 200, _list("LeaseList", "coordination.k8s.io/v1", leases)
         if path.startswith(lease_api + "kube-system/leases/"):
             name = path.rsplit("/", 1)[1]
             if name not in s.leases:
@@ -338,9 +364,9 @@ class FakeApiServer:
         if path == "/apis/apps/v1/namespaces/kube-system/daemonsets":
             return 200, _list("DaemonSetList", "apps/v1", s.daemonsets)
         if path == "/api/v1/namespaces/kube-system/pods":
-            selector = (query.get("labelSelector") or [""])[0]
-            key, _, value = selector.partition("=")
-            pods = [p for p in s.dns_pods if not selector or p["metadata"]["labels"].get(key) == value]
+            if not (selector := _selector((query.get("labelSelector") or [""])[0])):
+                return 400, status_object(400, "BadRequest", "unable to parse requirement: invalid label selector")
+            pods = [p for p in s.dns_pods if selector(p["metadata"]["labels"])]
             return 200, _list("PodList", "v1", pods)
         if path == "/api/v1/namespaces/kube-system/services/kube-dns":
             return 200, {"kind": "Service", "apiVersion": "v1",
@@ -349,6 +375,29 @@ class FakeApiServer:
                                   "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                                             {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]}}
         return None
+
+
+_REQUIREMENT = re.compile(r"^(!?)([A-Za-z0-9./_-]+)(?:\s*(==|=|!=)\s*([A-Za-z0-9._-]*))?$")
+
+
+def _selector(text: str) -> Callable[[dict[str, str]], bool] | None:
+    """A labelSelector's equality-based form (`a=b,c!=d,e,!f`; empty selects all) → a predicate
+    on labels, None when it does not parse (the apiserver answers 400). Set-based `in (…)` is left out."""
+    checks: list[Callable[[dict[str, str]], bool]] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = _REQUIREMENT.match(part)
+        if match is None:
+            return None
+        negate, key, op, value = match.groups()
+        if op is None:
+            checks.append(lambda labels, k=key, n=bool(negate): (k in labels) != n)
+        elif negate:
+            return None
+        elif op == "!=":
+            checks.append(lambda labels, k=key, v=value: labels.get(k) != v)
+        else:
+            checks.append(lambda labels, k=key, v=value: labels.get(k) == v)
+    return lambda labels: all(check(labels) for check in checks)
 
 
 def _list(kind: str, api_version: str, items: list[dict[str, Any]]) -> dict[str, Any]:

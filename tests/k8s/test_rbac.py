@@ -81,8 +81,8 @@ def allowed(verb: str, path: str, rules: list[tuple[str | None, dict[str, Any]]]
 
 def test_every_probe_request_is_granted():
     requests = probe_requests()
-    assert {m for m, _, _ in requests} >= {"k8s_apiserver", "k8s_readyz", "k8s_lease", "k8s_node", "k8s_coredns",
-                                           "k8s_dns", "k8s_daemonsets", "k8s_kubelet"}
+    assert {m for m, _, _ in requests} >= {"k8s_apiserver", "k8s_readyz", "k8s_lease", "k8s_apiservers", "k8s_node",
+                                           "k8s_coredns", "k8s_dns", "k8s_daemonsets", "k8s_kubelet"}
     base = grants("rbac.yaml")
     with_proxy = grants("rbac.yaml", "rbac-kubelet-proxy.yaml")
     for module, verb, path in requests:
@@ -99,4 +99,5 @@ def test_read_only_and_narrow():
     assert not any("secrets" in rule.get("resources", []) or "*" in rule.get("resources", []) for _, rule in rules)
     assert not allowed("list", "/apis/coordination.k8s.io/v1/namespaces/default/leases", rules)
     assert not allowed("get", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/other", rules)
+    assert not allowed("watch", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases", rules)
     assert not allowed("get", "/api/v1/namespaces/kube-system/services/other", rules)
