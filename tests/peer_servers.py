@@ -19,7 +19,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.peers import Peer, PeerStack, TlsFiles, free_port, is_200, peer_missing, require_peer
+from tests.peers import Peer, PeerStack, free_port, is_200, peer_missing, require_peer
+from tests.pki import TlsFiles
 
 BLACKBOX_DEFAULT_CONFIG = Path("/etc/prometheus/blackbox.yml")
 

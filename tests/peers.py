@@ -6,12 +6,10 @@ peer_databases.py, and tests/conftest.py exposes them all.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,7 +19,6 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
-import trustme
 
 START_TIMEOUT = 30.0  # seconds; etcd's leader election takes ~1 s, the others answer in < 0.5 s
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
@@ -61,45 +58,6 @@ def tcp_answers(host: str, port: int, timeout: float = 1.0) -> bool:
             return True
     except OSError:
         return False
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """PEM files of a throwaway CA, a server certificate it signed for 127.0.0.1 and localhost
-    (valid until `not_after`), and a client certificate it signed."""
-
-    ca_file: str
-    cert_file: str
-    key_file: str
-    client_cert_file: str
-    client_key_file: str
-    not_after: dt.datetime
-
-    def client_context(self, *, client_cert: bool = False) -> ssl.SSLContext:
-        """An SSL context trusting the CA (and presenting the client certificate), for a test's
-        own client of a peer (httpx `verify=`)."""
-        context = ssl.create_default_context(cafile=self.ca_file)
-        if client_cert:
-            context.load_cert_chain(self.client_cert_file, self.client_key_file)
-        return context
-
-
-def make_tls_files(directory: Path, *, days: float = 30) -> TlsFiles:
-    """A fresh CA and certificates under `directory`; the server certificate expires in `days`
-    (whole seconds, so that a test can compare it with what a client reads from the handshake)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    ca = trustme.CA()
-    not_after = (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).replace(microsecond=0)
-    server = ca.issue_cert("127.0.0.1", "localhost", not_after=not_after)
-    client = ca.issue_cert("pm-client.test", common_name="pm-client")
-    files = TlsFiles(*(str(directory / name) for name in ("ca.pem", "server.pem", "server.key",
-                                                           "client.pem", "client.key")), not_after=not_after)
-    ca.cert_pem.write_to_path(files.ca_file)
-    server.cert_chain_pems[0].write_to_path(files.cert_file)
-    server.private_key_pem.write_to_path(files.key_file)
-    client.cert_chain_pems[0].write_to_path(files.client_cert_file)
-    client.private_key_pem.write_to_path(files.client_key_file)
-    return files
 
 
 def require_peer(binary_or_check: str | Callable[[], bool], why: str) -> str:

@@ -1,5 +1,6 @@
 """A throwaway certificate authority for tests (trustme): server contexts for 127.0.0.1, client
-certificates for mutual TLS, and the CA bundle as a file for `tls.ca_file`."""
+certificates for mutual TLS, and the CA bundle as a file for `tls.ca_file`; `make_tls_files` for
+peers that read their certificates from files (the docker-registry)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ class Pki:
             self.ca.configure_trust(context)
         return context
 
+    def server_cert_files(self, *, days: float = 90) -> tuple[str, str, dt.datetime]:
+        """(certificate file, key file, expiry) of a new server certificate for 127.0.0.1 and
+        localhost; the expiry in whole seconds, as a client reads it from the handshake."""
+        not_after = (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).replace(microsecond=0)
+        cert = self.ca.issue_cert("127.0.0.1", "localhost", not_after=not_after)
+        cert_file, key_file = self.tmp / "server.pem", self.tmp / "server.key"
+        cert.cert_chain_pems[0].write_to_path(str(cert_file))
+        cert.private_key_pem.write_to_path(str(key_file))
+        return str(cert_file), str(key_file), not_after
+
     def client_cert_with_key_file(self, name: str = "client") -> str:
         """One PEM file holding a new client certificate `<name>.test` and its key."""
         path = self.tmp / f"{name}-with-key.pem"
@@ -47,3 +58,32 @@ class Pki:
         cert.cert_chain_pems[0].write_to_path(str(cert_file))
         cert.private_key_pem.write_to_path(str(key_file))
         return str(cert_file), str(key_file)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files of a throwaway CA, a server certificate it signed for 127.0.0.1 and localhost
+    (valid until `not_after`), and a client certificate it signed."""
+
+    ca_file: str
+    cert_file: str
+    key_file: str
+    client_cert_file: str
+    client_key_file: str
+    not_after: dt.datetime
+
+    def client_context(self, *, client_cert: bool = False) -> ssl.SSLContext:
+        """An SSL context trusting the CA (and presenting the client certificate), for a test's
+        own client of a peer (httpx `verify=`)."""
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if client_cert:
+            context.load_cert_chain(self.client_cert_file, self.client_key_file)
+        return context
+
+
+def make_tls_files(directory: Path, *, days: float = 30) -> TlsFiles:
+    """A fresh CA and certificates under `directory`; the server certificate expires in `days`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pki = Pki.create(directory)
+    cert_file, key_file, not_after = pki.server_cert_files(days=days)
+    return TlsFiles(pki.ca_file, cert_file, key_file, *pki.client_cert_files("pm-client"), not_after=not_after)

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from tests.peers import TlsFiles
+from tests.pki import TlsFiles
 from tests.registry.images import sha256
 
 

@@ -14,7 +14,7 @@ from monitor.metrics import EngineCollector
 from probes.base import Status
 from probes.registry import probe
 from tests.peer_servers import RegistryPeer
-from tests.peers import TlsFiles, make_tls_files
+from tests.pki import TlsFiles, make_tls_files
 from tests.registry.images import Image, canary, sha256
 from tests.registry.servers import TokenServer
 from tests.registry.test_registry_probe import CANARY, check, push
