@@ -37,7 +37,7 @@ from probes.base import (
     format_duration,
     os_error_reason,
 )
-from probes.tls import TlsSettings, peer_tls_details, tls_error_reason
+from probes.tls import TlsSettings, response_tls_details, tls_error_reason
 
 __all__ = [
     "Check",
@@ -248,9 +248,7 @@ async def _exchange(client: httpx.AsyncClient, cfg: Check, started: float) -> _E
                 request = next_request
                 continue
             headers_at = time.perf_counter()
-            stream = response.extensions.get("network_stream")
-            # Read while the connection is open: its TLS object goes with it.
-            details = peer_tls_details(stream.get_extra_info("ssl_object") if stream is not None else None)
+            details = response_tls_details(response)  # before the body, while the connection is open
             body, truncated = await _read_body(response, cfg.max_body_bytes)
             details["phases"] = {
                 "headers": round(headers_at - started, 6),  # connect, TLS, redirects, server time

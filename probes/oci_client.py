@@ -13,7 +13,7 @@ import httpx
 
 from probes import oci
 from probes.base import Status, os_error_reason
-from probes.tls import peer_tls_details, tls_error_reason
+from probes.tls import response_tls_details, tls_error_reason
 
 __all__ = ["MAX_ERROR_BODY_BYTES", "Answer", "Finding", "Session", "rate_limit_reason", "transport_reason"]
 
@@ -37,7 +37,7 @@ class Answer:
     status: int
     headers: httpx.Headers
     body: bytes
-    tls: dict[str, Any] = field(default_factory=dict)  # peer_tls_details, when asked for
+    tls: dict[str, Any] = field(default_factory=dict)  # response_tls_details, when asked for
 
     @property
     def errors(self) -> str:
@@ -108,9 +108,8 @@ class Session:
         response = await self.client.send(request, stream=True, follow_redirects=False)
         tls: dict[str, Any] = {}
         try:
-            if peer_tls:  # before the body: the TLS object goes with the connection
-                stream = response.extensions.get("network_stream")
-                tls = peer_tls_details(stream.get_extra_info("ssl_object") if stream is not None else None)
+            if peer_tls:
+                tls = response_tls_details(response)
             body = await read_capped(response, cap) if method != "HEAD" else b""
         finally:
             await response.aclose()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from probes.base import CheckBase, ProbeContext, Result, exception_chain, os_error_reason
 
-__all__ = ["Check", "TlsSettings", "peer_tls_details", "probe", "tls_error_reason"]
+__all__ = ["Check", "TlsSettings", "peer_tls_details", "probe", "response_tls_details", "tls_error_reason"]
 
 _SECONDS_PER_DAY = 86400.0
 # OpenSSL reason codes a user meets most, in words; others are shown as OpenSSL spells them.
@@ -71,6 +71,13 @@ def tls_error_reason(exc: BaseException, *, client_cert: bool = True) -> str | N
                 return "TLS: server requires a client certificate and none is configured (tls.cert_file)"
             return f"TLS: {_SSL_REASONS.get(code, code)}"
     return None
+
+
+def response_tls_details(response: Any) -> dict[str, Any]:
+    """`peer_tls_details` of an httpx response's connection (probes/clients.py exposes it as the
+    `network_stream` extension). Read it before the body: the TLS object goes with the connection."""
+    stream = response.extensions.get("network_stream")
+    return peer_tls_details(stream.get_extra_info("ssl_object") if stream is not None else None)
 
 
 def peer_tls_details(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, Any]:
