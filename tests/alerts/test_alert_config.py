@@ -85,15 +85,15 @@ def test_receiver_secrets_are_redacted():
     assert "k123" not in wecom.redacted()["url"]
 
 
-def test_readme_alerting_example_is_a_valid_config():
+def test_docs_alerting_example_is_a_valid_config():
     from pathlib import Path
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme[readme.index("## Alerting"):]
+    readme = (Path(__file__).parents[2] / "docs" / "alerting.md").read_text()
+    section = readme[readme.index("# Alerting"):]
     example = section[section.index("```yaml") + len("```yaml"):section.index("```", section.index("```yaml") + 7)]
     env = {name: f"value-of-{name.lower()}" for name in ("PM_API_TOKEN", "HOOK_SECRET", "DING_TOKEN", "DING_SECRET",
                                                          "WECOM_KEY", "LARK_HOOK", "LARK_SECRET", "TG_TOKEN",
                                                          "TG_CHAT")}
     env["SLACK_WEBHOOK_URL"] = "https://hooks.slack.com/services/T1/B2/abc"
-    config = parse_config(example, "README.md", env)
+    config = parse_config(example, "docs/alerting.md", env)
     assert len(config.alerts.receivers) == 7 and config.checks[1].depends_on == ["cluster-a/apiserver"]

@@ -308,8 +308,8 @@ alerts:
     assert f"{config}: 1 error" in err and f"alerts.receivers[0].tls.ca_file: no such file: {missing}" in err
 
 
-def test_readme_tls_example_loads(pki):
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+def test_docs_tls_example_loads(pki):
+    readme = (Path(__file__).parents[2] / "docs" / "alerting.md").read_text()
     section = readme[readme.index("- **TLS**"):]
     start = section.index("```yaml") + len("```yaml")
     example = section[start:section.index("```", start)]
@@ -317,6 +317,6 @@ def test_readme_tls_example_loads(pki):
     for shown, real in (("/etc/pm/tls/ca.pem", pki.ca_file), ("/etc/pm/tls/client.pem", cert_file),
                         ("/etc/pm/tls/client.key", key_file)):
         example = example.replace(shown, real)
-    config = parse_config("alerts:\n" + textwrap.indent(example, "  "), "README.md", {"HOOK_SECRET": "s"})
+    config = parse_config("alerts:\n" + textwrap.indent(example, "  "), "docs/alerting.md", {"HOOK_SECRET": "s"})
     tls = {r.name: r.tls for r in config.alerts.receivers}
     assert tls["am"].key_file == key_file and tls["gateway"].server_name == "hooks.internal"
