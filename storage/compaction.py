@@ -15,13 +15,13 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import BigInteger, Engine, bindparam, delete, func, insert, select, type_coerce
+from sqlalchemy import Engine, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from storage import packing, rollups
 from storage.models import ResultRow
+from storage.mstime import HOUR_MS, floor_to, ms_col
 from storage.packed_models import PackedResultRow
 
 __all__ = ["HOT", "CompactionReport", "compact"]
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 HOT = timedelta(hours=2)
 """Raw results this recent stay in `results`: the current state, the last runs and the rollup
 job's recomputes read them with plain indexed queries."""
-HOUR_MS = 3_600_000
 
 _HOT_T = ResultRow.__table__
 _PACKED = PackedResultRow.__table__
@@ -44,10 +43,6 @@ class CompactionReport:
     seconds: float
 
 
-def _ms(column: Any) -> Any:
-    return type_coerce(column, BigInteger)
-
-
 def horizon(session: Session, *, now: float, hot: timedelta = HOT) -> int | None:
     """The end (ms, a whole hour) of what may be packed now; None before the first rollup run."""
     mark = rollups.get_mark(session)
@@ -55,12 +50,12 @@ def horizon(session: Session, *, now: float, hot: timedelta = HOT) -> int | None
         return None
     limit = min(round(now * 1000) - int(hot.total_seconds() * 1000),
                 mark - int(rollups.LATE_MARGIN.total_seconds() * 1000))
-    return rollups.floor_to(limit, HOUR_MS)
+    return floor_to(limit, HOUR_MS)
 
 
 def pack_hour(session: Session, hour: int) -> int:
     """Move every check's raw results of [hour, hour + 1 h) into its packed row. Returns rows moved."""
-    ts = _ms(_HOT_T.c.ts)
+    ts = ms_col(_HOT_T.c.ts)
     columns = (_HOT_T.c.check_id, ts.label("ts"), _HOT_T.c.status, _HOT_T.c.latency, _HOT_T.c.reason,
                _HOT_T.c.details)
     in_hour = (ts >= hour, ts < hour + HOUR_MS)
@@ -110,11 +105,11 @@ def compact(engine: Engine, *, now: float, hot: timedelta = HOT, stop: threading
         return CompactionReport(0, 0, time.perf_counter() - t0)
     while stop is None or not stop.is_set():
         with Session(engine) as session:
-            oldest = session.scalar(select(func.min(_ms(_HOT_T.c.ts))).where(_ms(_HOT_T.c.ts) < end))
+            oldest = session.scalar(select(func.min(ms_col(_HOT_T.c.ts))).where(ms_col(_HOT_T.c.ts) < end))
         if oldest is None:
             break
         with Session(engine) as session, session.begin():
-            moved += pack_hour(session, rollups.floor_to(oldest, HOUR_MS))
+            moved += pack_hour(session, floor_to(oldest, HOUR_MS))
         hours += 1
     if moved:
         log.info("compaction: packed %d raw results of %d hours", moved, hours)

@@ -9,26 +9,20 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, select, type_coerce
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import raw
 from storage.history_models import Rollup1d, Rollup1h, Rollup5m
 from storage.history_sql import (
-    DAY_MS,
-    HOUR_MS,
     ChangeRec,
     catalogue,
-    floor_to,
-    from_ms,
     last_results_at,
     latest_at,
     maintenance_index,
     nearest_change,
     spans_by_subject,
     subjects_query,
-    to_ms,
-    window_ms,
 )
 from storage.history_types import (
     Change,
@@ -50,6 +44,7 @@ from storage.intervals import Span, cut_at, piece_figures
 from storage.latency import Summary, decode_slots
 from storage.maintenance import MaintenanceIndex, list_windows
 from storage.models import CheckRow
+from storage.mstime import DAY_MS, HOUR_MS, floor_to, from_ms, ms_col, to_ms, window_ms
 from storage.retention import Retention
 from storage.uptime import DEFAULT_SLO, daily_series, incidents, uptime
 
@@ -279,7 +274,7 @@ def _raw_points(session: Session, check_id: str, a: int, b: int, group_ms: int |
 def _rollup_buckets(session: Session, grain: str, check_id: str, a: int, b: int) -> list[tuple[int, Summary]]:
     """The stored buckets of one check overlapping [a, b), in time order."""
     table = {"5m": Rollup5m, "1h": Rollup1h, "1d": Rollup1d}[grain].__table__
-    bucket = type_coerce(table.c.bucket, BigInteger)
+    bucket = ms_col(table.c.bucket)
     step = DAY_MS if grain == "1d" else HOUR_MS
     rows = session.execute(
         select(table, bucket.label("bucket_ms"))

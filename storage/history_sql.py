@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import BigInteger, Select, and_, func, or_, select, true, type_coerce
+from sqlalchemy import Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from storage import raw
@@ -18,42 +17,13 @@ from storage.intervals import Span, spans_from
 from storage.latency import BIN_COLUMNS, Summary
 from storage.maintenance import MaintenanceIndex, list_windows
 from storage.models import CheckRow, ComponentChangeRow, ResultRow, StateChangeRow
+from storage.mstime import DAY_MS, HOUR_MS, ceil_to, floor_to, ms_col, window_ms
 from storage.retention import Retention
-
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 
 Kind = Literal["check", "component"]
 _CHANGES = {"check": StateChangeRow.__table__, "component": ComponentChangeRow.__table__}
 _SUBJECT = {"check": "check_id", "component": "component"}
 _CHECKS = CheckRow.__table__
-
-
-def ms_col(column: Any) -> Any:
-    """A time column as its stored integer milliseconds."""
-    return type_coerce(column, BigInteger)
-
-
-def to_ms(value: datetime) -> int:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return round(value.timestamp() * 1000)
-
-
-def from_ms(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def floor_to(ms: int, step: int) -> int:
-    return ms - ms % step
-
-
-def ceil_to(ms: int, step: int) -> int:
-    return -(-ms // step) * step
-
-
-def window_ms(window: timedelta | None) -> int | None:
-    return None if window is None else int(window.total_seconds() * 1000)
 
 
 # -- the catalogue -----------------------------------------------------------------------------

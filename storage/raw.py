@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, func, select, type_coerce
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from storage import packing
 from storage.models import CheckRow, ResultRow
+from storage.mstime import HOUR_MS, ms_col, to_ms
 from storage.packed_models import PackedResultRow
 
 __all__ = ["RawResult", "count_results", "last_result_at", "latest_packed", "packed_in", "raw_results"]
 
-HOUR_MS = 3_600_000
 
 _HOT = ResultRow.__table__
 _PACKED = PackedResultRow.__table__
@@ -40,16 +40,8 @@ class RawResult:
         return round(self.ts.timestamp() * 1000)
 
 
-def _to_ms(value: datetime | int | None) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return round(value.timestamp() * 1000)
-
-
-def _ms(column: Any) -> Any:
-    return type_coerce(column, BigInteger)
+def _opt_ms(value: datetime | int | None) -> int | None:
+    return None if value is None else to_ms(value)
 
 
 def _record(check_id: str, p: packing.Packed) -> RawResult:
@@ -89,8 +81,8 @@ def raw_results(
 ) -> list[RawResult]:
     """The results of `check_ids` (None: all) in [start, end) (datetimes or ms), in time order
     (ties by check id), newest first if asked, at most `limit`."""
-    a, b = _to_ms(start), _to_ms(end)
-    ts = _ms(_HOT.c.ts)
+    a, b = _opt_ms(start), _opt_ms(end)
+    ts = ms_col(_HOT.c.ts)
     query = select(_HOT)
     if check_ids is not None:
         query = query.where(_HOT.c.check_id.in_(check_ids))
@@ -105,7 +97,7 @@ def raw_results(
                                   ResultRow.reason, ResultRow.details).from_statement(query))
     # keyed by (check, ms): a result both packed and re-pushed since reads as the packed one, as
     # it will stay after the next compaction (what is stored first wins, as in `results`)
-    out = {(r.check_id, _to_ms(r.ts)): RawResult(*r) for r in rows}
+    out = {(r.check_id, _opt_ms(r.ts)): RawResult(*r) for r in rows}
     for check_id, hour, results in packed_in(session, check_ids=check_ids, start_ms=a, end_ms=b,
                                              newest_first=newest_first):
         if limit is not None and len(out) >= limit:
@@ -122,7 +114,7 @@ def raw_results(
 def count_results(session: Session, *, check_id: str, start_ms: int, end_ms: int) -> int:
     """How many results one check has in [start, end): packed hours wholly inside counted from
     their stored count, only the (at most two) cut by the range unpacked."""
-    ts = _ms(_HOT.c.ts)
+    ts = ms_col(_HOT.c.ts)
     hot_keys = {r[0] for r in session.execute(
         select(ts).where(_HOT.c.check_id == check_id, ts >= start_ms, ts < end_ms))}
     rows = session.execute(
@@ -223,18 +215,18 @@ def latest_packed(session: Session, *, check_ids: list[str] | None, at_ms: int |
 def last_result_at(session: Session, *, check_ids: list[str] | None, at: datetime | int | None = None
                    ) -> dict[str, RawResult]:
     """Each check's last result at or before `at` (None: its last result)."""
-    at_ms = _to_ms(at)
+    at_ms = _opt_ms(at)
     inner = _HOT.alias("inner_results")
-    latest = select(inner.c.check_id, func.max(_ms(inner.c.ts)).label("ts")).group_by(inner.c.check_id)
+    latest = select(inner.c.check_id, func.max(ms_col(inner.c.ts)).label("ts")).group_by(inner.c.check_id)
     if check_ids is not None:
         latest = latest.where(inner.c.check_id.in_(check_ids))
     if at_ms is not None:
-        latest = latest.where(_ms(inner.c.ts) <= at_ms)
+        latest = latest.where(ms_col(inner.c.ts) <= at_ms)
     latest = latest.subquery()
     rows = session.execute(
         select(ResultRow.check_id, ResultRow.ts, ResultRow.status, ResultRow.latency, ResultRow.reason,
                ResultRow.details)
-        .join(latest, and_(ResultRow.check_id == latest.c.check_id, _ms(ResultRow.ts) == latest.c.ts))
+        .join(latest, and_(ResultRow.check_id == latest.c.check_id, ms_col(ResultRow.ts) == latest.c.ts))
     )
     out = {r.check_id: RawResult(*r) for r in rows}
     packed = latest_packed(session, check_ids=check_ids, at_ms=at_ms,

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, and_, delete, exists, func, or_, select, type_coerce
+from sqlalchemy import Engine, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage import alert_queries, rollups
 from storage.alert_models import AlertEventRow, AlertOutboxRow, SilenceRow
 from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.models import ComponentChangeRow, ResultRow, StateChangeRow
+from storage.mstime import HOUR_MS, ms_col
 from storage.packed_models import PackedResultRow
 
 __all__ = [
@@ -65,7 +66,6 @@ RAW_CHUNK = timedelta(hours=1)  # rows deleted per transaction: ~120,000 for 1,0
 ROLLUP_CHUNK = timedelta(days=1)
 ALERT_CHUNK = timedelta(days=1)  # a day of events or deliveries per transaction: thousands in an alert storm
 _HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
-_HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +91,6 @@ class Retention:
                 raise ValueError(f"{long_name} must be kept at least as long as {short_name}")
 
 
-def _ms(column: Any) -> Any:
-    return type_coerce(column, BigInteger)
-
-
 def _delete_before(engine: Engine, column: Any, cutoff_ms: int, chunk: timedelta, *, where: tuple = ()) -> int:
     """Delete rows whose `column` < cutoff (and that meet every `where` condition), oldest first,
     one chunk of time per transaction. The oldest row is looked for among those that may go, so
@@ -104,18 +100,18 @@ def _delete_before(engine: Engine, column: Any, cutoff_ms: int, chunk: timedelta
     deleted = 0
     while True:
         with Session(engine) as session:
-            oldest = session.scalar(select(func.min(_ms(column))).where(*where))  # an index probe: jumps over gaps
+            oldest = session.scalar(select(func.min(ms_col(column))).where(*where))  # an index probe: jumps over gaps
         if oldest is None or oldest >= cutoff_ms:
             return deleted
         upto = min(oldest + step, cutoff_ms)
         with Session(engine) as session, session.begin():
-            deleted += session.execute(delete(table).where(_ms(column) < upto, *where)).rowcount or 0
+            deleted += session.execute(delete(table).where(ms_col(column) < upto, *where)).rowcount or 0
 
 
 def _delete_changes_before(engine: Engine, model: Any, subject: Any, cutoff_ms: int) -> int:
     """Delete changes older than cutoff, except each subject's last one before it (which says
     what state the subject was in at the cutoff)."""
-    ts = _ms(model.ts)
+    ts = ms_col(model.ts)
     deleted = 0
     with Session(engine) as session:
         latest = session.execute(select(subject, func.max(ts)).where(ts < cutoff_ms).group_by(subject)).all()
@@ -145,7 +141,7 @@ def apply_retention(engine: Engine, *, now: float, retention: Retention) -> dict
             )
             # a packed hour goes once it has wholly ended before the cutoff (hour + 1 h <= cutoff)
             packed = _delete_before(
-                engine, PackedResultRow.__table__.c.hour, min(cutoff(retention.raw), safe) - _HOUR_MS + 1,
+                engine, PackedResultRow.__table__.c.hour, min(cutoff(retention.raw), safe) - HOUR_MS + 1,
                 ROLLUP_CHUNK,
             )
             if packed:  # reported only when there was any: the report's keys stay as they were otherwise
@@ -184,7 +180,7 @@ def _alert_retention(
     if retention.alert_outbox is not None:
         edge = cutoff(retention.alert_outbox)
         # stepped by created_at (indexed); updated_at is the last attempt, never before created_at
-        finished = (AlertOutboxRow.outcome.in_(FINISHED_OUTCOMES), _ms(AlertOutboxRow.updated_at) < edge)
+        finished = (AlertOutboxRow.outcome.in_(FINISHED_OUTCOMES), ms_col(AlertOutboxRow.updated_at) < edge)
         out["alert_outbox"] = _delete_before(engine, AlertOutboxRow.__table__.c.created_at, edge, ALERT_CHUNK,
                                              where=finished)
     if retention.alert_events is not None:
@@ -194,8 +190,8 @@ def _alert_retention(
         out["alert_events"] = _delete_before(engine, AlertEventRow.__table__.c.at, edge, ALERT_CHUNK,
                                              where=(~pending,))
         # a silence is over at its end, or when it was deleted (ended early); a handful of rows
-        over = or_(_ms(SilenceRow.ends_at) < edge,
-                   and_(SilenceRow.deleted_at.is_not(None), _ms(SilenceRow.deleted_at) < edge))
+        over = or_(ms_col(SilenceRow.ends_at) < edge,
+                   and_(SilenceRow.deleted_at.is_not(None), ms_col(SilenceRow.deleted_at) < edge))
         with Session(engine) as session, session.begin():
             out["silences"] = session.execute(delete(SilenceRow).where(over)).rowcount or 0
     return {table: rows for table, rows in out.items() if rows}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, case, delete, func, insert, literal_column, select, type_coerce
+from sqlalchemy import Engine, case, delete, func, insert, literal_column, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
@@ -29,14 +29,13 @@ from storage import raw
 from storage.history_models import ComponentRollup1d, MarkRow, Rollup1d, Rollup1h, Rollup5m
 from storage.latency import BIN_COLUMNS, BOUNDS, SLOTS_PER_HOUR, Summary, encode_slots
 from storage.models import CheckRow, ResultRow
+from storage.mstime import DAY_MS, HOUR_MS, ceil_to, floor_to, ms_col
 
-__all__ = ["Backlog", "RunReport", "floor_to", "rebuild_days", "rebuild_hours", "update"]
+__all__ = ["Backlog", "RunReport", "rebuild_days", "rebuild_hours", "update"]
 
 log = logging.getLogger(__name__)
 
 SLOT_MS = 300_000  # 5 minutes
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000  # rollup days are UTC days
 LATE_MARGIN = timedelta(minutes=5)
 """Each run also recomputes this far before the watermark: a result is stamped with the start of
 its run and written after the run ends (up to its timeout) plus the writer's flush interval."""
@@ -48,19 +47,6 @@ MARK = "rollups"
 _RESULTS = ResultRow.__table__
 _R5, _R1H, _R1D = Rollup5m.__table__, Rollup1h.__table__, Rollup1d.__table__
 _C1D, _CHECKS = ComponentRollup1d.__table__, CheckRow.__table__
-
-
-def _ms(column: Any) -> Any:
-    """A time column as its stored integer milliseconds (for arithmetic in SQL)."""
-    return type_coerce(column, BigInteger)
-
-
-def floor_to(ms: int, step: int) -> int:
-    return ms - ms % step
-
-
-def _ceil_to(ms: int, step: int) -> int:
-    return -(-ms // step) * step
 
 
 class Backlog:
@@ -92,7 +78,7 @@ class Backlog:
 def _slot_aggregates(session: Session, start_ms: int, end_ms: int) -> Iterable[Any]:
     """Per check and 5-minute slot in [start, end): status counts, latency sum/max and the
     cumulative histogram counts (c_i = latencies below BOUNDS[i]), all computed by the database."""
-    ts = _ms(_RESULTS.c.ts)
+    ts = ms_col(_RESULTS.c.ts)
     lat = case((_RESULTS.c.status.in_(("up", "degraded")), _RESULTS.c.latency))
     hot = (
         select(_RESULTS.c.check_id, ts.label("ts"), _RESULTS.c.status.label("status"), lat.label("lat"))
@@ -138,7 +124,7 @@ def rebuild_hours(session: Session, *, start_ms: int, end_ms: int) -> int:
     """Recompute the 5-minute and hourly rollups of every check for the hours in [start, end)
     (whole hours) from the raw results, then the daily rollups of the days they touch. The raw
     results of those hours must all still be kept. Returns the number of hourly rows written."""
-    start_ms, end_ms = floor_to(start_ms, HOUR_MS), _ceil_to(end_ms, HOUR_MS)
+    start_ms, end_ms = floor_to(start_ms, HOUR_MS), ceil_to(end_ms, HOUR_MS)
     hours: dict[tuple[str, int], list[Summary | None]] = {}
     for row in _slot_aggregates(session, start_ms, end_ms):
         hour = floor_to(int(row.slot), HOUR_MS)
@@ -146,7 +132,7 @@ def rebuild_hours(session: Session, *, start_ms: int, end_ms: int) -> int:
         slots[(int(row.slot) - hour) // SLOT_MS] = _summary_from_aggregate(row)
     _add_packed(session, hours, start_ms, end_ms)
     for table in (_R5, _R1H):
-        session.execute(delete(table).where(_ms(table.c.bucket) >= start_ms, _ms(table.c.bucket) < end_ms))
+        session.execute(delete(table).where(ms_col(table.c.bucket) >= start_ms, ms_col(table.c.bucket) < end_ms))
     if hours:
         session.execute(
             insert(_R5),
@@ -171,7 +157,7 @@ def _add_packed(session: Session, hours: dict[tuple[str, int], list[Summary | No
     for check_id, hour, results in raw.packed_in(session, check_ids=None, start_ms=start_ms, end_ms=end_ms,
                                                          details=False):
         if hot is None:  # only when there are packed rows: usually a few late writes then
-            ts = _ms(_RESULTS.c.ts)
+            ts = ms_col(_RESULTS.c.ts)
             keys = select(_RESULTS.c.check_id, ts).where(ts >= start_ms, ts < end_ms)
             hot = {(r[0], r[1]) for r in session.execute(keys)}
         slots = hours.setdefault((check_id, hour), [None] * SLOTS_PER_HOUR)
@@ -187,8 +173,8 @@ def _add_packed(session: Session, hours: dict[tuple[str, int], list[Summary | No
 def rebuild_days(session: Session, *, start_ms: int, end_ms: int) -> None:
     """Recompute the daily rollups of the UTC days touching [start, end) from the hourly ones
     (which must all still be kept for those days), then the components' days from those."""
-    start_ms, end_ms = floor_to(start_ms, DAY_MS), _ceil_to(end_ms, DAY_MS)
-    hour = _ms(_R1H.c.bucket)
+    start_ms, end_ms = floor_to(start_ms, DAY_MS), ceil_to(end_ms, DAY_MS)
+    hour = ms_col(_R1H.c.bucket)
     day = (hour - hour % literal_column(str(DAY_MS))).label("bucket")
     sums = [
         func.sum(_R1H.c[name]).label(name)
@@ -199,11 +185,11 @@ def rebuild_days(session: Session, *, start_ms: int, end_ms: int) -> None:
         .where(hour >= start_ms, hour < end_ms)
         .group_by(_R1H.c.check_id, day)
     )
-    session.execute(delete(_R1D).where(_ms(_R1D.c.bucket) >= start_ms, _ms(_R1D.c.bucket) < end_ms))
+    session.execute(delete(_R1D).where(ms_col(_R1D.c.bucket) >= start_ms, ms_col(_R1D.c.bucket) < end_ms))
     names = [c.name for c in source.selected_columns]
     session.execute(insert(_R1D).from_select(names, source))
     # and the components' days, from their checks' days
-    day = _ms(_R1D.c.bucket)
+    day = ms_col(_R1D.c.bucket)
     sums = [func.sum(_R1D.c[name]).label(name) for name in ("runs", "down", "degraded", "unknown", "lat_sum",
                                                               *BIN_COLUMNS)]
     source = (
@@ -212,14 +198,14 @@ def rebuild_days(session: Session, *, start_ms: int, end_ms: int) -> None:
         .where(day >= start_ms, day < end_ms)
         .group_by(_CHECKS.c.component, day)
     )
-    session.execute(delete(_C1D).where(_ms(_C1D.c.bucket) >= start_ms, _ms(_C1D.c.bucket) < end_ms))
+    session.execute(delete(_C1D).where(ms_col(_C1D.c.bucket) >= start_ms, ms_col(_C1D.c.bucket) < end_ms))
     session.execute(insert(_C1D).from_select([c.name for c in source.selected_columns], source))
 
 
 # -- the watermark -----------------------------------------------------------------------------
 def get_mark(session: Session, name: str = MARK) -> int | None:
     """A named instant from history_marks, in milliseconds (None if never set)."""
-    return session.scalar(select(_ms(MarkRow.ts)).where(MarkRow.name == name))
+    return session.scalar(select(ms_col(MarkRow.ts)).where(MarkRow.name == name))
 
 
 def set_mark(session: Session, name: str, ms: int) -> None:
@@ -258,7 +244,7 @@ def update(
             mark = get_mark(session)
             start = mark - int(LATE_MARGIN.total_seconds() * 1000) if mark is not None else None
             if start is None:
-                start = session.scalar(select(func.min(_ms(_RESULTS.c.ts))))
+                start = session.scalar(select(func.min(ms_col(_RESULTS.c.ts))))
         if late is not None:
             start = min(start, round(late * 1000)) if start is not None else round(late * 1000)
         if start is None:  # no results yet
@@ -267,8 +253,8 @@ def update(
             return RunReport(None, None, 0, time.perf_counter() - t0)
         start = floor_to(start, HOUR_MS)
         if raw_retention is not None:
-            start = max(start, _ceil_to(now_ms - int(raw_retention.total_seconds() * 1000), HOUR_MS))
-        end = _ceil_to(now_ms + 1, HOUR_MS)
+            start = max(start, ceil_to(now_ms - int(raw_retention.total_seconds() * 1000), HOUR_MS))
+        end = ceil_to(now_ms + 1, HOUR_MS)
         written = 0
         chunk_ms = int(CHUNK.total_seconds() * 1000)
         for a in range(start, end, chunk_ms):

@@ -13,18 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.history_sql import (
-    DAY_MS,
     Kind,
     catalogue,
     changes_between,
-    floor_to,
-    from_ms,
-    ms_col,
     spans_by_subject,
     subjects_query,
     summaries_by_check,
     summaries_by_component,
-    to_ms,
 )
 from storage.history_sql import maintenance_index as _maintenance_index
 from storage.history_types import DailySeries, IncidentOut, IncidentReason, Uptime, UptimeEntry
@@ -41,6 +36,7 @@ from storage.intervals import (
 )
 from storage.latency import Summary
 from storage.models import CheckRow, ComponentChangeRow, StateChangeRow
+from storage.mstime import DAY_MS, floor_to, from_ms, ms_col, to_ms
 from storage.retention import Retention
 
 __all__ = ["DEFAULT_SLO", "INCIDENT_REASONS", "daily_by_check", "daily_series", "incidents", "uptime"]

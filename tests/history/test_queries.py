@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from storage import history, maintenance, rollups
-from storage.history_sql import to_ms
+from storage.mstime import to_ms
 from storage.retention import Retention
 from tests.history import scenario
 from tests.history.scenario import H, at, ts
