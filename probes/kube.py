@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -373,6 +372,3 @@ def age_seconds(value: str | None, now: float | None = None) -> float | None:
         at = at.replace(tzinfo=UTC)
     return (now if now is not None else time.time()) - at.timestamp()
 
-
-def expand_path(path: str | None) -> str | None:
-    return str(Path(path).expanduser()) if path else None

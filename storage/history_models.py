@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.latency import BIN_COLUMNS
 from storage.models import ID_LENGTH, Base, EpochMs
 
-__all__ = ["ROLLUP_TABLES", "ComponentRollup1d", "MaintenanceRow", "MarkRow", "Rollup1d", "Rollup1h", "Rollup5m"]
+__all__ = ["ComponentRollup1d", "MaintenanceRow", "MarkRow", "Rollup1d", "Rollup1h", "Rollup5m"]
 
 
 def _summary_columns() -> list[Column[Any]]:
@@ -92,7 +92,6 @@ class ComponentRollup1d(Base):
     )
 
 
-ROLLUP_TABLES = {"5m": Rollup5m.__table__, "1h": Rollup1h.__table__, "1d": Rollup1d.__table__}
 
 
 class MarkRow(Base):
