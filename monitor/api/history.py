@@ -175,9 +175,14 @@ def _window_out(session: Session, window_id: int) -> MaintenanceWindowOut:
 def create_maintenance(body: MaintenanceIn, session: SessionDep) -> MaintenanceWindowOut:
     """Add a maintenance window (bearer token required): one-off (`start` and `end` or
     `duration`) or recurring (`every`: day|week|month, `days`, `at` "HH:MM", `duration`,
-    `timezone`). `components` and `checks` take fnmatch patterns. It counts in uptime figures at
+    `timezone`). `components` and `checks` take fnmatch patterns. A `name` in use by a current
+    window (config or API) is refused (409): names are keys. It counts in uptime figures at
     once, for past occurrences too."""
     with session.begin():
+        if body.name and (same := maintenance.current_window_named(session, name=body.name)) is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                f"a maintenance window named {body.name!r} exists already (id {same.id}, "
+                                f"from the {'config file' if same.source == 'config' else 'API'}): names are keys")
         row = maintenance.add_window(session, fields=body.to_fields(), now=time.time())
         window_id = row.id
     return _window_out(session, window_id)
