@@ -15,6 +15,7 @@ from sqlalchemy import Engine as DbEngine
 from dashboards import install_ui
 from monitor import __version__
 from monitor.api import alerts, checks, components, health, history
+from monitor.api.docs import install_docs
 from monitor.api.guards import RequestGuard, SafeJSONResponse, validation_error
 from monitor.config import Config
 from monitor.service import Service
@@ -38,6 +39,8 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
         version=__version__,
         description="Probes of a container platform: current state, results history, metrics.",
         lifespan=lifespan,
+        docs_url=None,  # monitor.api.docs serves them from the package, under the UI's CSP
+        redoc_url=None,
         default_response_class=SafeJSONResponse,
     )
     app.include_router(health.router)
@@ -46,6 +49,7 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
     app.include_router(components.router)
     app.include_router(alerts.router)
     install_ui(app)
+    install_docs(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # the UI polls JSON; plotly.js is 4.8 MB
     _install_guards(app)
     return app
