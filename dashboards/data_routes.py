@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -13,33 +13,30 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from dashboards import figures, widgets
 from dashboards.public import public_status
 from monitor.api.deps import EngineDep, ServiceDep, SessionDep
+from monitor.api.times import UtcInstant, window
 from monitor.config import Config
 from monitor.history_config import component_settings
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
 
-DEFAULT_RANGE = 86400.0  # seconds shown when a request gives no `from`
-MAX_RANGE = 400 * 86400.0  # seconds: a year and some, the longest range any widget draws
+DEFAULT_RANGE = timedelta(days=1)  # shown when a request gives no `from`
+MAX_RANGE = timedelta(days=400)  # a year and some, the longest range any widget draws
 CLOCK_SLACK = 60.0  # seconds
 MAX_DAYS = 400  # uptime bars' length, at most
 
-From = Annotated[datetime | None, Query(alias="from", description="ISO 8601; default: `to` minus 24 h")]
-To = Annotated[datetime | None, Query(description="ISO 8601; default: now")]
+From = Annotated[UtcInstant | None, Query(alias="from", description="ISO 8601; default: `to` minus 24 h")]
+To = Annotated[UtcInstant | None, Query(description="ISO 8601; default: now")]
 
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[float, float, float]:
-    """(start, end, now) in unix seconds from the query's optional bounds. An end within
-    CLOCK_SLACK of now (or past it) is now: the browser's clock is not ours."""
+    """(start, end, now) in unix seconds from the query's optional bounds (monitor.api.times). An
+    end within CLOCK_SLACK of now (or past it) is now: the browser's clock is not ours."""
     now = time.time()
-    stop = end.timestamp() if end is not None else now
-    if stop >= now - CLOCK_SLACK:
-        stop = now
-    begin = start.timestamp() if start is not None else stop - DEFAULT_RANGE
-    if stop <= begin:
-        raise HTTPException(422, "`to` must be after `from`")
-    if stop - begin > MAX_RANGE:
-        raise HTTPException(422, f"the range may span {int(MAX_RANGE // 86400)} days at most")
-    return begin, stop, now
+    if end is not None and end.timestamp() >= now - CLOCK_SLACK:
+        end = None
+    begin, stop = window(start, end, now=datetime.fromtimestamp(now, UTC), default=DEFAULT_RANGE,
+                         longest=MAX_RANGE)
+    return begin.timestamp(), stop.timestamp(), now
 
 
 def _slo(config: Config) -> widgets.Slo:
@@ -98,7 +95,7 @@ def timeline(
     to: To = None,
     component: str | None = None,
     check: Annotated[list[str] | None, Query()] = None,
-    at: datetime | None = None,
+    at: UtcInstant | None = None,
 ) -> Response:
     start, end, _ = _range(from_, to)
     ids = check
@@ -123,7 +120,7 @@ def incidents(session: SessionDep, from_: From = None, to: To = None, component:
 
 
 @router.get("/ui/data/snapshot")
-def snapshot(session: SessionDep, at: datetime) -> dict[str, Any]:
+def snapshot(session: SessionDep, at: UtcInstant) -> dict[str, Any]:
     return widgets.snapshot(session, at=at.timestamp())
 
 

@@ -22,12 +22,14 @@ CSP = (
 injects its own <style> elements, hence 'unsafe-inline' for styles only)."""
 
 
+SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "same-origin"}
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     env = request.app.state.templates
     html = env.get_template(template).render(version=__version__, **context)
-    return HTMLResponse(html, status_code=status_code, headers={
-        "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
-    })
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
 
 def _not_found(request: Request, what: str) -> HTMLResponse:

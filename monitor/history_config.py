@@ -5,13 +5,14 @@ storing and applying them belongs to storage and monitor.housekeeping."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from monitor.instants import UtcInstant
 from probes.base import Duration, parse_duration
 from storage.maintenance import WEEKDAYS
 from storage.retention import Retention
@@ -94,11 +95,9 @@ def component_settings(components: dict[str, ComponentConfig], name: str) -> Com
     return ComponentConfig()
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # no offset given: UTC
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+UtcDatetime = UtcInstant  # no offset given: UTC; bounded (monitor.instants)
+WINDOW_LONGEST = timedelta(days=3660)
+"""Ten years: a longer maintenance occurrence is a mistake (and `99999999d` overflowed the dates)."""
 
 
 def _clock(value: Any) -> Any:
@@ -124,7 +123,8 @@ class _WindowBase(_Model):
         default=None, description="week: weekday names (monday, sun ...); month: days of the month (1-31). "
         "(Not `on`: YAML 1.1 reads an unquoted `on` key as true.)")
     at: Annotated[str, BeforeValidator(_clock)] | None = Field(default=None, description='"HH:MM" local time')
-    duration: Duration | None = Field(default=None, description="length of each occurrence (or of a one-off)")
+    duration: Duration | None = Field(default=None, gt=0, le=WINDOW_LONGEST.total_seconds(),
+                                      description="length of each occurrence (or of a one-off)")
     timezone: str = Field(default="UTC", description="IANA time zone of `at` (recurring windows)")
 
     @model_validator(mode="after")
@@ -133,8 +133,9 @@ class _WindowBase(_Model):
             raise ValueError("name at least one component or check (patterns such as 'cluster-a/*' work)")
         try:
             ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {self.timezone!r} (use an IANA name like Europe/Paris)") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+            raise ValueError(f"unknown time zone {self.timezone[:100]!r} (use an IANA name like Europe/Paris)"
+                             ) from None
         if self.every is None:
             if self.days is not None or self.at is not None:
                 raise ValueError("`days` and `at` belong to recurring windows: add `every` (day, week or month)")

@@ -167,6 +167,13 @@ def add_window(session: Session, *, fields: dict[str, Any], now: float, source: 
     return row
 
 
+def current_window_named(session: Session, *, name: str) -> MaintenanceRow | None:
+    """The window (from the config file or the API, not retired) that has this name, if any:
+    names are keys."""
+    return session.scalars(select(MaintenanceRow).where(MaintenanceRow.name == name,
+                                                        MaintenanceRow.retired_at.is_(None)).limit(1)).first()
+
+
 class WindowInConfig(ValueError):
     """A window defined in the config file cannot be deleted through the API while it is there."""
 

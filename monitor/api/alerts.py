@@ -16,12 +16,15 @@ from sqlalchemy.orm import Session
 from monitor.alerts.alerting import silence_from_row
 from monitor.api.deps import ServiceDep, SessionDep, WriteAccess
 from monitor.api.schemas import iso
+from monitor.api.times import UtcInstant
 from probes.base import Duration
 from storage import alert_queries
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 DELIVERIES_LIMIT_MAX = 1000
+SILENCE_LONGEST = timedelta(days=3660)
+"""Ten years: a longer silence is a mistake (and `99999999d` overflowed the date arithmetic)."""
 
 
 def _alert_out(record: Any, covered: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -111,9 +114,10 @@ async def acknowledge(key: str, service: ServiceDep, body: AckIn | None = None) 
 class SilenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     matchers: dict[str, str | list[str]] = Field(min_length=1)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    duration: Duration | None = None
+    starts_at: UtcInstant | None = None
+    ends_at: UtcInstant | None = None
+    duration: Duration | None = Field(default=None, gt=0, le=SILENCE_LONGEST.total_seconds(),
+                                      description=f"at most {SILENCE_LONGEST.days} days")
     comment: str = Field(default="", max_length=2000)
     created_by: str = Field(default="", max_length=200)
 
@@ -134,8 +138,8 @@ def list_silences(service: ServiceDep) -> list[dict[str, Any]]:
 async def create_silence(body: SilenceIn, service: ServiceDep) -> dict[str, Any]:
     """Silence alerts whose labels match `matchers` (check, component, kind, severity, labels)."""
     now = datetime.now(UTC)
-    starts = _aware(body.starts_at) if body.starts_at else now
-    ends = _aware(body.ends_at) if body.ends_at else starts + timedelta(seconds=body.duration or 0)
+    starts = body.starts_at or now
+    ends = body.ends_at or starts + timedelta(seconds=body.duration or 0)
     if ends <= starts or ends <= now:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "a silence must end after it starts and after now")
     row = {"id": uuid.uuid4().hex, "matchers": body.matchers, "starts_at": starts, "ends_at": ends,
@@ -155,10 +159,6 @@ async def delete_silence(silence_id: str, service: ServiceDep) -> dict[str, str]
     service.alerting.silences.set_api(silence_from_row(r) for r in rows)
     service.alerting._wake.set()
     return {"id": silence_id, "status": "ended"}
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _write_silence(db: Any, row: dict[str, Any]) -> list:

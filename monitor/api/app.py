@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy import Engine as DbEngine
 
 from dashboards import install_ui
 from monitor import __version__
 from monitor.api import alerts, checks, components, health, history
+from monitor.api.docs import install_docs
+from monitor.api.guards import RequestGuard, SafeJSONResponse, validation_error
 from monitor.config import Config
 from monitor.service import Service
 
@@ -36,6 +39,9 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
         version=__version__,
         description="Probes of a container platform: current state, results history, metrics.",
         lifespan=lifespan,
+        docs_url=None,  # monitor.api.docs serves them from the package, under the UI's CSP
+        redoc_url=None,
+        default_response_class=SafeJSONResponse,
     )
     app.include_router(health.router)
     app.include_router(history.router)  # before checks: its /checks/{id}/history must win over /checks/{id}
@@ -43,5 +49,14 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
     app.include_router(components.router)
     app.include_router(alerts.router)
     install_ui(app)
+    install_docs(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # the UI polls JSON; plotly.js is 4.8 MB
+    _install_guards(app)
     return app
+
+
+# -- request guards and input errors (issue 9: bad input, size, auth order) ---------------------
+def _install_guards(app: FastAPI) -> None:
+    """Outermost: RequestGuard decides before anything reads a body; 422s never echo the input."""
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(RequestGuard)

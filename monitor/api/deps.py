@@ -31,18 +31,26 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def require_token(request: Request) -> None:
-    """Write endpoints: a bearer token equal to `server.api_token`. With no token configured,
-    writes are refused (403) rather than left open."""
-    expected = request.app.state.service.config.server.api_token
+def write_refusal(expected: str | None, authorization: str) -> tuple[int, str] | None:
+    """Why a write with this Authorization header is refused (status, message), or None when the
+    bearer token equals `server.api_token`. With no token configured, writes are refused (403)
+    rather than left open. Shared by the request guard (before the body is read) and the routes."""
     if not expected:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "write endpoints are disabled: set server.api_token")
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+        return status.HTTP_403_FORBIDDEN, "write endpoints are disabled: set server.api_token"
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
+        return status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required"
+    return None
+
+
+def require_token(request: Request) -> None:
+    """Write endpoints: a bearer token equal to `server.api_token` (see write_refusal)."""
+    refusal = write_refusal(request.app.state.service.config.server.api_token,
+                            request.headers.get("authorization", ""))
+    if refusal is not None:
+        code, message = refusal
+        headers = {"WWW-Authenticate": "Bearer"} if code == status.HTTP_401_UNAUTHORIZED else None
+        raise HTTPException(code, message, headers=headers)
 
 
 WriteAccess = Depends(require_token)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy.orm import Session
 
 from monitor.api.deps import EngineDep, SessionDep, WriteAccess
+from monitor.api.times import UtcInstant, window
 from monitor.config import Config
 from monitor.history_config import MaintenanceIn, component_settings
 from storage import history, maintenance
@@ -31,16 +32,11 @@ DEFAULT_WINDOW = timedelta(hours=24)  # timelines and series when `from` is not 
 DEFAULT_QOS_WINDOW = timedelta(days=30)  # uptime and incidents when `from` is not given
 MAX_WINDOW = timedelta(days=3660)  # ten years: beyond that a request is a mistake
 OVERVIEW_DAYS_MAX = 400
-UNPROCESSABLE = 422  # Starlette renamed its constant; the number is what clients see
 
-Instant = Annotated[datetime | None, Query(description="ISO 8601, e.g. 2026-11-27T12:00:00Z (no offset: UTC)")]
-From = Annotated[datetime | None, Query(alias="from", description="ISO 8601, inclusive (no offset: UTC)")]
-To = Annotated[datetime | None, Query(description="ISO 8601, exclusive (no offset: UTC); default now")]
+Instant = Annotated[UtcInstant | None, Query(description="ISO 8601, e.g. 2026-11-27T12:00:00Z (no offset: UTC)")]
+From = Annotated[UtcInstant | None, Query(alias="from", description="ISO 8601, inclusive (no offset: UTC)")]
+To = Annotated[UtcInstant | None, Query(description="ISO 8601, exclusive (no offset: UTC); default now")]
 ComponentQ = Annotated[str | None, Query(description="only this component (and its checks)")]
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _now() -> datetime:
@@ -48,13 +44,7 @@ def _now() -> datetime:
 
 
 def _range(start: datetime | None, end: datetime | None, default: timedelta) -> tuple[datetime, datetime]:
-    end = _utc(end) if end is not None else _now()
-    start = _utc(start) if start is not None else end - default
-    if start >= end:
-        raise HTTPException(UNPROCESSABLE, "`from` must be before `to`")
-    if end - start > MAX_WINDOW:
-        raise HTTPException(UNPROCESSABLE, f"the range is longer than {MAX_WINDOW.days} days")
-    return start, end
+    return window(start, end, now=_now(), default=default, longest=MAX_WINDOW)
 
 
 def _slo(config: Config):
@@ -67,7 +57,7 @@ def get_snapshot(session: SessionDep, at: Instant = None, component: ComponentQ 
     the change that put it there, the last raw result at or before `at` (while raw results are
     kept), maintenance; and the previous/next check state change from `at`, for stepping through
     history. Checks configured at `at` are included, retired ones too if not yet retired then."""
-    return history.snapshot(session, at=_utc(at) if at is not None else _now(), component=component)
+    return history.snapshot(session, at=at if at is not None else _now(), component=component)
 
 
 @router.get("/timeline", response_model=Timeline)
@@ -164,12 +154,12 @@ def get_overview(
 def list_maintenance(
     session: SessionDep,
     from_: From = None,
-    to: Annotated[datetime | None, Query(description="ISO 8601; default: 30 days after `from`")] = None,
+    to: Annotated[UtcInstant | None, Query(description="ISO 8601; default: 30 days after `from`")] = None,
     retired: Annotated[bool, Query(description="include config windows removed from the config")] = False,
 ) -> list[MaintenanceWindowOut]:
     """Every maintenance window (from the config file and from this API), with its occurrences
     in [from, to) (default: from now for 30 days)."""
-    start = _utc(from_) if from_ is not None else _now()
+    start = from_ if from_ is not None else _now()
     start, end = _range(start, to if to is not None else start + timedelta(days=30), timedelta(days=30))
     return history.maintenance_windows(session, start=start, end=end, include_retired=retired)
 
@@ -185,9 +175,14 @@ def _window_out(session: Session, window_id: int) -> MaintenanceWindowOut:
 def create_maintenance(body: MaintenanceIn, session: SessionDep) -> MaintenanceWindowOut:
     """Add a maintenance window (bearer token required): one-off (`start` and `end` or
     `duration`) or recurring (`every`: day|week|month, `days`, `at` "HH:MM", `duration`,
-    `timezone`). `components` and `checks` take fnmatch patterns. It counts in uptime figures at
+    `timezone`). `components` and `checks` take fnmatch patterns. A `name` in use by a current
+    window (config or API) is refused (409): names are keys. It counts in uptime figures at
     once, for past occurrences too."""
     with session.begin():
+        if body.name and (same := maintenance.current_window_named(session, name=body.name)) is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                f"a maintenance window named {body.name!r} exists already (id {same.id}, "
+                                f"from the {'config file' if same.source == 'config' else 'API'}): names are keys")
         row = maintenance.add_window(session, fields=body.to_fields(), now=time.time())
         window_id = row.id
     return _window_out(session, window_id)
