@@ -13,7 +13,7 @@ from sqlalchemy import Engine as DbEngine
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.redact import redact_settings
+from monitor.redact import RedactingFilter, redact_settings
 from monitor.runner import Runner, Sink
 from monitor.scheduler import Scheduler
 from monitor.state import StateMachine, Transition
@@ -33,6 +33,8 @@ def freeze_heap() -> None:
     gc.collect()
     gc.freeze()
 
+# uvicorn's loggers do not propagate to the root: their handlers get the log filter too
+_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 STOP_GRACE = 5.0  # seconds in-flight runs get to finish at shutdown
 STARTUP_DB_TIMEOUT = 20.0  # seconds to wait for the database at start before probing without it
 
@@ -54,7 +56,12 @@ class Engine:
                 db, batch_size=s.batch_size, flush_interval=s.flush_interval, max_buffer=s.max_buffer
             )
             sinks.append(self._store)
-        self.runner = Runner(self.state, self.ctx, concurrency=config.engine.concurrency, sinks=sinks)
+        self.runner = Runner(self.state, self.ctx, concurrency=config.engine.concurrency, sinks=sinks,
+                             secret_values=config.secret_values)
+        self._add_receiver_secrets()
+        # every log line of the process, while the engine runs: known secrets and run-time patterns
+        self.log_filter = RedactingFilter(lambda: self.runner.known_secrets)
+        self._filtered_handlers: list[logging.Handler] = []
         self.scheduler = Scheduler(self._run_by_id)
         self.discovered: dict[str, list[CheckBase]] = {}
         self.checks: dict[str, CheckBase] = self._all_checks()
@@ -65,6 +72,7 @@ class Engine:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, schedule: bool = True) -> None:
+        self._filtered_handlers = self.log_filter.install(logging.getLogger(name) for name in _SERVER_LOGGERS)
         self.state.set_checks(self.checks.values())
         if self.db is not None:
             try:
@@ -92,6 +100,12 @@ class Engine:
             await kube.aclose()
         if self.writer is not None:
             await asyncio.to_thread(self.writer.stop)
+        self.log_filter.uninstall(self._filtered_handlers)
+        self._filtered_handlers = []
+
+    def _add_receiver_secrets(self) -> None:
+        for receiver in self.config.alerts.receivers:
+            self.runner.known_secrets.update(receiver.secret_values(self.config.secret_values))
 
     # -- storage -----------------------------------------------------------------------------
     def _prepare_storage(self) -> None:
@@ -180,6 +194,8 @@ class Engine:
             if getattr(new, section) != getattr(self.config, section)
         ]
         self.config = new
+        self.runner.set_secret_values(new.secret_values)
+        self._add_receiver_secrets()
         retired = self._apply_checks()
         self.reloads["success"] += 1
         self.last_reload = time.time()
