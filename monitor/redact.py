@@ -4,6 +4,7 @@ check's settings and of what its target answered. Secrets are replaced, never sh
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +20,7 @@ __all__ = [
     "REDACTED",
     "RedactingFilter",
     "Redactor",
+    "data_secrets",
     "model_secrets",
     "redact_data",
     "redact_settings",
@@ -33,6 +35,7 @@ _SECRET_KEY = re.compile(
     r"pass(word)?|secret|token|authorization|cookie|api[-_]?key|private|credential|^key$", re.I
 )
 
+
 def _basic_credentials(match: re.Match[str]) -> str:
     try:
         decoded = base64.b64decode(match.group(3), validate=True)
@@ -45,33 +48,40 @@ def _basic_credentials(match: re.Match[str]) -> str:
 # Names of parameters, JSON fields and headers whose value is a secret.
 _NAME = (r"[\w.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|auth|cookie|api[-_]?key|credential|private|signature)"
          r"[\w.-]*")
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+# (pattern, replacement, gate): a pattern runs only on text whose lower case contains one of its
+# gate strings, so most text costs a few substring tests, not six regular expressions.
+_PATTERNS: tuple[tuple[re.Pattern[str], Any, tuple[str, ...]], ...] = (
     # scheme://user:password@host → scheme://user:<redacted>@host
-    (re.compile(r"(://[^/\s:@'\"<>]*):(?!<redacted>@)[^/\s@'\"]+@"), r"\1:" + REDACTED + "@"),
+    (re.compile(r"(://[^/\s:@'\"<>]*):(?!<redacted>@)[^/\s@'\"]+@"), r"\1:" + REDACTED + "@", ("@",)),
     # Authorization: Bearer <token>, wherever it is quoted
-    (re.compile(r"(?i)\b(bearer)(\s+)(?!<redacted>)[A-Za-z0-9\-._~+/]+=*"), r"\1\2" + REDACTED),
+    (re.compile(r"(?i)\b(bearer)(\s+)(?!<redacted>)[A-Za-z0-9\-._~+/]+=*"), r"\1\2" + REDACTED, ("bearer",)),
     # Basic <base64 of user:password> (not the words "Basic auth")
-    (re.compile(r"(?i)\b(basic)(\s+)([A-Za-z0-9+/]{4,}={0,2})(?![\w+/=])"), _basic_credentials),
+    (re.compile(r"(?i)\b(basic)(\s+)([A-Za-z0-9+/]{4,}={0,2})(?![\w+/=])"), _basic_credentials, ("basic",)),
     # token=…, access_token=…, password=… in URLs, form bodies and prose
-    (re.compile(rf"(?i)\b({_NAME})=(?!<redacted>)[^&\s\"'<>#,;)\]}}]+"), r"\1=" + REDACTED),
+    (re.compile(rf"(?i)\b({_NAME})=(?!<redacted>)[^&\s\"'<>#,;)\]}}]+"), r"\1=" + REDACTED, ("=",)),
     # "password": "…" in JSON, 'token': '…' in a Python repr quoted by a reason
     (re.compile(rf"""(?i)(["'])({_NAME})\1(\s*:\s*)(["'])(?!<redacted>)(?:\\.|(?!\4).)*\4"""),
-     r"\1\2\1\3\4" + REDACTED + r"\4"),
+     r"\1\2\1\3\4" + REDACTED + r"\4", ("\"", "'")),
     # Authorization: xyz, X-Api-Key: xyz, Cookie: a=b (header lines echoed as text)
     (re.compile(r"(?i)\b((?:proxy-)?authorization|(?:set-)?cookie|x-[\w-]*(?:token|key|secret|pass\w*|auth)[\w-]*)"
-                r"(\s*:\s*)(?!(?:bearer|basic)\s)(?!<redacted>)[^\s\"',;]+"), r"\1\2" + REDACTED),
+                r"(\s*:\s*)(?!(?:bearer|basic)\s)(?!<redacted>)[^\s\"',;]+"), r"\1\2" + REDACTED,
+     ("authorization", "cookie", "x-")),
 )
-# Cheap test before the patterns: text without any of these cannot match one of them.
-_MARKER = re.compile(r"(?i)bearer|basic|pass|pwd|secret|token|auth|cookie|key|credential|private|signature|://[^/\s]*@")
+# Cheap test before the patterns: text whose lower case holds none of these cannot match one of
+# them (substring tests: a tenth of a case-insensitive regex search).
+_MARKERS = ("bearer", "basic", "pass", "pwd", "secret", "token", "auth", "cookie", "key", "credential",
+            "private", "signature", "@")
 
 
 def redact_patterns(text: str) -> str:
     """`text` with the run-time secret patterns replaced: URL passwords, `Bearer`/`Basic`
     credentials, `token=`-like parameters, secret JSON fields and secret header lines."""
-    if not _MARKER.search(text):
+    lower = text.lower()
+    if not any(marker in lower for marker in _MARKERS):
         return text
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    for pattern, replacement, gate in _PATTERNS:
+        if any(g in lower for g in gate):
+            text = pattern.sub(replacement, text)
     return text
 
 
@@ -135,6 +145,14 @@ def model_secrets(model: BaseModel, env: Mapping[str, str] | None = None) -> dic
     secrets = {value: REDACTED for value in found if len(value) >= MIN_SECRET_CHARS}
     secrets.update(env or {})
     return secrets
+
+
+def data_secrets(data: Any) -> dict[str, str]:
+    """Secret value → `<redacted>` found in raw config data (no model yet): values under
+    secret-looking keys at any depth, URL passwords and secret query parameters."""
+    found: set[str] = set()
+    _collect(data, found)
+    return {value: REDACTED for value in found if len(value) >= MIN_SECRET_CHARS}
 
 
 def _field_values(node: Any, path: list[str]) -> Iterable[Any]:
@@ -252,6 +270,7 @@ def _redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+@functools.lru_cache(maxsize=4096)  # details repeat the same few keys in every result
 def _secret_key(key: Any) -> bool:
     # A URL setting (`token_url`) is no secret by its name; its password and secret query
     # parameters are redacted like any URL's.
