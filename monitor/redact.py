@@ -177,7 +177,9 @@ def _strings(node: Any) -> Iterable[str]:
 def _collect(node: Any, found: set[str]) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
-            if _secret_key(key):
+            # a string (or strings) under a secret-looking key; a mapping there is structure
+            # (a flow's `capture: {token: {json: access_token}}` names a variable `token`)
+            if _secret_key(key) and isinstance(value, str | list):
                 found.update(_strings(value))
             else:
                 _collect(value, found)
