@@ -58,9 +58,12 @@ class Engine:
             sinks.append(self._store)
         self.runner = Runner(self.state, self.ctx, concurrency=config.engine.concurrency, sinks=sinks,
                              secret_values=config.secret_values)
-        self._add_receiver_secrets()
-        # every log line of the process, while the engine runs: known secrets and run-time patterns
-        self.log_filter = RedactingFilter(lambda: self.runner.known_secrets)
+        # Every log line of the process while the engine runs: the environment's and the
+        # receivers' values (a few) and the run-time patterns. Not every check's secrets: one
+        # regular expression over 10,000 checks' values would cost more than all the logging;
+        # results are redacted per check before they are logged, and so are probe tracebacks.
+        self.log_secrets = self._log_secrets()
+        self.log_filter = RedactingFilter(lambda: self.log_secrets)
         self._filtered_handlers: list[logging.Handler] = []
         self.scheduler = Scheduler(self._run_by_id)
         self.discovered: dict[str, list[CheckBase]] = {}
@@ -103,9 +106,11 @@ class Engine:
         self.log_filter.uninstall(self._filtered_handlers)
         self._filtered_handlers = []
 
-    def _add_receiver_secrets(self) -> None:
+    def _log_secrets(self) -> dict[str, str]:
+        secrets = dict(self.config.secret_values)
         for receiver in self.config.alerts.receivers:
-            self.runner.known_secrets.update(receiver.secret_values(self.config.secret_values))
+            secrets.update(receiver.secret_values(self.config.secret_values))
+        return secrets
 
     # -- storage -----------------------------------------------------------------------------
     def _prepare_storage(self) -> None:
@@ -195,7 +200,7 @@ class Engine:
         ]
         self.config = new
         self.runner.set_secret_values(new.secret_values)
-        self._add_receiver_secrets()
+        self.log_secrets = self._log_secrets()
         retired = self._apply_checks()
         self.reloads["success"] += 1
         self.last_reload = time.time()

@@ -62,8 +62,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Any, tuple[str, ...]], ...] = (
     # "password": "…" in JSON, 'token': '…' in a Python repr quoted by a reason
     (re.compile(rf"""(?i)(["'])({_NAME})\1(\s*:\s*)(["'])(?!<redacted>)(?:\\.|(?!\4).)*\4"""),
      r"\1\2\1\3\4" + REDACTED + r"\4", ("\"", "'")),
-    # Authorization: xyz, X-Api-Key: xyz, Cookie: a=b (header lines echoed as text)
-    (re.compile(r"(?i)\b((?:proxy-)?authorization|(?:set-)?cookie|x-[\w-]*(?:token|key|secret|pass\w*|auth)[\w-]*)"
+    # Authorization: xyz, X-Api-Key: xyz, Cookie: a=b (header lines echoed as text; not a config
+    # place such as `headers.Authorization: environment variable X is not set`)
+    (re.compile(r"(?i)(?<![\w.-])((?:proxy-)?authorization|(?:set-)?cookie|x-[\w-]*(?:token|key|secret|pass\w*|auth)[\w-]*)"
                 r"(\s*:\s*)(?!(?:bearer|basic)\s)(?!<redacted>)[^\s\"',;]+"), r"\1\2" + REDACTED,
      ("authorization", "cookie", "x-")),
 )
@@ -209,19 +210,20 @@ def _url_secrets(url: str) -> Iterable[str]:
 
 class RedactingFilter(logging.Filter):
     """A handler filter that redacts every record's final message (arguments merged in) and its
-    exception text: known secrets from `secrets()` (a mapping that may grow; recompiled when its
-    size changes) and the run-time patterns. Never drops a record."""
+    exception text: known secrets from `secrets()` (a small mapping, replaced as a whole when
+    the config changes: the redactor is built again when another mapping comes back) and the
+    run-time patterns. Never drops a record."""
 
     def __init__(self, secrets: Callable[[], Mapping[str, str]]) -> None:
         super().__init__()
         self._secrets = secrets
-        self._size = -1
+        self._source: Mapping[str, str] | None = None
         self._redactor = Redactor()
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = self._secrets()
-        if len(secrets) != self._size:
-            self._redactor, self._size = Redactor(secrets), len(secrets)
+        if secrets is not self._source:
+            self._redactor, self._source = Redactor(secrets), secrets
         redactor = self._redactor
         message = record.getMessage()
         if record.exc_info and not record.exc_text:

@@ -29,12 +29,16 @@ def test_secrets_are_redacted_everywhere():
 # --- run-time redaction: results, config errors, logs ---------------------------------------------
 
 import logging  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
 
 from monitor.config import ConfigError  # noqa: E402
 from monitor.redact import RedactingFilter, Redactor, model_secrets  # noqa: E402
-from probes import http  # noqa: E402
+from monitor.runner import Runner  # noqa: E402
+from monitor.state import StateMachine  # noqa: E402
+from probes import PROBES, http  # noqa: E402
+from probes.base import ProbeContext  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -59,6 +63,8 @@ from probes import http  # noqa: E402
         ("step login: capture token: JSONPath `token` found nothing",
          "step login: capture token: JSONPath `token` found nothing"),
         ("HTTP 503 (expected 2xx)", "HTTP 503 (expected 2xx)"),
+        ("checks[0].headers.Authorization: environment variable PAAS_TOKEN is not set",
+         "checks[0].headers.Authorization: environment variable PAAS_TOKEN is not set"),
     ],
 )
 def test_run_time_patterns(text: str, shown: str) -> None:
@@ -117,7 +123,8 @@ def test_config_errors_never_echo_a_secret() -> None:
 
 
 def test_the_log_filter_redacts_messages_arguments_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
-    log_filter = RedactingFilter(lambda: {"known-secret-1": "<redacted>"})
+    known = {"known-secret-1": "<redacted>"}
+    log_filter = RedactingFilter(lambda: known)
     caplog.handler.addFilter(log_filter)
     log = logging.getLogger("tests.redact")
     try:
@@ -132,3 +139,18 @@ def test_the_log_filter_redacts_messages_arguments_and_tracebacks(caplog: pytest
         assert secret not in caplog.text, caplog.text
     assert "GET http://u:<redacted>@h/?token=<redacted> failed" in caplog.text
     assert "ValueError: server said <redacted> and Bearer <redacted>" in caplog.text
+
+
+async def test_a_probe_that_raises_shows_neither_in_its_reason_nor_in_the_log_the_checks_secrets(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def buggy(cfg: http.Check, ctx: object) -> None:
+        raise ValueError(f"cannot send {cfg.headers['Private-Token']} to {cfg.url}")
+
+    monkeypatch.setitem(PROBES, "http", SimpleNamespace(probe=buggy))
+    check = http.Check(name="w", component="c", url="http://u:hunter2@h/", headers={"Private-Token": "glpat-xyz9"})
+    result = await Runner(StateMachine(), ProbeContext(logging.getLogger("t"), None), concurrency=1).execute(check)
+    assert result.reason == "probe error: ValueError: cannot send <redacted> to http://u:<redacted>@h/"
+    assert "probe http raised for check c/w" in caplog.text
+    assert 'raise ValueError(f"cannot send' in caplog.text  # the traceback is there
+    assert "glpat-xyz9" not in caplog.text and "hunter2" not in caplog.text

@@ -33,7 +33,8 @@ def credentials_url(server: Server, path: str, password: str = BASIC_PASSWORD) -
 def service_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """The log filter the service installs on every handler (httpx logs each request's URL)."""
     caplog.set_level(logging.DEBUG)
-    log_filter = RedactingFilter(dict)
+    no_known_secrets: dict[str, str] = {}
+    log_filter = RedactingFilter(lambda: no_known_secrets)
     handlers = log_filter.install()
     caplog.handler.addFilter(log_filter)
     yield
