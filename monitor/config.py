@@ -17,6 +17,7 @@ from monitor.alerts.config import AlertsConfig
 from monitor.alerts.receivers import RECEIVERS
 from monitor.discovery import cluster_checks
 from monitor.history_config import ComponentConfig, MaintenanceList, RetentionConfig
+from monitor.redact import Redactor, data_secrets
 from probes import PROBES
 from probes.base import CheckBase, Duration
 from probes.kube import SERVICE_ACCOUNT_DIR
@@ -330,6 +331,13 @@ def _validation_errors(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _redacted(errors: list[str], raw: Any, secrets: dict[str, str]) -> list[str]:
+    """Error lines as `validate` and a refused reload show them: a message quoting a value
+    (`{value!r}`) must not show a password, a token or an environment variable's value."""
+    redactor = Redactor({**data_secrets(raw), **secrets})
+    return [redactor.text(line) for line in errors]
+
+
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last one
     silently, hiding a typo or a copy-paste slip)."""
@@ -369,12 +377,12 @@ def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None
     secrets: dict[str, str] = {}
     raw = _expand(raw, "", env, errors, secrets)
     if errors:
-        raise ConfigError(source, errors)
+        raise ConfigError(source, _redacted(errors, raw, secrets))
     _apply_defaults(raw)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, _validation_errors(exc, raw)) from None
+        raise ConfigError(source, _redacted(_validation_errors(exc, raw), raw, secrets)) from None
     config._secrets.update(secrets)
     _warn_unverified_receivers(config, source)
     return config

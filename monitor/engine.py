@@ -13,7 +13,7 @@ from sqlalchemy import Engine as DbEngine
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.redact import redact_settings
+from monitor.redact import RedactingFilter, redact_settings
 from monitor.runner import Runner, Sink
 from monitor.scheduler import Scheduler
 from monitor.state import StateMachine, Transition
@@ -33,6 +33,8 @@ def freeze_heap() -> None:
     gc.collect()
     gc.freeze()
 
+# uvicorn's loggers do not propagate to the root: their handlers get the log filter too
+_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 STOP_GRACE = 5.0  # seconds in-flight runs get to finish at shutdown
 STARTUP_DB_TIMEOUT = 20.0  # seconds to wait for the database at start before probing without it
 
@@ -54,7 +56,15 @@ class Engine:
                 db, batch_size=s.batch_size, flush_interval=s.flush_interval, max_buffer=s.max_buffer
             )
             sinks.append(self._store)
-        self.runner = Runner(self.state, self.ctx, concurrency=config.engine.concurrency, sinks=sinks)
+        self.runner = Runner(self.state, self.ctx, concurrency=config.engine.concurrency, sinks=sinks,
+                             secret_values=config.secret_values)
+        # Every log line of the process while the engine runs: the environment's and the
+        # receivers' values (a few) and the run-time patterns. Not every check's secrets: one
+        # regular expression over 10,000 checks' values would cost more than all the logging;
+        # results are redacted per check before they are logged, and so are probe tracebacks.
+        self.log_secrets = self._log_secrets()
+        self.log_filter = RedactingFilter(lambda: self.log_secrets)
+        self._filtered_handlers: list[logging.Handler] = []
         self.scheduler = Scheduler(self._run_by_id)
         self.discovered: dict[str, list[CheckBase]] = {}
         self.checks: dict[str, CheckBase] = self._all_checks()
@@ -65,6 +75,7 @@ class Engine:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, schedule: bool = True) -> None:
+        self._filtered_handlers = self.log_filter.install(logging.getLogger(name) for name in _SERVER_LOGGERS)
         self.state.set_checks(self.checks.values())
         if self.db is not None:
             try:
@@ -92,6 +103,14 @@ class Engine:
             await kube.aclose()
         if self.writer is not None:
             await asyncio.to_thread(self.writer.stop)
+        self.log_filter.uninstall(self._filtered_handlers)
+        self._filtered_handlers = []
+
+    def _log_secrets(self) -> dict[str, str]:
+        secrets = dict(self.config.secret_values)
+        for receiver in self.config.alerts.receivers:
+            secrets.update(receiver.secret_values(self.config.secret_values))
+        return secrets
 
     # -- storage -----------------------------------------------------------------------------
     def _prepare_storage(self) -> None:
@@ -180,6 +199,8 @@ class Engine:
             if getattr(new, section) != getattr(self.config, section)
         ]
         self.config = new
+        self.runner.set_secret_values(new.secret_values)
+        self.log_secrets = self._log_secrets()
         retired = self._apply_checks()
         self.reloads["success"] += 1
         self.last_reload = time.time()

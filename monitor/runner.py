@@ -1,14 +1,17 @@
 """The runner: runs one check once under the global concurrency bound and a hard timeout, times
-it, feeds the state machine and hands the outcome to the sinks. Owns timing; probes do not."""
+it, redacts the check's secrets from its reason and details, feeds the state machine and hands
+the outcome to the sinks. Owns timing and redaction of results; probes do not."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+import traceback
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
+from monitor.redact import Redactor, model_secrets
 from monitor.state import StateMachine, Transition
 from probes import PROBES
 from probes.base import CheckBase, ProbeContext, Result, format_duration
@@ -24,8 +27,17 @@ class Sink(Protocol):
 
 
 class Runner:
+    """`secret_values`: the config's environment values → their `${VAR}` spelling (redacted from
+    every result besides each check's own secrets)."""
+
     def __init__(
-        self, state: StateMachine, ctx: ProbeContext, *, concurrency: int, sinks: Iterable[Sink] = ()
+        self,
+        state: StateMachine,
+        ctx: ProbeContext,
+        *,
+        concurrency: int,
+        sinks: Iterable[Sink] = (),
+        secret_values: Mapping[str, str] | None = None,
     ) -> None:
         self.state = state
         self.ctx = ctx
@@ -33,9 +45,25 @@ class Runner:
         self._bound = asyncio.Semaphore(concurrency)
         self.in_flight = 0
         self.clock: Callable[[], float] = time.time
+        self._secret_values: dict[str, str] = dict(secret_values or {})
+        self._redactors: dict[str, tuple[CheckBase, Redactor]] = {}
+
+    def set_secret_values(self, secret_values: Mapping[str, str]) -> None:
+        """A new config's environment values: every check's redactor is built again on its next run."""
+        self._secret_values = dict(secret_values)
+        self._redactors.clear()
+
+    def redactor(self, check: CheckBase) -> Redactor:
+        """The check's redactor (~30-50 µs to build), built on its first run and again when the
+        check object changes (a reload builds new check objects)."""
+        entry = self._redactors.get(check.id)
+        if entry is None or entry[0] is not check:
+            entry = self._redactors[check.id] = (check, Redactor(model_secrets(check, self._secret_values)))
+        return entry[1]
 
     async def execute(self, check: CheckBase) -> Result:
-        """Run the check's probe once and return its result, without recording anything."""
+        """Run the check's probe once and return its result (the check's secrets redacted from
+        reason and details), without recording anything."""
         probe = PROBES[check.kind].probe
         async with self._bound:
             self.in_flight += 1
@@ -50,11 +78,19 @@ class Runner:
                 else:
                     result = Result.down("timeout (inside the probe)")
             except Exception as exc:  # a probe bug must not stop the check's schedule
-                log.exception("probe %s raised for check %s", check.kind, check.id)
+                # the traceback may quote the check's URL or headers: redacted with its secrets
+                trace = "".join(traceback.format_exception(exc)).rstrip()
+                log.error("probe %s raised for check %s\n%s", check.kind, check.id, self.redactor(check).text(trace))
                 result = Result.down(f"probe error: {type(exc).__name__}: {exc}"[:300])
             finally:
                 self.in_flight -= 1
             elapsed = time.perf_counter() - t0
+        # The one place every result passes before state, storage, alerts, the API and the log:
+        # a target that echoes the request must not put the check's credentials in any of them.
+        redactor = self.redactor(check)
+        result.reason = redactor.text(result.reason)
+        if result.details:
+            result.details = redactor.data(result.details)
         # storage keeps whole microseconds (storage/packing.py packs them as integers): so does memory
         result.latency = round(elapsed if result.latency is None else result.latency, 6)
         result.time = round(started, 3)  # storage keeps milliseconds: memory agrees with it

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -16,7 +16,7 @@ import certifi
 import httpx
 import yarl
 
-__all__ = ["USER_AGENT", "AiohttpTransport", "ClientPool", "client_ssl_context"]
+__all__ = ["USER_AGENT", "AiohttpTransport", "ClientPool", "client_ssl_context", "request_url"]
 
 USER_AGENT = "platform-monitor/0.1"
 # Longest header line and header field aiohttp accepts (bytes): its 8 KiB default rejects real
@@ -122,6 +122,16 @@ def client_ssl_context(
     return context
 
 
+def request_url(url: str, headers: Mapping[str, str]) -> str | httpx.URL:
+    """The URL to request with these headers. Credentials in a URL (`user:password@`) become Basic
+    auth (httpx, percent-decoded); an Authorization header given as well wins: the URL goes
+    without them (httpx would silently replace the header)."""
+    if "@" not in url or not any(name.lower() == "authorization" for name in headers):
+        return url
+    parsed = httpx.URL(url)
+    return parsed.copy_with(userinfo=b"") if parsed.userinfo else url
+
+
 def _new_http_client(context: ssl.SSLContext, reuse_connections: bool) -> httpx.AsyncClient:
     # Cookies set by one target must not leak into later probes: the client's jar refuses all
     # (a probe that follows redirects carries its own cookies from hop to hop).
@@ -178,7 +188,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             response = await self._get_session().request(
                 request.method,
-                yarl.URL(str(request.url), encoded=True),
+                _wire_url(request.url),
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,
@@ -205,6 +215,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _wire_url(url: httpx.URL) -> yarl.URL:
+    """The URL aiohttp sends to, without `user:password@`: httpx has already turned those into a
+    Basic Authorization header (percent-decoded; only for this origin, it drops the header on a
+    redirect elsewhere), and aiohttp refuses a request that has both."""
+    if url.userinfo:
+        url = url.copy_with(userinfo=b"")
+    return yarl.URL(str(url), encoded=True)
 
 
 class _Response(aiohttp.ClientResponse):

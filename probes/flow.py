@@ -15,6 +15,7 @@ import jmespath.exceptions
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from probes.base import CheckBase, ProbeContext, Regex, Result, Status, format_duration
+from probes.clients import request_url
 from probes.http import Expect, JmesPath, failure_reason, read_body, response_failure
 from probes.http_auth import AuthError, AuthSettings, authorization
 from probes.tls import TlsSettings
@@ -233,7 +234,9 @@ def _build_request(run: _Run, step: Step) -> httpx.Request:
         kwargs["data"] = {name: render(value, run.values) for name, value in spec.form.items()}
     url = render(spec.url, run.values)
     try:
-        request = run.client.build_request(spec.method, url, headers=headers, timeout=_backstop(run.cfg), **kwargs)
+        request = run.client.build_request(
+            spec.method, request_url(url, headers), headers=headers, timeout=_backstop(run.cfg), **kwargs
+        )
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         raise StepFailed(f"invalid URL {url!r}: {exc}") from None
     if request.url.scheme not in ("http", "https") or not request.url.host:

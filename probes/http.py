@@ -37,6 +37,7 @@ from probes.base import (
     format_duration,
     os_error_reason,
 )
+from probes.clients import request_url
 from probes.tls import TlsSettings, response_tls_details, tls_error_reason
 
 __all__ = [
@@ -228,7 +229,7 @@ async def probe(cfg: Check, ctx: ProbeContext) -> Result:
 async def _exchange(client: httpx.AsyncClient, cfg: Check, started: float) -> _Exchange:
     request = client.build_request(
         cfg.method,
-        cfg.url,
+        request_url(cfg.url, cfg.headers),
         headers=cfg.headers,
         content=cfg.body.encode() if cfg.body is not None else None,
         timeout=cfg.timeout * _BACKSTOP_TIMEOUT_FACTOR,

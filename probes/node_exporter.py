@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from probes.base import CheckBase, HttpUrl, ProbeContext, Regex, Result, Status
+from probes.clients import request_url
 from probes.http import failure_reason, read_body
 from probes.tls import TlsSettings
 
@@ -124,7 +125,9 @@ async def probe(cfg: Check, ctx: ProbeContext) -> Result:
         return Result.down(f"TLS settings: {exc}")
     started = time.perf_counter()
     headers = {"Accept": _ACCEPT, **cfg.headers}
-    request = client.build_request("GET", cfg.url, headers=headers, timeout=cfg.timeout * _BACKSTOP_TIMEOUT_FACTOR)
+    request = client.build_request(
+        "GET", request_url(cfg.url, headers), headers=headers, timeout=cfg.timeout * _BACKSTOP_TIMEOUT_FACTOR
+    )
     try:
         response = await client.send(request, stream=True)
         try:

@@ -22,7 +22,7 @@ from monitor.alerts.config import DeliveryConfig
 from monitor.alerts.receivers import RECEIVERS, DeliveryError, Notification, ReceiverBase
 from monitor.alerts.receivers.base import ReceiverTls
 from monitor.alerts.templates import DEFAULT_TEXT, DEFAULT_TITLE, TemplateError, render
-from monitor.redact import redact_text
+from monitor.redact import Redactor
 from probes.clients import client_ssl_context
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,8 @@ class Sender:
         except TimeoutError:
             self._retry(name, item, "timeout")
         except DeliveryError as exc:
-            reason = redact_text(exc.reason, self._secrets())[:ERROR_CHARS]
+            # the receiver's answer may quote its URL's token or our headers back
+            reason = Redactor(cfg.secret_values(self._secrets())).text(exc.reason)[:ERROR_CHARS]
             if exc.retryable:
                 self._retry(name, item, reason)
             else:

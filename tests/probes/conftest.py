@@ -4,6 +4,7 @@ certificates, and a probe context over a fresh client pool."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import socket
@@ -124,6 +125,10 @@ async def _route(request: Request, writer: asyncio.StreamWriter) -> None:
     elif path == "/private":
         ok = "session=abc" in request.headers.get("cookie", "")
         respond(writer, 200 if ok else 401, b"welcome" if ok else b"who are you")
+    elif path in ("/basic", "/basic/again"):
+        await _basic(request, writer)
+    elif path.startswith("/redirect-to/"):  # another origin: 127.0.0.1 on the port given
+        respond(writer, 302, headers={"Location": f"http://127.0.0.1:{path.rsplit('/', 1)[1]}/landed"})
     elif path == "/loop":
         respond(writer, 302, headers={"Location": "/loop"})
     elif path == "/echo":
@@ -135,6 +140,25 @@ async def _route(request: Request, writer: asyncio.StreamWriter) -> None:
     else:
         respond(writer, 404, b"not found")
     await writer.drain()
+
+
+BASIC_USER, BASIC_PASSWORD = "robot", "p@ss:w/rd é"
+"""What `/basic` accepts (RFC 7617 Basic); in a URL: `robot:p%40ss%3Aw%2Frd%20%C3%A9@`."""
+
+
+async def _basic(request: Request, writer: asyncio.StreamWriter) -> None:
+    """`/basic`: 200 for BASIC_USER/BASIC_PASSWORD; else 401 with JSON echoing the Authorization
+    header, as careless servers do. `/basic/again`: a same-origin redirect to `/basic`."""
+    if request.path == "/basic/again":
+        respond(writer, 302, headers={"Location": "/basic"})
+        return
+    expected = "Basic " + base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
+    got = request.headers.get("authorization")
+    if got == expected:
+        respond(writer, 200, b"welcome")
+    else:
+        body = json.dumps({"error": "denied", "authorization": got})
+        respond(writer, 401, body.encode(), content_type="application/json")
 
 
 async def _endless(writer: asyncio.StreamWriter) -> None:

@@ -16,7 +16,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.alerts.templates import check_template
-from monitor.redact import REDACTED, redact_data
+from monitor.redact import MIN_SECRET_CHARS, REDACTED, model_secrets, redact_data
 from probes.base import Duration, os_error_reason
 from probes.clients import client_ssl_context
 from probes.tls import TlsSettings, tls_error_reason
@@ -68,6 +68,17 @@ class ReceiverBase(BaseModel):
     """At most this many messages per minute (sliding window); None: no limit."""
     send_resolved: bool = True
     template: TemplateConfig | None = None
+
+    def secret_values(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Secret value → replacement, for delivery errors and the log: `model_secrets` (secret
+        fields, URL passwords and tokens, `env`'s values) plus the key in a chat robot's URL path."""
+        secrets = model_secrets(self, env)
+        url = getattr(self, "url", None)
+        if self.url_path_is_secret and isinstance(url, str):
+            path = urlsplit(url).path.strip("/")
+            if len(path) >= MIN_SECRET_CHARS:
+                secrets[path] = REDACTED
+        return secrets
 
     def redacted(self, secrets: dict[str, str] | None = None) -> dict[str, Any]:
         """The settings as the API shows them: secrets, keys in URLs and env values replaced."""
