@@ -25,6 +25,7 @@ from tests.registry.servers import TokenServer, replication_execution, replicati
 CANARY, API = "platform/canary:stable", "paas/api:release"
 SOURCE_PASSWORD, TARGET_PASSWORD = "s3cret-dev-pw", "pr0d-token-pw"
 HOUR = 3600.0
+ROBOT = {"username": "robot", "password": "s3cret"}
 
 
 def clock(at: float) -> str:
@@ -113,6 +114,9 @@ async def test_in_sync_is_up_with_both_sides_read_as_the_registry_probe_reads_th
     again = await probe(cfg, ctx)  # the target's token is reused, as the registry probe does
     assert again.status == Status.UP and again.details["target"]["token"] == "cached"
     assert len(pair.token_server.requests) == 1
+    for shown in (result, again):
+        text = json.dumps([shown.reason, shown.details])
+        assert SOURCE_PASSWORD not in text and TARGET_PASSWORD not in text
 
 
 async def test_tag_moved_in_the_source_is_degraded_then_down_past_max_lag_then_up_when_it_arrives(pair, ctx):
@@ -155,6 +159,25 @@ async def test_tag_moved_in_the_source_is_degraded_then_down_past_max_lag_then_u
     assert fresh.reason == (
         f"paas/api:release: target has {short(new)}, source {short(newest)} since {clock(fresh_since)}"
     )
+
+
+async def test_lag_clock_keeps_running_while_the_target_stands_still_and_restarts_when_it_moves(pair, ctx):
+    promote(pair, API, canary("arm64"))
+    cfg = pair.check(images=[API])
+    pair.push("source", API, canary("arm64", sizes=(1000,)))
+    first = (await probe(cfg, ctx)).details["images"][0]["behind_since"]
+
+    await asyncio.sleep(0.05)
+    newer = pair.push("source", API, canary("arm64", sizes=(1100,)))  # dev moves again, prod still stale
+    still = await probe(cfg, ctx)
+    assert still.details["images"][0]["behind_since"] == first  # a busy tag cannot hide a broken replication
+
+    arrived = pair.push("target", API, canary("arm64", sizes=(1000,)))  # the first release arrives late
+    moved = await probe(cfg, ctx)
+    since = moved.details["images"][0]["behind_since"]
+    assert since > first  # the replication delivered something: a new clock for the newest digest
+    assert moved.status == Status.DEGRADED
+    assert moved.reason == f"paas/api:release: target has {short(arrived)}, source {short(newer)} since {clock(since)}"
 
 
 async def test_missing_in_the_target_lags_and_missing_in_the_source_is_down(pair, ctx):
@@ -329,6 +352,32 @@ async def test_harbor_policy_failed_old_running_and_unknown(harbor_pair, ctx):
     unknown = await probe(harbor_check(source, harbor, harbor_policy="prod"), ctx)  # Harbor matches fuzzily
     assert unknown.status == Status.DOWN
     assert unknown.reason == f"replication policy prod: no such policy on {harbor.url}"
+
+
+async def test_harbor_policy_on_the_source_uses_the_source_credentials(docker_registry_factory, harbor, ctx):
+    # Push mode: the policy lives on the dev/test Harbor, which pushes to a plain registry.
+    target = docker_registry_factory()
+    image = canary("amd64")
+    pusher = Pusher(target.url)
+    try:
+        pusher.image("platform/canary", "stable", image)
+    finally:
+        pusher.close()
+    harbor.add("platform/canary", "stable", image.media_type, image.manifest, [image.config, *image.layers])
+    harbor.policies = [replication_policy(3, "push-to-prod")]
+    now = time.time()
+    harbor.executions = [replication_execution(9, 3, "Succeed", start=now - 120, end=now - 60, trigger="event_based")]
+    cfg = Check(name="promoted", component="registries", source={"url": harbor.url, "auth": ROBOT},
+                target={"url": target.url}, images=[CANARY], harbor_policy="push-to-prod", harbor_on="source",
+                max_age="1h")
+
+    result = await probe(cfg, ctx)
+
+    assert result.status == Status.UP, result.reason
+    assert result.reason == (
+        f"1 image in sync, replication policy push-to-prod: last execution succeeded at {clock(now - 60)}"
+    )
+    assert {user for _, _, user in harbor.api_requests} == {"robot"}
 
 
 async def test_harbor_api_refusing_the_credentials_is_down_and_says_so(harbor_pair, ctx):
