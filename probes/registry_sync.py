@@ -239,7 +239,7 @@ def _compare(
         if seen_target != dst:
             since = now
         clocks[image] = (since, dst)
-        entry["behind_since"] = round(since, 3)
+        entry["behind_since"] = since
         status = Status.DOWN if now - since > cfg.max_lag else Status.DEGRADED
         if dst is None:
             reason = f"{image}: missing in the target (source {_short(src)}) since {_clock(since, now)}"
