@@ -6,6 +6,7 @@ pushes, never starts a replication, never raises for a failing registry."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -321,7 +322,7 @@ async def _harbor_get(s: Session, path: str, params: dict[str, str], headers: di
     if answer.status != 200:
         raise _HarborError(f"GET {path}: {answer.describe()}")
     try:
-        return httpx.Response(200, content=answer.body).json()
+        return json.loads(answer.body)
     except ValueError:
         raise _HarborError(f"GET {path}: not JSON") from None
 

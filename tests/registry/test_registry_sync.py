@@ -353,6 +353,25 @@ async def test_harbor_policy_failed_old_running_and_unknown(harbor_pair, ctx):
     assert unknown.status == Status.DOWN
     assert unknown.reason == f"replication policy prod: no such policy on {harbor.url}"
 
+    harbor.policies = [replication_policy(8, "prod-sync", enabled=False)]
+    harbor.executions = [replication_execution(54, 8, "Succeed", start=now - 120, end=now - 60)]
+    disabled = await probe(cfg, ctx)
+    assert disabled.status == Status.DEGRADED
+    assert disabled.reason == "replication policy prod-sync: the policy is disabled"
+
+
+async def test_harbor_policy_on_a_registry_without_harbor_api_says_so(pair, ctx):
+    promote(pair, API, canary("arm64"))
+
+    result = await probe(pair.check(images=[API], harbor_policy="prod-sync", max_age="1d"), ctx)
+
+    assert result.status == Status.DOWN
+    assert result.reason == (
+        "replication policy prod-sync: GET /api/v2.0/replication/policies: HTTP 404: "
+        f"not Harbor's API (is {pair.target.url} a Harbor?)"
+    )
+    assert result.details["images"][0]["in_sync"] is True
+
 
 async def test_harbor_policy_on_the_source_uses_the_source_credentials(docker_registry_factory, harbor, ctx):
     # Push mode: the policy lives on the dev/test Harbor, which pushes to a plain registry.
