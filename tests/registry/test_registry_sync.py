@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from monitor.config import ConfigError, parse_config
+from monitor.engine import Engine
 from monitor.redact import REDACTED, redact_settings
 from probes.base import Status
 from probes.registry_sync import Check, probe
@@ -251,6 +252,34 @@ async def test_target_registry_stopped_is_down_and_leaves_the_lag_clock_alone(pa
     pair.target.start()  # same port, same storage: still behind, since the first time it was seen
     back = await probe(cfg, ctx)
     assert back.status == Status.DEGRADED and back.details["images"][1]["behind_since"] == since
+
+
+async def test_engine_runs_it_from_the_config_and_keeps_the_lag_clock_between_runs(pair):
+    promote(pair, API, canary("arm64"))
+    pair.push("source", API, canary("arm64", sizes=(1000,)))
+    config = parse_config(f"""
+checks:
+  - name: canary-promoted
+    component: registries
+    kind: registry_sync
+    source: {{url: "{pair.source.url}", auth: {{username: robot, password: "${{TEST_REG_PASS}}"}}}}
+    target: {{url: "{pair.target.url}", auth: {{username: robot, password: "${{PROD_REG_PASS}}"}},
+             tls: {{ca_file: "{pair.pki.ca_file}"}}}}
+    images: ["{API}"]
+    max_lag: 500ms
+""", env={"TEST_REG_PASS": SOURCE_PASSWORD, "PROD_REG_PASS": TARGET_PASSWORD})
+    engine = Engine(config)
+    await engine.start(schedule=False)
+    try:
+        check = engine.checks["registries/canary-promoted"]
+        first = await engine.runner.run(check)
+        await asyncio.sleep(0.6)
+        second = await engine.runner.run(check)
+    finally:
+        await engine.stop()
+    assert first.status == Status.DEGRADED, first.reason
+    assert second.status == Status.DOWN and second.reason == first.reason
+    assert second.details["images"][0]["behind_since"] == first.details["images"][0]["behind_since"]
 
 
 # --- Harbor replication policy -------------------------------------------------------------------------
