@@ -26,6 +26,7 @@ from probes import (
     postgres,
     redis,
     registry,
+    registry_sync,
     tcp,
     tls,
 )
@@ -60,6 +61,7 @@ PROBES: dict[str, ProbeKind] = {
     "postgres": ProbeKind(postgres.Check, postgres.probe),
     "redis": ProbeKind(redis.Check, redis.probe),
     "registry": ProbeKind(registry.Check, registry.probe),
+    "registry_sync": ProbeKind(registry_sync.Check, registry_sync.probe),
     "tcp": ProbeKind(tcp.Check, tcp.probe),
     "tls": ProbeKind(tls.Check, tls.probe),
 }

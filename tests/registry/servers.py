@@ -1,6 +1,7 @@
 """Test peers for the registry probe that Debian does not ship: a token server signing RS256 JWTs
 the way distribution's token auth checks them (x5c chain to `rootcertbundle`, iss, aud, exp,
-access), and a Harbor double (health body, Harbor-style token flow, blobs redirected to storage)."""
+access), and a Harbor double (health body, Harbor-style token flow, blobs redirected to storage,
+replication policies and executions)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import secrets
 import ssl
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -200,13 +202,60 @@ class BlobStorage(_Server):
 HEALTHY = ["core", "database", "jobservice", "portal", "redis", "registry", "registryctl", "trivy"]
 
 
+def harbor_time(unix: float | None) -> str:
+    """Harbor's JSON time (go-openapi strfmt.DateTime, RFC 3339 with milliseconds, UTC); None is
+    Go's zero time, which Harbor shows as a running execution's `end_time`."""
+    if unix is None:
+        return "0001-01-01T00:00:00.000Z"
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def replication_policy(policy_id: int, name: str, *, enabled: bool = True) -> dict[str, Any]:
+    """A ReplicationPolicy as Harbor 2.x lists it (a pull-mode policy from a dev registry)."""
+    return {
+        "id": policy_id, "name": name, "description": "promote release tags", "creation_time": harbor_time(0),
+        "update_time": harbor_time(0), "enabled": enabled, "override": True, "replicate_deletion": False,
+        "deletion": False, "dest_namespace": "", "dest_namespace_replace_count": -1, "speed": -1,
+        "copy_by_chunk": False, "single_active_replication": True,
+        "src_registry": {"id": 3, "name": "reg-test", "type": "docker-registry", "url": "https://reg.test.local",
+                         "insecure": False, "status": "healthy", "credential": {"type": "basic",
+                                                                                "access_key": "robot",
+                                                                                "access_secret": "*****"}},
+        "dest_registry": {"id": 0, "name": "Local", "type": "harbor", "url": "http://harbor-core:8080",
+                          "insecure": True, "status": "healthy"},
+        "filters": [{"type": "name", "value": "paas/**"}, {"type": "tag", "value": "release"}],
+        "trigger": {"type": "scheduled", "trigger_settings": {"cron": "0 */15 * * * *"}},
+    }
+
+
+def replication_execution(
+    execution_id: int, policy_id: int, status: str, *, start: float, end: float | None,
+    total: int = 10, failed: int = 0, succeed: int | None = None, status_text: str = "", trigger: str = "scheduled",
+) -> dict[str, Any]:
+    """A ReplicationExecution as Harbor 2.x lists it; `status` is Succeed, Failed, InProgress or
+    Stopped; `end` None while it runs."""
+    in_progress = total - failed - (succeed or 0) if status == "InProgress" else 0
+    return {
+        "id": execution_id, "policy_id": policy_id, "status": status, "status_text": status_text,
+        "trigger": trigger, "start_time": harbor_time(start), "end_time": harbor_time(end), "total": total,
+        "failed": failed, "succeed": total - failed if succeed is None else succeed, "in_progress": in_progress,
+        "stopped": 0,
+    }
+
+
 class HarborDouble(_Server):
     """What the registry probe sees of Harbor 2.x: `/api/v2.0/health` (always 200, the verdict
     in the body), `/v2/` behind Harbor's token service (`/service/token`, service
-    `harbor-registry`), manifests, and blobs redirected (307) to `storage`."""
+    `harbor-registry`), manifests, and blobs redirected (307) to `storage`; and what the
+    registry_sync probe reads: `/api/v2.0/replication/policies` (`name` matched fuzzily, as
+    Harbor does) and `/api/v2.0/replication/executions` (`policy_id`, `sort`, `page`,
+    `page_size`), both behind HTTP Basic. `api_requests` records (path, query, user)."""
 
     def __init__(self, users: dict[str, str]) -> None:
         self.users = users
+        self.policies: list[dict[str, Any]] = []
+        self.executions: list[dict[str, Any]] = []
+        self.api_requests: list[tuple[str, dict[str, list[str]], str | None]] = []
         self.unhealthy: dict[str, str] = {}  # component → error
         self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}  # (name, tag or digest) → (type, body)
         self.retry_after: str | None = None  # set: manifests answer 429 with this Retry-After
@@ -236,6 +285,8 @@ class HarborDouble(_Server):
             return _json(200, self.health())
         if url.path == "/service/token":
             return self._token(parse_qs(url.query), headers)
+        if url.path.startswith("/api/v2.0/replication/"):
+            return self._replication(url.path, parse_qs(url.query), headers)
         if not url.path.startswith("/v2/"):
             return _json(404, {"errors": [{"code": "NOT_FOUND", "message": "not found"}]})
         parts = url.path[len("/v2/"):].split("/")
@@ -265,6 +316,24 @@ class HarborDouble(_Server):
         self.tokens.add(token)
         return _json(200, {"token": token, "access_token": token, "expires_in": 1800,
                            "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+
+    def _replication(self, path: str, query: dict[str, list[str]], headers: Any) -> tuple[int, dict[str, str], bytes]:
+        credentials = basic_user(headers.get("Authorization"))
+        self.api_requests.append((path, query, credentials and credentials[0]))
+        if credentials is None or self.users.get(credentials[0]) != credentials[1]:
+            return _error(401, "UNAUTHORIZED", "UnAuthorized")
+        if path == "/api/v2.0/replication/policies":
+            name = query.get("name", [""])[0]
+            items = [p for p in self.policies if name in p["name"]]
+        elif path == "/api/v2.0/replication/executions":
+            wanted = query.get("policy_id", [None])[0]
+            items = [e for e in self.executions if wanted is None or str(e["policy_id"]) == wanted]
+            if query.get("sort", [""])[0] == "-start_time":
+                items.sort(key=lambda e: e["start_time"], reverse=True)
+        else:
+            return _error(404, "NOT_FOUND", "not found")
+        page, size = int(query.get("page", ["1"])[0]), int(query.get("page_size", ["10"])[0])
+        return _json(200, items[(page - 1) * size:page * size], **{"X-Total-Count": str(len(items))})
 
     def _manifest(self, name: str, reference: str) -> tuple[int, dict[str, str], bytes]:
         if self.retry_after is not None:
