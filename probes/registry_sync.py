@@ -241,7 +241,8 @@ def _compare(
             since = now
         clocks[image] = (since, dst)
         entry["behind_since"] = since
-        status = Status.DOWN if now - since > cfg.max_lag else Status.DEGRADED
+        # a listed tag absent from the target is down at once: a deploy there would not pull at all
+        status = Status.DOWN if dst is None or now - since > cfg.max_lag else Status.DEGRADED
         if dst is None:
             reason = f"{image}: missing in the target (source {_short(src)}) since {_clock(since, now)}"
         else:
