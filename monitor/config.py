@@ -20,6 +20,8 @@ from monitor.history_config import ComponentConfig, MaintenanceList, RetentionCo
 from monitor.redact import Redactor, data_secrets
 from probes import PROBES
 from probes.base import CheckBase, Duration
+from probes.k8s_resource import ConditionStatus
+from probes.k8s_workload import WorkloadKind
 from probes.kube import SERVICE_ACCOUNT_DIR
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
@@ -112,9 +114,67 @@ class ClusterProbes(_Model):
     daemonsets: bool = True
 
 
+_K8S_NAMESPACE = r"^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$"
+
+
+class _ObjectSelect(_Model):
+    """Which objects of a kind a cluster entry watches in `namespace` (`*`: every namespace): the
+    one called `name`, those matching the label `selector`, or (neither) all of them."""
+
+    namespace: str = Field(pattern=_K8S_NAMESPACE)
+    name: str | None = Field(default=None, min_length=1, max_length=253)
+    selector: str | None = Field(default=None, min_length=1)
+    """A label selector as kubectl takes it (`app.kubernetes.io/part-of=paas,tier!=cache`)."""
+
+    @model_validator(mode="after")
+    def _name_or_selector(self) -> _ObjectSelect:
+        if self.name is not None and self.selector is not None:
+            raise ValueError("give name or selector, not both")
+        return self
+
+
+class CronJobSelect(_ObjectSelect):
+    """CronJobs watched as `<cluster>/jobs/<namespace>.<name>` checks."""
+
+    max_age: Annotated[Duration, Field(gt=0)] | None = None
+    """The last successful run may be at most this old; default: two schedule periods (down once
+    two scheduled runs after the last success have passed without a new one)."""
+    max_runtime: Annotated[Duration, Field(gt=0)] | None = None
+    """A Job running longer is down; default: one schedule period."""
+
+
+class WorkloadSelect(_ObjectSelect):
+    """Deployments, StatefulSets or DaemonSets watched as `<cluster>/workloads/<ns>.<kind>.<name>`."""
+
+    kind: WorkloadKind
+
+
+class ResourceSelect(_ObjectSelect):
+    """Objects of any resource (custom resources included) judged by their status.conditions,
+    watched as `<cluster>/resources/<ns>.<kind>.<name>`. Unset namespace: every namespace (or
+    the cluster scope for a cluster-scoped kind)."""
+
+    namespace: str = Field(default="*", pattern=_K8S_NAMESPACE)
+    api_version: str = Field(pattern=r"^(v1|[a-z0-9.-]+/[a-z0-9]+)$")
+    """`group/version` (`postgresql.cnpg.io/v1`), or `v1` for the core group."""
+    kind: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*$")
+    conditions: dict[str, ConditionStatus] = Field(default_factory=lambda: {"Ready": "True"}, min_length=1)
+    """Condition type → the status it must have."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unquoted_status(cls, data: Any) -> Any:
+        """`Ready: True` unquoted in YAML is a boolean: read it as the condition status "True"."""
+        if isinstance(data, dict) and isinstance(data.get("conditions"), dict):
+            data = {**data, "conditions": {k: str(v) if isinstance(v, bool) else v
+                                           for k, v in data["conditions"].items()}}
+        return data
+
+
 class ClusterConfig(_Model):
     """One Kubernetes cluster: expands into checks under `<name>/control-plane`, `<name>/nodes`,
-    `<name>/dns` and `<name>/etcd` (monitor.discovery)."""
+    `<name>/dns` and `<name>/etcd`, and the watched objects' under `<name>/jobs`,
+    `<name>/workloads` and `<name>/resources` (monitor.discovery)."""
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     kubeconfig: str | None = None
@@ -140,6 +200,12 @@ class ClusterConfig(_Model):
     controller_manager_url: str | None = None
     """Direct kube-controller-manager health URL (`https://<cp>:10257/healthz`), when reachable."""
     probes: ClusterProbes = ClusterProbes()
+    cronjobs: list[CronJobSelect] = Field(default_factory=list)
+    """CronJobs to watch: one check each under `<name>/jobs`, found at run time."""
+    workloads: list[WorkloadSelect] = Field(default_factory=list)
+    """Deployments, StatefulSets, DaemonSets: one check each under `<name>/workloads`."""
+    resources: list[ResourceSelect] = Field(default_factory=list)
+    """Any resource judged by its conditions: one check per object under `<name>/resources`."""
     labels: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")

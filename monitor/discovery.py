@@ -1,6 +1,7 @@
 """Clusters → checks: the fixed checks each `clusters:` entry expands into (apiserver, Leases, DNS,
-DaemonSets, etcd), and the ClusterDiscovery service part that keeps each cluster's node and
-readiness sub-check checks current. Knows the engine only through `config` and `set_discovered`."""
+DaemonSets, etcd), and the ClusterDiscovery service part that keeps each cluster's node, readiness
+sub-check, CronJob, workload and resource checks current. Knows the engine only through `config`
+and `set_discovered`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from probes import (
     etcd,
     k8s_apiserver,
     k8s_apiservers,
     k8s_coredns,
+    k8s_cronjob,
     k8s_daemonsets,
     k8s_dns,
     k8s_healthz,
@@ -22,15 +26,26 @@ from probes import (
     k8s_lease,
     k8s_node,
     k8s_readyz,
+    k8s_resource,
+    k8s_workload,
 )
 from probes.base import CheckBase
-from probes.kube import ApiError, KubeClients, KubeTarget, kube_clients
+from probes.kube import ApiError, ClusterClient, KubeClients, KubeTarget, kube_clients
+from probes.kube_objects import list_objects, list_path, resolve_resource
 
 if TYPE_CHECKING:
     from monitor.config import ClusterConfig
     from monitor.engine import Engine
 
-__all__ = ["ClusterDiscovery", "cluster_checks", "node_checks", "readyz_checks"]
+__all__ = [
+    "ClusterDiscovery",
+    "cluster_checks",
+    "cronjob_checks",
+    "node_checks",
+    "readyz_checks",
+    "resource_checks",
+    "workload_checks",
+]
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +165,94 @@ def node_checks(cluster: ClusterConfig, nodes: list[dict[str, Any]]) -> list[Che
     return checks
 
 
+def _meta(obj: dict[str, Any]) -> tuple[str | None, str]:
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace"), meta["name"]
+
+
+def _matches(entry: Any, obj: dict[str, Any]) -> bool:
+    return entry.name is None or _meta(obj)[1] == entry.name
+
+
+async def cronjob_checks(cluster: ClusterConfig, client: ClusterClient) -> list[CheckBase]:
+    """One check per CronJob the cluster's `cronjobs:` entries match now: `<c>/jobs/<ns>.<name>`."""
+    kube, found = target(cluster), {}
+    for entry in cluster.cronjobs:
+        items = await list_objects(client, list_path("batch/v1", "cronjobs", entry.namespace),
+                                   selector=entry.selector, interval=cluster.interval,
+                                   request_timeout=cluster.timeout)
+        for obj in filter(lambda o, e=entry: _matches(e, o), items):
+            namespace, name = _meta(obj)
+            check = k8s_cronjob.Check(**_common(cluster, "jobs", f"{namespace}.{name}"), cluster=kube,
+                                      namespace=namespace, cronjob=name, scope=entry.namespace,
+                                      selector=entry.selector, max_age=entry.max_age, max_runtime=entry.max_runtime)
+            found.setdefault(check.id, check)
+    return [found[cid] for cid in sorted(found)]
+
+
+def registry_hosts(checks: list[CheckBase]) -> dict[str, list[str]]:
+    """Registry host (`reg.example.com[:port]`) → ids of the configured `registry` checks of it."""
+    hosts: dict[str, list[str]] = {}
+    for check in checks:
+        url = getattr(check, "url", "") if check.kind == "registry" else ""
+        if url:
+            netloc = urlsplit(url).netloc.lower()
+            netloc = netloc.removesuffix(":443") if url.startswith("https:") else netloc.removesuffix(":80")
+            for host in DOCKER_HUB_HOSTS if netloc in DOCKER_HUB_HOSTS else (netloc,):
+                hosts.setdefault(host, []).append(check.id)
+    return hosts
+
+
+DOCKER_HUB_HOSTS = ("docker.io", "registry-1.docker.io", "index.docker.io")
+
+
+async def workload_checks(cluster: ClusterConfig, client: ClusterClient,
+                          registries: dict[str, list[str]]) -> list[CheckBase]:
+    """One check per Deployment/StatefulSet/DaemonSet the `workloads:` entries match now
+    (`<c>/workloads/<ns>.<kind>.<name>`), depending on the registry checks its images come from."""
+    kube, found = target(cluster), {}
+    for entry in cluster.workloads:
+        resource = k8s_workload.RESOURCES[entry.kind]
+        items = await list_objects(client, list_path("apps/v1", resource, entry.namespace),
+                                   selector=entry.selector, interval=cluster.interval,
+                                   request_timeout=cluster.timeout)
+        for obj in filter(lambda o, e=entry: _matches(e, o), items):
+            namespace, name = _meta(obj)
+            common = _common(cluster, "workloads", f"{namespace}.{entry.kind.lower()}.{name}")
+            hosts = sorted({k8s_workload.image_registry(image) for image in k8s_workload.images(obj)})
+            parents = [cid for host in hosts for cid in registries.get(host, [])]
+            common["depends_on"] = [*common["depends_on"], *dict.fromkeys(parents)]
+            check = k8s_workload.Check(**common, cluster=kube, namespace=namespace, workload_kind=entry.kind,
+                                       workload=name, scope=entry.namespace, selector=entry.selector)
+            found.setdefault(check.id, check)
+    return [found[cid] for cid in sorted(found)]
+
+
+async def resource_checks(cluster: ClusterConfig, client: ClusterClient) -> list[CheckBase]:
+    """One check per object the `resources:` entries match now: `<c>/resources/<ns>.<kind>.<name>`
+    (`<kind>.<name>` when cluster-scoped). A kind the cluster does not serve is skipped, logged."""
+    kube, found = target(cluster), {}
+    for entry in cluster.resources:
+        resolved = await resolve_resource(client, entry.api_version, entry.kind, request_timeout=cluster.timeout)
+        if resolved is None:
+            log.warning("cluster %s: %s %s is not served (CRD not installed?)", cluster.name, entry.api_version,
+                        entry.kind)
+            continue
+        resource, namespaced = resolved
+        scope = entry.namespace if namespaced else None
+        items = await list_objects(client, list_path(entry.api_version, resource, scope), selector=entry.selector,
+                                   interval=cluster.interval, request_timeout=cluster.timeout)
+        for obj in filter(lambda o, e=entry: _matches(e, o), items):
+            namespace, name = _meta(obj)
+            label = f"{entry.kind.lower()}.{name}" if not namespaced else f"{namespace}.{entry.kind.lower()}.{name}"
+            check = k8s_resource.Check(**_common(cluster, "resources", check_name(label)), cluster=kube,
+                                       api_version=entry.api_version, resource_kind=entry.kind, resource=resource,
+                                       namespace=namespace if namespaced else None, object=name, scope=scope,
+                                       selector=entry.selector, expected=dict(entry.conditions))
+            found.setdefault(check.id, check)
+    return [found[cid] for cid in sorted(found)]
+
+
 class ClusterDiscovery:
     """Service part: every cluster interval, lists the cluster's Nodes and reads its readiness
     sub-checks, and hands the engine the checks they make (`cluster:<name>:nodes`,
@@ -206,6 +309,15 @@ class ClusterDiscovery:
 
     async def _refresh(self, cluster: ClusterConfig) -> None:
         client = self._kube.get(target(cluster))
+        registries = registry_hosts(list(self.engine.config.checks))
+        await asyncio.gather(
+            self._control_plane(cluster, client),
+            self._objects(cluster, "jobs", cluster.cronjobs and cronjob_checks(cluster, client)),
+            self._objects(cluster, "workloads", cluster.workloads and workload_checks(cluster, client, registries)),
+            self._objects(cluster, "resources", cluster.resources and resource_checks(cluster, client)),
+        )
+
+    async def _control_plane(self, cluster: ClusterConfig, client: ClusterClient) -> None:
         try:
             async with asyncio.timeout(cluster.timeout * 2):
                 if cluster.probes.nodes:
@@ -219,6 +331,18 @@ class ClusterDiscovery:
                         self._publish(f"cluster:{cluster.name}:readyz", readyz_checks(cluster, list(health.checks)))
         except (ApiError, TimeoutError) as exc:
             log.debug("cluster %s: discovery skipped (%s); the known checks stay", cluster.name, exc)
+
+    async def _objects(self, cluster: ClusterConfig, part: str, found: Awaitable[list[CheckBase]] | list) -> None:
+        """Publish the checks of one kind of watched object; on an error the known ones stay."""
+        source = f"cluster:{cluster.name}:{part}"
+        try:
+            async with asyncio.timeout(cluster.timeout * 2):
+                checks = found if isinstance(found, list) else await found
+        except (ApiError, TimeoutError) as exc:
+            level = logging.WARNING if isinstance(exc, ApiError) and exc.misconfigured else logging.DEBUG
+            log.log(level, "cluster %s: %s discovery skipped (%s); the known checks stay", cluster.name, part, exc)
+            return
+        self._publish(source, checks)
 
     def _publish(self, source: str, checks: list[CheckBase]) -> None:
         if self._published.get(source) == checks:

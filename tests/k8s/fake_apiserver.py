@@ -1,7 +1,9 @@
 """A test double of kube-apiserver over HTTPS on 127.0.0.1, built from the real wire formats:
 `/livez` and `/readyz` (plain `ok`, verbose lists, 500 failure bodies, per-check paths), Node,
-Lease, DaemonSet, Pod and Service objects and lists, the node proxy, Status objects for 401, 403
-and 404. It authenticates bearer tokens and client certificates as a real apiserver does.
+Lease, DaemonSet, Pod and Service objects and lists, any other kind's lists (CronJobs, Jobs,
+workloads, custom resources: tests/k8s/fake_objects.py) with their discovery documents, the node
+proxy, Status objects for 401, 403 and 404. It authenticates bearer tokens and client certificates
+as a real apiserver does.
 Its state is plain data the tests change between runs; it knows nothing of platform-monitor."""
 
 from __future__ import annotations
@@ -133,6 +135,19 @@ def dns_pod(name: str, node: str, ready: bool = True) -> dict[str, Any]:
                                       {"type": "PodScheduled", "status": "True"}]}}
 
 
+# What the generic object store serves: group/version → (resource, kind, namespaced), as discovery lists them.
+SERVED: dict[str, list[tuple[str, str, bool]]] = {
+    "v1": [("pods", "Pod", True), ("nodes", "Node", False), ("services", "Service", True)],
+    "batch/v1": [("cronjobs", "CronJob", True), ("jobs", "Job", True)],
+    "apps/v1": [("deployments", "Deployment", True), ("statefulsets", "StatefulSet", True),
+                ("daemonsets", "DaemonSet", True), ("replicasets", "ReplicaSet", True)],
+    "postgresql.cnpg.io/v1": [("clusters", "Cluster", True), ("backups", "Backup", True)],
+    "cert-manager.io/v1": [("certificates", "Certificate", True), ("clusterissuers", "ClusterIssuer", False)],
+}
+_RESOURCE_OF = {(gv, kind): resource for gv, kinds in SERVED.items() for resource, kind, _ in kinds}
+_OBJECTS_PATH = re.compile(r"^/(?:api/(v1)|apis/([^/]+/[^/]+))(?:/namespaces/([^/]+))?/([^/]+)$")
+
+
 @dataclass
 class ClusterState:
     """Everything the fake serves; tests change it between probe runs."""
@@ -147,6 +162,21 @@ class ClusterState:
     kubelet_healthz: dict[str, tuple[int, str]] = field(default_factory=dict)
     forbidden: set[str] = field(default_factory=set)  # path prefixes the monitor's user may not read
     hits: dict[str, int] = field(default_factory=dict)
+    objects: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    """(group/version, resource) → objects: CronJobs, Jobs, Pods, workloads, custom resources."""
+    unserved: set[str] = field(default_factory=set)  # group/versions answering 404 (CRD not installed)
+
+    def put(self, *objs: dict[str, Any]) -> None:
+        """Create or replace objects (by namespace and name) in the generic store."""
+        for obj in objs:
+            items = self.objects.setdefault((obj["apiVersion"], _RESOURCE_OF[(obj["apiVersion"], obj["kind"])]), [])
+            key = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            items[:] = [o for o in items if (o["metadata"].get("namespace"), o["metadata"]["name"]) != key]
+            items.append(obj)
+
+    def delete(self, obj: dict[str, Any]) -> None:
+        items = self.objects.get((obj["apiVersion"], _RESOURCE_OF[(obj["apiVersion"], obj["kind"])]), [])
+        items[:] = [o for o in items if o["metadata"] != obj["metadata"]]
 
     def add_node(self, name: str, ip: str, **kw: Any) -> None:
         self.nodes[name] = node_object(name, ip, **kw)
@@ -374,7 +404,37 @@ class FakeApiServer:
                          "spec": {"clusterIP": s.dns_service_ip, "type": "ClusterIP",
                                   "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                                             {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]}}
-        return None
+        return self._objects(path, query)
+
+    def _objects(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any] | None:
+        """Discovery documents and LISTs of the generic store, in one namespace or all."""
+        s = self.state
+        group_version = path.removeprefix("/api/") if path == "/api/v1" else (
+            path.removeprefix("/apis/") if path.count("/") == 3 and path.startswith("/apis/") else None)
+        if group_version is not None:
+            if group_version not in SERVED or group_version in s.unserved:
+                return None
+            return 200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                         "resources": [r for name, kind, namespaced in SERVED[group_version] for r in (
+                             {"name": name, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
+                              "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update",
+                                        "watch"]},
+                             {"name": f"{name}/status", "singularName": "", "namespaced": namespaced, "kind": kind,
+                              "verbs": ["get", "patch", "update"]})]}
+        match = _OBJECTS_PATH.match(path)
+        if match is None:
+            return None
+        group_version = match.group(1) or match.group(2)
+        namespace, resource = match.group(3), match.group(4)
+        kinds = {name: kind for name, kind, _ in SERVED.get(group_version, [])}
+        if resource not in kinds or group_version in s.unserved:
+            return None
+        if not (selector := _selector((query.get("labelSelector") or [""])[0])):
+            return 400, status_object(400, "BadRequest", "unable to parse requirement: invalid label selector")
+        items = [o for o in s.objects.get((group_version, resource), [])
+                 if (namespace is None or o["metadata"].get("namespace") == namespace)
+                 and selector(o["metadata"].get("labels") or {})]
+        return 200, _list(f"{kinds[resource]}List", group_version, items)
 
 
 _REQUIREMENT = re.compile(r"^(!?)([A-Za-z0-9./_-]+)(?:\s*(==|=|!=)\s*([A-Za-z0-9._-]*))?$")

@@ -1,5 +1,6 @@
 """deploy/kubernetes/rbac.yaml grants every request the Kubernetes probes make (each probe module's
-API_REQUESTS table) and nothing that writes; nodes/proxy only in the optional file."""
+API_REQUESTS table) and nothing that writes; nodes/proxy only in the optional file; custom
+resources only through a rule of their own (rbac-resources-example.yaml)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
 SUBJECT = {"kind": "ServiceAccount", "name": "platform-monitor", "namespace": "platform-monitor"}
 # What a `*` in a request table stands for when the rule names its objects.
 NAMES = {"leases": list(LEADER_LEASES), "services": [k8s_dns.Check.model_fields["service"].default]}
+# The custom resources of examples/platform.yaml, for the `{group}/{version}/{resource}` requests.
+CUSTOM = [{"group": "postgresql.cnpg.io", "version": "v1", "resource": "clusters"},
+          {"group": "cert-manager.io", "version": "v1", "resource": "certificates"}]
 
 
 def probe_requests() -> list[tuple[str, str, str]]:
@@ -47,9 +51,9 @@ def grants(*files: str) -> list[tuple[str | None, dict[str, Any]]]:
 
 def attributes(path: str) -> dict[str, Any]:
     """A request path → what RBAC authorizes: non-resource URL, or group/namespace/resource/name."""
-    if not path.startswith(("/api/", "/apis/")):
-        return {"url": path}
     parts = path.strip("/").split("/")
+    if not path.startswith(("/api/", "/apis/")) or len(parts) <= (2 if parts[0] == "api" else 3):
+        return {"url": path}  # /version, /readyz, and the discovery documents /api/v1, /apis/<group>/<version>
     group, rest = ("", parts[2:]) if parts[0] == "api" else (parts[1], parts[3:])
     namespace = None
     if rest[0] == "namespaces" and len(rest) > 2:
@@ -82,11 +86,21 @@ def allowed(verb: str, path: str, rules: list[tuple[str | None, dict[str, Any]]]
 def test_every_probe_request_is_granted():
     requests = probe_requests()
     assert {m for m, _, _ in requests} >= {"k8s_apiserver", "k8s_readyz", "k8s_lease", "k8s_apiservers", "k8s_node",
-                                           "k8s_coredns", "k8s_dns", "k8s_daemonsets", "k8s_kubelet"}
+                                           "k8s_coredns", "k8s_dns", "k8s_daemonsets", "k8s_kubelet", "k8s_cronjob",
+                                           "k8s_workload", "k8s_resource"}
     base = grants("rbac.yaml")
     with_proxy = grants("rbac.yaml", "rbac-kubelet-proxy.yaml")
+    with_resources = grants("rbac.yaml", "rbac-resources-example.yaml")
     for module, verb, path in requests:
-        if module == "k8s_kubelet":
+        if module == "k8s_resource":
+            for custom in CUSTOM:
+                concrete = path.format(**custom)
+                if verb == "get":  # the discovery document
+                    assert allowed(verb, concrete, base), (module, verb, concrete)
+                else:
+                    assert not allowed(verb, concrete, base), "custom resources need a rule of their own"
+                    assert allowed(verb, concrete, with_resources), (module, verb, concrete)
+        elif module == "k8s_kubelet":
             assert not allowed(verb, path, base), "nodes/proxy must stay out of the base roles"
             assert allowed(verb, path, with_proxy), (module, verb, path)
         else:
@@ -94,10 +108,17 @@ def test_every_probe_request_is_granted():
 
 
 def test_read_only_and_narrow():
-    rules = grants("rbac.yaml", "rbac-kubelet-proxy.yaml")
-    assert {v for _, rule in rules for v in rule["verbs"]} <= {"get", "list", "watch"}
+    rules = grants("rbac.yaml", "rbac-kubelet-proxy.yaml", "rbac-resources-example.yaml")
+    assert {v for _, rule in rules for v in rule["verbs"]} <= {"get", "list"}
     assert not any("secrets" in rule.get("resources", []) or "*" in rule.get("resources", []) for _, rule in rules)
     assert not allowed("list", "/apis/coordination.k8s.io/v1/namespaces/default/leases", rules)
     assert not allowed("get", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/other", rules)
     assert not allowed("watch", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases", rules)
     assert not allowed("get", "/api/v1/namespaces/kube-system/services/other", rules)
+    for verb in ("create", "update", "patch", "delete", "deletecollection"):
+        assert not allowed(verb, "/apis/batch/v1/namespaces/ops/jobs", rules)
+        assert not allowed(verb, "/apis/apps/v1/namespaces/paas/deployments/api", rules)
+        assert not allowed(verb, "/api/v1/namespaces/paas/pods", rules)
+    assert not allowed("get", "/api/v1/namespaces/paas/pods/api-1/log", rules)
+    assert not allowed("get", "/api/v1/namespaces/paas/pods/api-1/exec", rules)
+    assert not allowed("list", "/apis/postgresql.cnpg.io/v1/backups", rules)
