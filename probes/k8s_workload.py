@@ -68,7 +68,8 @@ async def probe(cfg: Check, ctx: ProbeContext) -> Result:
 def _counts(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     """desired / available / updated replicas and whether the rollout is complete."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    current = int(status.get("observedGeneration") or 0) >= int((obj.get("metadata") or {}).get("generation") or 0)
+    generation = int((obj.get("metadata") or {}).get("generation") or 0)
+    current = int(status.get("observedGeneration") or 0) >= generation
     if kind == "DaemonSet":
         desired = int(status.get("desiredNumberScheduled") or 0)
         available = int(status.get("numberAvailable") or 0)
@@ -90,7 +91,7 @@ def _counts(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             done = current and (strategy.get("type") == "OnDelete" or same_revision
                                 or updated >= desired - partition)
     return {"desired": desired, "available": available, "updated": updated, "rollout_complete": done,
-            "observed_generation_current": current}
+            "generation": generation, "observed_generation_current": current}
 
 
 async def _judge(cfg: Check, client: ClusterClient, obj: dict[str, Any]) -> Result:
@@ -112,7 +113,9 @@ async def _judge(cfg: Check, client: ClusterClient, obj: dict[str, Any]) -> Resu
         return Result.degraded(f"{text} ({share}{'; ' + cause if cause else ''})", **details)
     if available < desired:
         return Result.degraded(f"{share}: {cause}" if cause else share, **details)
-    return Result.up(f"{share}; rollout in progress ({counts['updated']}/{desired} updated)", **details)
+    progress = (f"{counts['updated']}/{desired} updated" if counts["observed_generation_current"]
+                else f"generation {counts['generation']} not yet observed")
+    return Result.up(f"{share}; rollout in progress ({progress})", **details)
 
 
 async def _pod_cause(cfg: Check, client: ClusterClient, obj: dict[str, Any], details: dict[str, Any]) -> str | None:
