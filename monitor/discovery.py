@@ -31,7 +31,7 @@ from probes import (
 )
 from probes.base import CheckBase
 from probes.kube import ApiError, ClusterClient, KubeClients, KubeTarget, kube_clients
-from probes.kube_objects import list_objects, list_path, resolve_resource
+from probes.kube_objects import ALL_NAMESPACES, list_objects, list_path, resolve_resource
 
 if TYPE_CHECKING:
     from monitor.config import ClusterConfig
@@ -174,13 +174,37 @@ def _matches(entry: Any, obj: dict[str, Any]) -> bool:
     return entry.name is None or _meta(obj)[1] == entry.name
 
 
-async def cronjob_checks(cluster: ClusterConfig, client: ClusterClient) -> list[CheckBase]:
+async def _listed(entry: Any, listing: Awaitable[list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
+    """The LIST of an entry. When the monitor may not read it (401/403): an entry that names its
+    object still gets its check, which then shows "misconfigured: …" instead of nothing at all;
+    other entries keep the checks they had (None)."""
+    try:
+        return await listing
+    except ApiError as exc:
+        if not exc.misconfigured:
+            raise
+        if entry.name is not None and entry.namespace != ALL_NAMESPACES:
+            return [{"metadata": {"namespace": entry.namespace, "name": entry.name}}]
+        return None
+
+
+def _kept(entry: Any, known: list[CheckBase]) -> list[CheckBase]:
+    """The known checks an entry found before (same LIST): they stay while it cannot list."""
+    return [c for c in known if getattr(c, "scope", None) == entry.namespace
+            and getattr(c, "selector", None) == entry.selector]
+
+
+async def cronjob_checks(cluster: ClusterConfig, client: ClusterClient,
+                         known: list[CheckBase] | None = None) -> list[CheckBase]:
     """One check per CronJob the cluster's `cronjobs:` entries match now: `<c>/jobs/<ns>.<name>`."""
     kube, found = target(cluster), {}
     for entry in cluster.cronjobs:
-        items = await list_objects(client, list_path("batch/v1", "cronjobs", entry.namespace),
-                                   selector=entry.selector, interval=cluster.interval,
-                                   request_timeout=cluster.timeout)
+        items = await _listed(entry, list_objects(client, list_path("batch/v1", "cronjobs", entry.namespace),
+                                                  selector=entry.selector, interval=cluster.interval,
+                                                  request_timeout=cluster.timeout))
+        if items is None:
+            found.update((c.id, c) for c in _kept(entry, known or []) if c.id not in found)
+            continue
         for obj in filter(lambda o, e=entry: _matches(e, o), items):
             namespace, name = _meta(obj)
             check = k8s_cronjob.Check(**_common(cluster, "jobs", f"{namespace}.{name}"), cluster=kube,
@@ -206,16 +230,20 @@ def registry_hosts(checks: list[CheckBase]) -> dict[str, list[str]]:
 DOCKER_HUB_HOSTS = ("docker.io", "registry-1.docker.io", "index.docker.io")
 
 
-async def workload_checks(cluster: ClusterConfig, client: ClusterClient,
-                          registries: dict[str, list[str]]) -> list[CheckBase]:
+async def workload_checks(cluster: ClusterConfig, client: ClusterClient, registries: dict[str, list[str]],
+                          known: list[CheckBase] | None = None) -> list[CheckBase]:
     """One check per Deployment/StatefulSet/DaemonSet the `workloads:` entries match now
     (`<c>/workloads/<ns>.<kind>.<name>`), depending on the registry checks its images come from."""
     kube, found = target(cluster), {}
     for entry in cluster.workloads:
         resource = k8s_workload.RESOURCES[entry.kind]
-        items = await list_objects(client, list_path("apps/v1", resource, entry.namespace),
-                                   selector=entry.selector, interval=cluster.interval,
-                                   request_timeout=cluster.timeout)
+        items = await _listed(entry, list_objects(client, list_path("apps/v1", resource, entry.namespace),
+                                                  selector=entry.selector, interval=cluster.interval,
+                                                  request_timeout=cluster.timeout))
+        if items is None:
+            found.update((c.id, c) for c in _kept(entry, known or []) if c.id not in found
+                         and getattr(c, "workload_kind", None) == entry.kind)
+            continue
         for obj in filter(lambda o, e=entry: _matches(e, o), items):
             namespace, name = _meta(obj)
             common = _common(cluster, "workloads", f"{namespace}.{entry.kind.lower()}.{name}")
@@ -312,10 +340,15 @@ class ClusterDiscovery:
         registries = registry_hosts(list(self.engine.config.checks))
         await asyncio.gather(
             self._control_plane(cluster, client),
-            self._objects(cluster, "jobs", cluster.cronjobs and cronjob_checks(cluster, client)),
-            self._objects(cluster, "workloads", cluster.workloads and workload_checks(cluster, client, registries)),
+            self._objects(cluster, "jobs", cluster.cronjobs and cronjob_checks(cluster, client, self._known(
+                cluster, "jobs"))),
+            self._objects(cluster, "workloads", cluster.workloads and workload_checks(
+                cluster, client, registries, self._known(cluster, "workloads"))),
             self._objects(cluster, "resources", cluster.resources and resource_checks(cluster, client)),
         )
+
+    def _known(self, cluster: ClusterConfig, part: str) -> list[CheckBase]:
+        return self._published.get(f"cluster:{cluster.name}:{part}", [])
 
     async def _control_plane(self, cluster: ClusterConfig, client: ClusterClient) -> None:
         try:

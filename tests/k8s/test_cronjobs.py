@@ -130,6 +130,14 @@ async def test_unreachable_and_forbidden_are_unknown(apiserver, harness_factory)
     assert forbidden.status == Status.UNKNOWN
     assert forbidden.reason.startswith("misconfigured: forbidden (403): forbidden: User ")
 
+    # a named CronJob whose LIST is forbidden from the start still gets its check, to say so
+    apiserver.state.forbidden = {"/apis/batch/v1/namespaces/ops/cronjobs"}
+    denied = await harness_factory(cluster_config(kubeconfig, cronjobs=SELECTED))
+    await denied.wait_checks(lambda ids: f"{JOBS}/ops.etcd-backup" in ids)
+    result = (await denied.run([f"{JOBS}/ops.etcd-backup"]))[f"{JOBS}/ops.etcd-backup"]
+    assert result.status == Status.UNKNOWN and result.reason.startswith("misconfigured: forbidden (403)")
+    assert f"{JOBS}/ops.mysql-dump" not in denied.engine.checks  # a selector has nothing to show
+
     apiserver.stop()
     gone = await harness_factory(cluster_config(kubeconfig, cronjobs=SELECTED), discover=False)
     gone.engine.set_discovered("cluster:prod-a:jobs", found)
