@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
+from monitor.instants import from_unix
 from monitor.state import CheckState
 from probes.base import Result
-
-
-def iso(ts: float | datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    if isinstance(ts, datetime):
-        return ts
-    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 class ResultOut(BaseModel):
@@ -59,7 +52,7 @@ class ComponentOut(BaseModel):
 def result_out(result: Result | Any, *, details: bool = True) -> ResultOut:
     if isinstance(result, Result):
         return ResultOut(
-            time=iso(result.time),
+            time=from_unix(result.time),
             status=result.status.value,
             latency=result.latency,
             reason=result.reason,
@@ -83,6 +76,6 @@ def check_out(state: CheckState) -> dict[str, Any]:
         "kind": check.kind,
         "interval": check.interval,
         "labels": check.labels,
-        "state": StateOut(status=state.status.value, since=iso(state.since), reason=state.reason),
+        "state": StateOut(status=state.status.value, since=from_unix(state.since), reason=state.reason),
         "last_result": result_out(state.last_result, details=False) if state.last_result else None,
     }
