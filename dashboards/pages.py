@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from dashboards import widgets
 from monitor import __version__
+from monitor.api import ids  # noqa: F401  (registers the {check_id:check_id} path convertor)
 from monitor.api.deps import EngineDep, ServiceDep, SessionDep
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
@@ -48,7 +49,7 @@ def component_page(request: Request, name: str, engine: EngineDep, session: Sess
     return render(request, "component.html", page="component", component=name)
 
 
-@router.get("/checks/{check_id:path}", response_class=HTMLResponse)
+@router.get("/checks/{check_id:check_id}", response_class=HTMLResponse)
 def check_page(request: Request, check_id: str, engine: EngineDep, session: SessionDep) -> HTMLResponse:
     header = widgets.check_header(engine, session, check_id)
     if header is None:

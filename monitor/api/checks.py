@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
+from monitor.api import ids  # noqa: F401  (registers the {check_id:check_id} path convertor)
 from monitor.api.deps import EngineDep, SessionDep
 from monitor.api.schemas import CheckDetailOut, CheckOut, ResultOut, check_out, result_out
 from monitor.redact import redact_settings
@@ -37,7 +38,7 @@ def list_checks(engine: EngineDep, component: str | None = None, status: str | N
     return out
 
 
-@router.get("/{check_id:path}/results", response_model=list[ResultOut])
+@router.get("/{check_id:check_id}/results", response_model=list[ResultOut])
 def check_results(
     check_id: str,
     engine: EngineDep,
@@ -52,7 +53,7 @@ def check_results(
     return [result_out(row) for row in rows]
 
 
-@router.get("/{check_id:path}", response_model=CheckDetailOut)
+@router.get("/{check_id:check_id}", response_model=CheckDetailOut)
 def get_check(check_id: str, engine: EngineDep) -> dict:
     """One check: its settings (secrets redacted), state and last result with details."""
     state = _state(engine, check_id)

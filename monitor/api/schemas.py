@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from monitor.instants import from_unix
 from monitor.state import CheckState
 from probes.base import Result
+from storage.history_types import IncidentOut
 
 
 class ResultOut(BaseModel):
@@ -79,3 +80,25 @@ def check_out(state: CheckState) -> dict[str, Any]:
         "state": StateOut(status=state.status.value, since=from_unix(state.since), reason=state.reason),
         "last_result": result_out(state.last_result, details=False) if state.last_result else None,
     }
+
+
+class ReceiverOutcome(BaseModel):
+    name: str
+    outcome: str | None = Field(description="pending, delivered, failed or expired; null: no delivery row")
+
+
+class IncidentAlert(BaseModel):
+    """An alert event of an incident's component or one of its checks, from the incident's start
+    to a few minutes after its end."""
+
+    time: datetime
+    type: str = Field(description="firing, reminder or resolved")
+    subject: str = Field(description="the check id or the component name")
+    subject_kind: str = Field(description="check or component")
+    suppressed_by: str | None
+    receivers: list[ReceiverOutcome]
+
+
+class IncidentWithAlerts(IncidentOut):
+    alerts: list[IncidentAlert] = Field(default_factory=list, description="with `alerts=true` only: what was "
+                                                                          "notified during it")
