@@ -1,5 +1,6 @@
-"""The status-history UI served by the service (pages, widgets' data, plotly figures, static assets)
-and, beside it, a Grafana dashboard and Prometheus alert rules. Reads only; never writes state."""
+"""The status-history UI served by the service (pages, plotly figures, static assets; the pages read
+/api/v1 like any client) and, beside it, a Grafana dashboard and Prometheus alert rules. Imports
+only the API layer (monitor.api) and storage.history's public reads. Reads only."""
 
 from dashboards.web import install_ui
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from storage.history_types import IncidentOut, MaintenanceOccurrence
 from storage.history_types import Interval as HistoryInterval
@@ -26,8 +25,7 @@ class Interval:
 @dataclass(slots=True)
 class Incident:
     """A stretch during which a component was not up (down or degraded); `end` is None while it
-    lasts. `checks` are the ids of its checks that went degraded or down during it; `alerts`
-    what was notified (see dashboards.widgets.alerts_during)."""
+    lasts. `checks` are the ids of its checks that went degraded or down during it."""
 
     component: str
     start: float
@@ -36,7 +34,6 @@ class Incident:
     reason: str
     checks: list[str] = field(default_factory=list)
     maintenance: float = 0.0  # seconds of it inside maintenance windows
-    alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

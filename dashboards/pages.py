@@ -1,16 +1,20 @@
 """HTML pages: overview, component, check, replay, incidents and the public status page. Thin: a
-page is a template with a few data attributes; its widgets fetch their data from data_routes."""
+page is a template with a few data attributes; its scripts read /api/v1 (and /ui/figure/* for the
+server-drawn charts, /status/data for the public page)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from dashboards import widgets
 from monitor import __version__
+from monitor.api import ids  # noqa: F401  (registers the {check_id:check_id} path convertor)
+from monitor.api.checks import get_check
+from monitor.api.components import list_components
 from monitor.api.deps import EngineDep, ServiceDep, SessionDep
+from storage import history
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
 
@@ -43,17 +47,29 @@ def overview_page(request: Request) -> HTMLResponse:
 
 @router.get("/components/{name:path}", response_class=HTMLResponse)
 def component_page(request: Request, name: str, engine: EngineDep, session: SessionDep) -> HTMLResponse:
-    if not widgets.component_known(engine, session, name):
+    current = any(c.name == name for c in list_components(engine))
+    if not current and not history.component_known(session, name=name):
         return _not_found(request, f"component {name}")
     return render(request, "component.html", page="component", component=name)
 
 
-@router.get("/checks/{check_id:path}", response_class=HTMLResponse)
+@router.get("/checks/{check_id:check_id}", response_class=HTMLResponse)
 def check_page(request: Request, check_id: str, engine: EngineDep, session: SessionDep) -> HTMLResponse:
-    header = widgets.check_header(engine, session, check_id)
+    header = _check_header(engine, session, check_id)
     if header is None:
         return _not_found(request, f"check {check_id}")
     return render(request, "check.html", page="check", check=header)
+
+
+def _check_header(engine: EngineDep, session: SessionDep, check_id: str) -> dict[str, Any] | None:
+    """A check page's heading: the configured check's (/api/v1/checks/{id}), else the catalogue's
+    (a retired check keeps its page and history); None when the id was never known."""
+    try:
+        c = get_check(check_id, engine)
+        return {"id": c["id"], "name": c["name"], "component": c["component"], "kind": c["kind"], "retired": False}
+    except HTTPException:
+        info = history.check_info(session, check_id=check_id)
+        return None if info is None else {**info.model_dump(), "retired": True}
 
 
 @router.get("/replay", response_class=HTMLResponse)

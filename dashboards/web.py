@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from dashboards import data_routes, pages
+from dashboards import figure_routes, pages
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -53,7 +53,7 @@ def install_ui(app: FastAPI) -> None:
     """Add the status-history UI to `app`: pages, their data, static files, the public gate."""
     app.state.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
     app.include_router(pages.router)
-    app.include_router(data_routes.router)
+    app.include_router(figure_routes.router)
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:

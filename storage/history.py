@@ -17,6 +17,7 @@ from storage.history_models import Rollup1d, Rollup1h, Rollup5m
 from storage.history_sql import (
     ChangeRec,
     catalogue,
+    changes_between,
     last_results_at,
     latest_at,
     maintenance_index,
@@ -26,8 +27,11 @@ from storage.history_sql import (
 )
 from storage.history_types import (
     Change,
+    ChangeList,
     CheckAt,
+    CheckDaily,
     CheckHistory,
+    CheckInfo,
     ComponentAt,
     HistoryPoint,
     Interval,
@@ -45,14 +49,20 @@ from storage.latency import Summary, decode_slots
 from storage.maintenance import MaintenanceIndex, list_windows
 from storage.models import CheckRow
 from storage.mstime import DAY_MS, HOUR_MS, floor_to, from_ms, ms_col, to_ms, window_ms
+from storage.queries import state_changes
 from storage.retention import Retention
-from storage.uptime import DEFAULT_SLO, daily_series, incidents, uptime
+from storage.uptime import DEFAULT_SLO, daily_by_check, daily_series, incidents, uptime
 
 __all__ = [
+    "CHANGES_MAX",
     "DEFAULT_SLO",
     "MAX_POINTS",
     "STEPS_MS",
+    "changes",
+    "check_daily",
     "check_history",
+    "check_info",
+    "component_known",
     "incidents",
     "maintenance_windows",
     "overview",
@@ -62,6 +72,7 @@ __all__ = [
     "uptime",
 ]
 
+CHANGES_MAX = 1_000  # rows of one change list: a replay window's worth to click through
 MAX_POINTS = 1000  # per series: more than a chart's width in pixels
 MAX_GROUPING = 4
 """A series reads at most this many stored buckets per point it returns: beyond that the next
@@ -404,3 +415,44 @@ def overview(
         ))
     return Overview(at=from_ms(now_ms), days=days, day_starts=day_starts, components=out)
 
+
+
+def changes(session: Session, *, start: datetime, end: datetime, limit: int = CHANGES_MAX) -> ChangeList:
+    """Every check and component state change in [start, end), newest first (at one instant a
+    component's change before its check's), at most `limit`: `truncated` when there were more."""
+    checks = state_changes(session, start=start, end=end, limit=limit + 1)
+    comps = changes_between(session, kind="component", start_ms=to_ms(start) - 1, end_ms=to_ms(end))
+    rows = [Change.model_construct(kind="check", subject=r.check_id, time=r.ts, old=r.old, new=r.new,
+                                   reason=r.reason) for r in checks]
+    rows += [Change.model_construct(kind="component", subject=r.subject, time=from_ms(r.ts), old=r.old, new=r.new,
+                                    reason=r.reason) for recs in comps.values() for r in recs]
+    rows.sort(key=lambda c: (c.time, c.kind == "check"), reverse=True)
+    return ChangeList(start=start, end=end, changes=rows[:limit], truncated=len(rows) > limit)
+
+
+def check_daily(session: Session, *, check_id: str, now: datetime, days: int = 90) -> CheckDaily | None:
+    """One check's availability and daily series over the last `days` UTC days (today so far
+    included), as `overview()` gives them for components. None for a check never configured."""
+    found = daily_by_check(session, check_ids=[check_id], now=now, days=days).get(check_id)
+    if found is None:
+        return None
+    availability, daily = found
+    now_ms = to_ms(now)
+    first_day = floor_to(now_ms, DAY_MS) - (days - 1) * DAY_MS
+    return CheckDaily(check_id=check_id, at=from_ms(now_ms), days=days,
+                      day_starts=[from_ms(first_day + i * DAY_MS) for i in range(days)],
+                      availability=availability, daily=daily)
+
+
+def check_info(session: Session, *, check_id: str) -> CheckInfo | None:
+    """A check from the catalogue (retired ones too); None when the id was never configured."""
+    row = session.get(CheckRow, check_id)
+    if row is None:
+        return None
+    return CheckInfo(id=row.id, name=row.name, component=row.component, kind=row.kind,
+                     retired=row.retired_at is not None)
+
+
+def component_known(session: Session, *, name: str) -> bool:
+    """Whether any check ever configured (retired ones too) belongs to component `name`."""
+    return session.scalars(subjects_query("component", None, component=name).limit(1)).first() is not None

@@ -272,3 +272,33 @@ class MaintenanceWindowOut(_Out):
     created_at: datetime
     retired_at: datetime | None = Field(description="config windows removed from the config: no occurrence after")
     occurrences: list[MaintenanceOccurrence]
+
+
+class ChangeList(_Out):
+    """Every check and component state change in a window, newest first."""
+
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    changes: list[Change]
+    truncated: bool = Field(description="true when there were more than the limit (the newest are given)")
+
+
+class CheckDaily(_Out):
+    """One check's daily uptime over the last `days` UTC days, as `Overview` gives it for components."""
+
+    check_id: str
+    at: datetime
+    days: int
+    day_starts: list[datetime] = Field(description="00:00 UTC of each day, oldest first; today is the last")
+    availability: float | None = Field(description="over the whole period, percent; null if nothing measured")
+    daily: DailySeries
+
+
+class CheckInfo(_Out):
+    """A check as the catalogue knows it (every check ever configured)."""
+
+    id: str
+    name: str
+    component: str
+    kind: str
+    retired: bool = Field(description="removed from the config (its history is kept)")

@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine as DbEngine
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 
 EVALUATE_INTERVAL = 1.0  # seconds between evaluations (group waits, reminders, silences ending)
 LOAD_RETRY = 5.0  # seconds between attempts to read the alert state at start
+
+
+class SilenceRefused(ValueError):
+    """A silence that would be over before it began (or already)."""
 
 
 class Alerting:
@@ -256,6 +262,46 @@ class Alerting:
         self.records[key] = record
         self._persist([_row_from_record(record, time.time())], [], [], [])
         return record
+
+    async def add_silence(self, *, matchers: Mapping[str, str | list[str]], starts_at: datetime | None,
+                          ends_at: datetime | None, duration: float | None, comment: str = "",
+                          created_by: str = "") -> Silence:
+        """Store a silence (from `starts_at`, default now, to `ends_at` or for `duration`
+        seconds), take it into force at once and re-evaluate. SilenceRefused when it would end
+        before it starts or before now."""
+        now = datetime.now(UTC)
+        starts = starts_at or now
+        ends = ends_at or starts + timedelta(seconds=duration or 0)
+        if ends <= starts or ends <= now:
+            raise SilenceRefused("a silence must end after it starts and after now")
+        row = {"id": uuid.uuid4().hex, "matchers": dict(matchers), "starts_at": starts, "ends_at": ends,
+               "created_by": created_by, "comment": comment, "created_at": now, "deleted_at": None}
+        await self._change_silences(lambda session: alert_queries.add_silence(session, row=row))
+        return next(s for s in self.silences.api if s.id == row["id"])
+
+    async def remove_silence(self, silence_id: str) -> bool:
+        """End a current silence now (it stays on record) and re-evaluate. False if there is none."""
+        return await self._change_silences(
+            lambda session: alert_queries.delete_silence(session, silence_id=silence_id, now=time.time()))
+
+    async def _change_silences(self, change: Callable[[Session], bool | None]) -> bool:
+        """Apply `change` in its own transaction (in a thread), then load the current silences
+        into force and wake the evaluation. What `change` returned, None counting as done."""
+
+        def write() -> tuple[bool | None, list]:
+            with Session(self.db) as session, session.begin():
+                done = change(session)
+            with Session(self.db, expire_on_commit=False) as session:
+                rows = alert_queries.current_silences(session, now=time.time())
+                session.expunge_all()
+            return done, rows
+
+        done, rows = await asyncio.to_thread(write)
+        if done is False:
+            return False
+        self.silences.set_api(silence_from_row(r) for r in rows)
+        self._wake.set()
+        return True
 
     # -- Alertmanager re-sends ---------------------------------------------------------------
     def _refresh_alertmanagers(self, now: float) -> None:

@@ -3,13 +3,13 @@ registry), routes, silences, timing and delivery settings, each validated when l
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.alerts.receivers import RECEIVERS
 from monitor.alerts.silences import matches
+from monitor.instants import UtcDatetime
 from probes.base import Duration
 
 __all__ = ["AlertsConfig", "AnyReceiver", "ConfigSilence", "DeliveryConfig", "Route"]
@@ -29,11 +29,7 @@ AnyReceiver = _receiver_union()
 MatchValue = str | list[str]
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = UtcDatetime  # no offset: UTC (monitor.instants, the one time-zone rule)
 
 
 class Route(_Model):

@@ -4,21 +4,15 @@ receive, what templates and the other receivers render from. Pure data building.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from monitor.alerts.machine import COVERS_LISTED, RESOLVED, AlertEvent
+from monitor.instants import iso_text
 
 __all__ = ["PAYLOAD_VERSION", "build_payload", "fingerprint"]
 
 PAYLOAD_VERSION = "1"
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def fingerprint(key: str) -> str:
@@ -59,9 +53,9 @@ def build_payload(event: AlertEvent, *, public_url: str, previous: dict[str, Any
             "fingerprint": fingerprint(record.key),
         },
         "state": {"old": old, "new": subject.status.value, "reason": subject.reason},
-        "starts_at": iso(record.episode_start),
-        "ends_at": iso(record.resolved_at) if resolved else None,
-        "event_at": iso(event.at),
+        "starts_at": iso_text(record.episode_start),
+        "ends_at": iso_text(record.resolved_at) if resolved else None,
+        "event_at": iso_text(event.at),
         "reminder": (previous or {}).get("reminder", 0) + 1 if event.type == "reminder" else 0,
         "covers": {"count": len(event.covers), "subjects": list(event.covers[:COVERS_LISTED])},
         "links": {

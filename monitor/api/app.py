@@ -44,7 +44,7 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
         default_response_class=SafeJSONResponse,
     )
     app.include_router(health.router)
-    app.include_router(history.router)  # before checks: its /checks/{id}/history must win over /checks/{id}
+    app.include_router(history.router)  # any order: monitor.api.ids keeps /checks/{id} off its sub-resources
     app.include_router(checks.router)
     app.include_router(components.router)
     app.include_router(alerts.router)

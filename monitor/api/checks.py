@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
+from monitor.api import ids  # noqa: F401  (registers the {check_id:check_id} path convertor)
 from monitor.api.deps import EngineDep, SessionDep
 from monitor.api.schemas import CheckDetailOut, CheckOut, ResultOut, check_out, result_out
+from monitor.api.times import UtcInstant
 from monitor.redact import redact_settings
 from storage import queries
 
@@ -37,13 +38,14 @@ def list_checks(engine: EngineDep, component: str | None = None, status: str | N
     return out
 
 
-@router.get("/{check_id:path}/results", response_model=list[ResultOut])
+@router.get("/{check_id:check_id}/results", response_model=list[ResultOut])
 def check_results(
     check_id: str,
     engine: EngineDep,
     session: SessionDep,
-    from_: Annotated[datetime | None, Query(alias="from", description="ISO 8601; inclusive")] = None,
-    to: Annotated[datetime | None, Query(description="ISO 8601; exclusive")] = None,
+    from_: Annotated[UtcInstant | None, Query(alias="from", description="ISO 8601; inclusive (no offset: UTC)")]
+    = None,
+    to: Annotated[UtcInstant | None, Query(description="ISO 8601; exclusive (no offset: UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=RESULTS_LIMIT_MAX)] = 500,
 ) -> list[ResultOut]:
     """Stored results of one check in [from, to), newest first."""
@@ -52,7 +54,7 @@ def check_results(
     return [result_out(row) for row in rows]
 
 
-@router.get("/{check_id:path}", response_model=CheckDetailOut)
+@router.get("/{check_id:check_id}", response_model=CheckDetailOut)
 def get_check(check_id: str, engine: EngineDep) -> dict:
     """One check: its settings (secrets redacted), state and last result with details."""
     state = _state(engine, check_id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from monitor.api.deps import EngineDep
-from monitor.api.schemas import ComponentOut, iso
+from monitor.api.schemas import ComponentOut
+from monitor.instants import from_unix
 
 router = APIRouter(prefix="/api/v1/components", tags=["components"])
 
@@ -24,7 +25,7 @@ def list_components(engine: EngineDep) -> list[ComponentOut]:
             ComponentOut(
                 name=comp.name,
                 status=comp.status.value,
-                since=iso(comp.since),
+                since=from_unix(comp.since),
                 checks=counts,
                 check_ids=list(comp.check_ids),
             )

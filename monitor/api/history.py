@@ -1,24 +1,29 @@
-"""/api/v1 history endpoints: snapshot at an instant, timelines, a check's series, uptime,
-incidents, the overview page's data, maintenance windows. Thin: each route checks its input and
+"""/api/v1 history endpoints: snapshot at an instant, state changes, timelines, a check's series
+and daily uptime, uptime, incidents (with what was alerted), the overview page's data,
+maintenance windows. Thin: each route checks its input and
 calls one storage.history query; writes need the bearer token."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy.orm import Session
 
+from monitor.api import ids  # noqa: F401  (registers the {check_id:check_id} path convertor)
 from monitor.api.deps import EngineDep, SessionDep, WriteAccess
+from monitor.api.schemas import IncidentAlert, IncidentWithAlerts, ReceiverOutcome
 from monitor.api.times import UtcInstant, window
 from monitor.config import Config
 from monitor.history_config import MaintenanceIn, component_settings
-from storage import history, maintenance
+from storage import alert_queries, history, maintenance
 from storage.history_types import (
+    ChangeList,
+    CheckDaily,
     CheckHistory,
-    IncidentOut,
     MaintenanceWindowOut,
     Overview,
     Snapshot,
@@ -32,6 +37,8 @@ DEFAULT_WINDOW = timedelta(hours=24)  # timelines and series when `from` is not 
 DEFAULT_QOS_WINDOW = timedelta(days=30)  # uptime and incidents when `from` is not given
 MAX_WINDOW = timedelta(days=3660)  # ten years: beyond that a request is a mistake
 OVERVIEW_DAYS_MAX = 400
+ALERT_SLACK = timedelta(minutes=5)  # after an incident's end, in which its resolved notifications still count
+ALERT_EVENTS_MAX = 2_000  # alert events read for one incident list
 
 Instant = Annotated[UtcInstant | None, Query(description="ISO 8601, e.g. 2026-11-27T12:00:00Z (no offset: UTC)")]
 From = Annotated[UtcInstant | None, Query(alias="from", description="ISO 8601, inclusive (no offset: UTC)")]
@@ -60,6 +67,20 @@ def get_snapshot(session: SessionDep, at: Instant = None, component: ComponentQ 
     return history.snapshot(session, at=at if at is not None else _now(), component=component)
 
 
+@router.get("/changes", response_model=ChangeList)
+def get_changes(
+    session: SessionDep,
+    from_: From = None,
+    to: To = None,
+    limit: Annotated[int, Query(ge=1, le=history.CHANGES_MAX, description="at most this many, newest first")]
+    = history.CHANGES_MAX,
+) -> ChangeList:
+    """Every check and component state change in [from, to) (default: the last 24 hours), newest
+    first, with its reason; `truncated` when there were more than `limit` (the replay's list)."""
+    start, end = _range(from_, to, DEFAULT_WINDOW)
+    return history.changes(session, start=start, end=end, limit=limit)
+
+
 @router.get("/timeline", response_model=Timeline)
 def get_timeline(
     session: SessionDep,
@@ -75,7 +96,7 @@ def get_timeline(
     return history.timeline(session, start=start, end=end, component=component, include_checks=checks)
 
 
-@router.get("/checks/{check_id:path}/history", response_model=CheckHistory)
+@router.get("/checks/{check_id:check_id}/history", response_model=CheckHistory)
 def get_check_history(
     check_id: str,
     session: SessionDep,
@@ -92,6 +113,21 @@ def get_check_history(
     start, end = _range(from_, to, DEFAULT_WINDOW)
     out = history.check_history(session, check_id=check_id, start=start, end=end, now=_now(), max_points=points,
                                 retention=engine.config.retention.to_retention())
+    if out is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no check with id {check_id!r} was ever configured")
+    return out
+
+
+@router.get("/checks/{check_id:check_id}/daily", response_model=CheckDaily)
+def get_check_daily(
+    check_id: str,
+    session: SessionDep,
+    days: Annotated[int, Query(ge=1, le=OVERVIEW_DAYS_MAX, description="UTC days, today included")] = 90,
+) -> CheckDaily:
+    """One check's availability over `days` and per UTC day: availability, degraded/down/unknown/
+    maintenance time, worst state, incidents (the overview's daily series, for a check). Retired
+    checks keep theirs."""
+    out = history.check_daily(session, check_id=check_id, now=_now(), days=days)
     if out is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no check with id {check_id!r} was ever configured")
     return out
@@ -117,19 +153,46 @@ def get_uptime(
                           slo=_slo(config), retention=config.retention.to_retention())
 
 
-@router.get("/incidents", response_model=list[IncidentOut])
+@router.get("/incidents", response_model=list[IncidentWithAlerts])
 def get_incidents(
     session: SessionDep,
     from_: From = None,
     to: To = None,
     component: ComponentQ = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="at most this many, newest first")] = 1000,
-) -> list[IncidentOut]:
+    alerts: Annotated[bool, Query(description="attach the alert events of each incident (`alerts`)")] = False,
+) -> list[IncidentWithAlerts]:
     """Intervals during which a component was not up that overlap [from, to) (default: the last
     30 days), newest first, each whole (it may begin before `from`; `end` null while ongoing):
-    worst state, the checks that went degraded or down and their reasons, maintenance overlap."""
+    worst state, the checks that went degraded or down and their reasons, maintenance overlap;
+    with `alerts=true`, what was notified from its start to 5 minutes after its end."""
     start, end = _range(from_, to, DEFAULT_QOS_WINDOW)
-    return history.incidents(session, start=start, end=end, now=_now(), component=component, limit=limit)
+    now = _now()
+    found = [IncidentWithAlerts.model_construct(**dict(i), alerts=[])
+             for i in history.incidents(session, start=start, end=end, now=now, component=component, limit=limit)]
+    if alerts and found:
+        _attach_alerts(session, found, now=now)
+    return found
+
+
+def _attach_alerts(session: Session, found: list[IncidentWithAlerts], *, now: datetime) -> None:
+    """Each incident's alert events (its component's and its checks') from its start to
+    ALERT_SLACK after its end, with each receiver's delivery outcome."""
+    keys = sorted({f"component:{i.component}" for i in found} | {f"check:{c}" for i in found for c in i.checks})
+    lo = min(i.start for i in found)
+    hi = max(i.end or now for i in found) + ALERT_SLACK
+    events = alert_queries.alert_events_between(session, keys=keys, start=lo, end=hi, limit=ALERT_EVENTS_MAX)
+    outcomes = alert_queries.deliveries_of(session, event_ids=[e.event_id for e in events])
+    for incident in found:
+        mine = {f"component:{incident.component}"} | {f"check:{c}" for c in incident.checks}
+        stop = (incident.end or now) + ALERT_SLACK
+        for e in events:
+            if e.key in mine and incident.start <= e.at < stop:
+                subject_kind, _, subject = e.key.partition(":")
+                incident.alerts.append(IncidentAlert(
+                    time=e.at, type=e.type, subject=subject, subject_kind=subject_kind, suppressed_by=e.suppressed_by,
+                    receivers=[ReceiverOutcome(name=r, outcome=o.outcome if (o := outcomes.get((e.event_id, r)))
+                                               else None) for r in e.receivers]))
 
 
 @router.get("/overview", response_model=Overview)
@@ -156,12 +219,28 @@ def list_maintenance(
     from_: From = None,
     to: Annotated[UtcInstant | None, Query(description="ISO 8601; default: 30 days after `from`")] = None,
     retired: Annotated[bool, Query(description="include config windows removed from the config")] = False,
+    component: Annotated[str | None, Query(description="only windows covering this component")] = None,
+    check: Annotated[str | None, Query(description="only windows covering this check (by its id, or by its "
+                                                   "component: the id's part before its last `/`)")] = None,
 ) -> list[MaintenanceWindowOut]:
     """Every maintenance window (from the config file and from this API), with its occurrences
-    in [from, to) (default: from now for 30 days)."""
+    in [from, to) (default: from now for 30 days); with `component` or `check`, only the windows
+    whose patterns cover it (either, when both are given)."""
     start = from_ if from_ is not None else _now()
     start, end = _range(start, to if to is not None else start + timedelta(days=30), timedelta(days=30))
-    return history.maintenance_windows(session, start=start, end=end, include_retired=retired)
+    found = history.maintenance_windows(session, start=start, end=end, include_retired=retired)
+    if component is None and check is None:
+        return found
+    return [w for w in found if _covers(w, component, check)]
+
+
+def _covers(window: MaintenanceWindowOut, component: str | None, check: str | None) -> bool:
+    comps = [component] if component is not None else []
+    if check is not None:
+        comps.append(check.rsplit("/", 1)[0])
+        if any(fnmatchcase(check, p) for p in window.checks):
+            return True
+    return any(fnmatchcase(c, p) for c in comps for p in window.components)
 
 
 def _window_out(session: Session, window_id: int) -> MaintenanceWindowOut:

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from monitor.instants import from_unix
 from monitor.state import CheckState
 from probes.base import Result
-
-
-def iso(ts: float | datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    if isinstance(ts, datetime):
-        return ts
-    return datetime.fromtimestamp(ts, tz=UTC)
+from storage.history_types import IncidentOut
 
 
 class ResultOut(BaseModel):
@@ -59,7 +53,7 @@ class ComponentOut(BaseModel):
 def result_out(result: Result | Any, *, details: bool = True) -> ResultOut:
     if isinstance(result, Result):
         return ResultOut(
-            time=iso(result.time),
+            time=from_unix(result.time),
             status=result.status.value,
             latency=result.latency,
             reason=result.reason,
@@ -83,6 +77,28 @@ def check_out(state: CheckState) -> dict[str, Any]:
         "kind": check.kind,
         "interval": check.interval,
         "labels": check.labels,
-        "state": StateOut(status=state.status.value, since=iso(state.since), reason=state.reason),
+        "state": StateOut(status=state.status.value, since=from_unix(state.since), reason=state.reason),
         "last_result": result_out(state.last_result, details=False) if state.last_result else None,
     }
+
+
+class ReceiverOutcome(BaseModel):
+    name: str
+    outcome: str | None = Field(description="pending, delivered, failed or expired; null: no delivery row")
+
+
+class IncidentAlert(BaseModel):
+    """An alert event of an incident's component or one of its checks, from the incident's start
+    to a few minutes after its end."""
+
+    time: datetime
+    type: str = Field(description="firing, reminder or resolved")
+    subject: str = Field(description="the check id or the component name")
+    subject_kind: str = Field(description="check or component")
+    suppressed_by: str | None
+    receivers: list[ReceiverOutcome]
+
+
+class IncidentWithAlerts(IncidentOut):
+    alerts: list[IncidentAlert] = Field(default_factory=list, description="with `alerts=true` only: what was "
+                                                                          "notified during it")

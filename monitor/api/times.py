@@ -1,6 +1,6 @@
-"""Time parameters of the API and of the UI's data routes: the bounded instant type
+"""Time parameters of the API and of the UI's figure routes: the bounded instant type
 (monitor.instants: outside its bounds a 422 names the parameter) and one check of a [from, to)
-range. Parses; queries nothing."""
+range; and, for the web layer, monitor.instants' ISO text. Parses; queries nothing."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 from fastapi import HTTPException
 
-from monitor.instants import UtcInstant
+from monitor.instants import UtcInstant, iso_text
 
-__all__ = ["UtcInstant", "window"]
+__all__ = ["UtcInstant", "iso_text", "window"]
 
 UNPROCESSABLE = 422  # Starlette renamed its constant; the number is what clients see
 

@@ -50,10 +50,8 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 """A valid body per route that takes one; the barrage replaces one field at a time."""
 UI_DATA_ROUTES = {  # not in /openapi.json (include_in_schema=False): their string parameters
-    "/ui/data/overview": ["component", "check"], "/ui/data/uptime": ["kind", "name"],
     "/ui/figure/latency": ["check", "component", "from", "to"], "/ui/figure/timeline": ["component", "check", "at"],
-    "/ui/data/incidents": ["component", "from", "to"], "/ui/data/snapshot": ["at"],
-    "/ui/data/maintenance": ["component", "check"], "/ui/data/changes": ["from", "to"],
+    "/ui/figure/incidents": ["component", "from", "to"],
 }
 
 
@@ -289,9 +287,9 @@ OUT_OF_RANGE = [
     ("/api/v1/timeline?from=0001-01-01T00:00:00", ["query", "from"]),
     ("/api/v1/uptime?to=9999-12-31T23:59:59Z", ["query", "to"]),
     ("/api/v1/maintenance?from=9999-12-31T00:00:00Z", ["query", "from"]),
-    ("/ui/data/snapshot?at=0001-01-01T00:00:00", ["query", "at"]),
-    ("/ui/data/incidents?from=0001-01-01T00:00:00", ["query", "from"]),
-    ("/ui/data/changes?from=0001-01-01T00:00:00", ["query", "from"]),
+    ("/api/v1/incidents?from=0001-01-01T00:00:00", ["query", "from"]),
+    ("/api/v1/changes?from=0001-01-01T00:00:00", ["query", "from"]),
+    ("/ui/figure/incidents?from=0001-01-01T00:00:00", ["query", "from"]),
     ("/ui/figure/timeline?at=0001-01-01T00:00:00", ["query", "at"]),
     ("/ui/figure/latency?check=web/page&to=0001-01-01T00:00:00%2B05:00", ["query", "to"]),
 ]

@@ -242,8 +242,9 @@ def test_no_planted_secret_appears_in_any_output(
         for path in api_get_paths(svc, check_ids):
             outputs[f"GET {path}"] = svc.get(path).text
         for path in ("/metrics", "/", "/incidents", "/status", "/replay", "/components/drill", "/status/data",
-                     *(f"/checks/{cid}" for cid in check_ids), *(f"/ui/data/{name}" for name in (
-                         "overview", "uptime", "incidents", "snapshot", "maintenance", "changes"))):
+                     *(f"/checks/{cid}" for cid in check_ids), "/api/v1/incidents?alerts=true",
+                     *(f"/ui/figure/{name}" for name in ("timeline", "incidents")),
+                     *(f"/ui/figure/latency?check={cid}" for cid in check_ids)):
             outputs[f"GET {path}"] = svc.get(path).text
     finally:
         svc.stop()

@@ -217,7 +217,7 @@ def test_replay_shows_the_platform_as_it_was_and_steps_between_changes(ui_servic
 
 def test_incidents_page_lists_incidents_linked_to_checks(ui_service, open_page):
     # the seeded outage, paas and web failing now, and whatever earlier tests did to paas/health
-    expected = ui_service.svc.json("/ui/data/incidents?from=" + iso(time.time() - 7 * 86400))["incidents"]
+    expected = ui_service.svc.json("/api/v1/incidents?alerts=true&from=" + iso(time.time() - 7 * 86400))
     assert len(expected) >= 3
     op = open_page()
     page = op.goto(ui_service.url + "/incidents").page

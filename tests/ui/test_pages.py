@@ -59,11 +59,20 @@ def test_server_rendered_names_are_escaped(ui_service):
     assert "<b>evil" not in text and "&lt;b&gt;evil&lt;/b&gt;" in text
 
 
-def test_overview_data_is_the_api_state(ui_service):
-    data = httpx.get(ui_service.url + "/ui/data/overview", timeout=10).json()
-    assert {c["id"]: c["status"] for c in data["checks"]} == ui_service.states()
-    assert {c["name"]: c["status"] for c in data["components"]} == {
-        c["name"]: c["status"] for c in httpx.get(ui_service.url + "/api/v1/components", timeout=10).json()}
+def test_the_pages_read_the_json_api_users_call(ui_service):
+    fetched = {url for js in (STATIC / "js").rglob("*.js")
+               for url in re.findall(r"get(?:JSON|Dated)\(\s*[`\"]([^`\"$?]+)", js.read_text())}
+    assert "/api/v1/components" in fetched and "/api/v1/snapshot" in fetched, fetched
+    assert all(url.startswith(("/api/v1/", "/ui/figure/", "/status/data")) for url in fetched), fetched
+    assert not [js for js in (STATIC / "js").rglob("*.js") if "/ui/data" in js.read_text()]
+    states = ui_service.states()
+    counts: dict[str, dict[str, int]] = {}
+    for c in httpx.get(ui_service.url + "/api/v1/checks", timeout=10).json():
+        per = counts.setdefault(c["component"], {})
+        per[states[c["id"]]] = per.get(states[c["id"]], 0) + 1
+    assert {c["name"]: c["checks"] for c in httpx.get(ui_service.url + "/api/v1/components", timeout=10).json()
+            } == counts
+    assert httpx.get(ui_service.url + "/ui/data/overview", timeout=10).status_code == 404
     bad = httpx.get(ui_service.url + "/ui/figure/timeline?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z")
     assert bad.status_code == 422
 
@@ -104,7 +113,7 @@ def test_public_only_turns_every_internal_surface_off(ui_service):
         assert root.status_code == 307 and root.headers["location"] == "/status"
         for path in ("/api/v1/checks", "/api/v1/checks/paas/api/results", "/api/v1/components", "/metrics", "/docs",
                      "/openapi.json", "/replay", "/incidents", "/components/paas", "/checks/paas/api",
-                     "/ui/data/overview", "/ui/figure/timeline", "/statusx"):
+                     "/api/v1/changes", "/ui/figure/timeline", "/ui/figure/incidents", "/statusx"):
             assert get(path).status_code == 404, path
         for path in ("/status", "/status/data", "/static/css/monitor.css", "/vendor/plotly.min.js", "/healthz"):
             assert get(path).status_code == 200, path

@@ -8,6 +8,12 @@ export class HttpError extends Error {
 }
 
 export async function getJSON(url) {
+  return (await getDated(url)).data;
+}
+
+// The JSON at `url` and when the server answered (its Date header, ISO text): the "as of" of
+// live data, by the service's clock rather than the browser's.
+export async function getDated(url) {
   const response = await fetch(url, { headers: { Accept: "application/json" } });
   if (!response.ok) {
     let detail = "";
@@ -17,7 +23,8 @@ export async function getJSON(url) {
     } catch { /* not JSON */ }
     throw new HttpError(response.status, url, detail);
   }
-  return response.json();
+  const date = Date.parse(response.headers.get("date") || "");
+  return { data: await response.json(), asOf: new Date(Number.isNaN(date) ? Date.now() : date).toISOString() };
 }
 
 export function query(params) {

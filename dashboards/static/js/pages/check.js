@@ -1,8 +1,9 @@
 // A check: state, last result and settings (live), 90-day uptime, latency with percentile bands
 // and state timeline over a chosen range, recent results with reasons, incidents it was part of.
 import { AsOfClock } from "../lib/asof.js";
-import { apiCheckPath, fmtLatency, fmtTime, h, replace, setBadge, since } from "../lib/dom.js";
-import { getJSON, Poller, refreshMs, query } from "../lib/fetch.js";
+import { fmtLatency, fmtTime, h, replace, setBadge, since } from "../lib/dom.js";
+import { incidentsBetween, liveCheckState } from "../lib/api.js";
+import { Poller, refreshMs } from "../lib/fetch.js";
 import { RangePicker } from "../lib/range.js";
 import { loadLatency, loadTimeline } from "../widgets/charts.js";
 import { renderIncidents } from "../widgets/incidents.js";
@@ -24,9 +25,8 @@ function fact(label, value, title = null, wide = false) {
 }
 
 async function refreshState() {
-  const data = await getJSON(`/ui/data/overview?${query({ check: id })}`);
-  const check = data.checks[0];
-  if (!check) return;
+  const data = await liveCheckState(id);
+  const { check } = data;
   const now = Date.parse(data.as_of);
   setBadge(byId("state"), check.status);
   replace(byId("facts"),
@@ -36,13 +36,13 @@ async function refreshState() {
     fact("Last latency", fmtLatency(check.latency)),
     fact("Reason", check.reason || "—", null, true));
   clock.set(data.as_of);
+  if (!settingsShown) {
+    byId("settings").textContent = JSON.stringify(data.settings, null, 2);
+    byId("settings-box").classList.remove("hidden");
+    settingsShown = true;
+  }
 }
-
-async function loadSettings() {
-  const detail = await getJSON(apiCheckPath(id));
-  byId("settings").textContent = JSON.stringify(detail.settings, null, 2);
-  byId("settings-box").classList.remove("hidden");
-}
+let settingsShown = false;
 
 const uptime = new UptimeBars({ kind: "check", names: [id] });
 uptime.attach(id, byId("uptime"), byId("uptime-total"));
@@ -53,7 +53,7 @@ const history_ = new Poller(async () => {
   const results = await Promise.allSettled([
     loadLatency(byId("latency"), byId("latency-note"), { check: id, from, to }),
     loadTimeline(byId("timeline"), { check: id, from, to }),
-    getJSON(`/ui/data/incidents?${query({ component, from: new Date(from), to: new Date(to) })}`).then(
+    incidentsBetween(from, to, { component }).then(
       (data) => renderIncidents(byId("incidents"), data.incidents.filter((i) => i.checks.includes(id)),
         { empty: "This check was not part of any incident in this range." }),
       (err) => { replace(byId("incidents"), h("p", { class: "error" }, err.message)); throw err; }),
@@ -70,7 +70,6 @@ if (retired) {
   new Poller(refreshState, REFRESH_MS, () => clock.fail()).start();
   const results = new RecentResults(byId("results"), byId("results-count"), id);
   new Poller(() => results.load(), REFRESH_MS, () => {}).start();
-  loadSettings().catch(() => {});
 }
 new Poller(() => uptime.load(), 300000, () => {}).start();
 history_.start();

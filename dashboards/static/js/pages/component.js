@@ -2,7 +2,8 @@
 // timeline over a chosen range, incidents in the range.
 import { AsOfClock } from "../lib/asof.js";
 import { h, replace, setBadge, since, stateLabel } from "../lib/dom.js";
-import { getJSON, Poller, refreshMs, query } from "../lib/fetch.js";
+import { incidentsBetween, liveState } from "../lib/api.js";
+import { Poller, refreshMs } from "../lib/fetch.js";
 import { RangePicker } from "../lib/range.js";
 import { loadLatency, loadTimeline } from "../widgets/charts.js";
 import { CheckRows } from "../widgets/checkrows.js";
@@ -22,7 +23,7 @@ const uptime = new UptimeBars({ kind: "component", names: [name] });
 uptime.attach(name, byId("uptime"), byId("uptime-total"));
 
 async function refreshState() {
-  const data = await getJSON(`/ui/data/overview?${query({ component: name })}`);
+  const data = await liveState({ component: name });
   const comp = data.components[0];
   if (comp) {
     setBadge(byId("state"), comp.status);
@@ -42,7 +43,7 @@ const history_ = new Poller(async () => {
   const results = await Promise.allSettled([
     loadLatency(byId("latency"), byId("latency-note"), { component: name, from, to }),
     loadTimeline(byId("timeline"), { component: name, from, to }, null, byId("timeline-note")),
-    getJSON(`/ui/data/incidents?${query({ component: name, from: new Date(from), to: new Date(to) })}`)
+    incidentsBetween(from, to, { component: name })
       .then((data) => renderIncidents(byId("incidents"), data.incidents),
         (err) => { replace(byId("incidents"), h("p", { class: "error" }, err.message)); throw err; }),
   ]);

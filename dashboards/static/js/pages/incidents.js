@@ -1,6 +1,7 @@
 // Incidents: a timeline per component and the list, each incident linked to the checks involved.
 import { AsOfClock } from "../lib/asof.js";
 import { h, replace } from "../lib/dom.js";
+import { incidentsBetween } from "../lib/api.js";
 import { getJSON, Poller, query } from "../lib/fetch.js";
 import { renderFigure, showError } from "../lib/plot.js";
 import { RangePicker } from "../lib/range.js";
@@ -29,7 +30,9 @@ const range = new RangePicker(byId("range"), { initial: "7d", onChange: () => po
 const poller = new Poller(async () => {
   const { from, to } = range.get();
   try {
-    last = await getJSON(`/ui/data/incidents?${query({ from: new Date(from), to: new Date(to) })}`);
+    const [found, figure] = await Promise.all([incidentsBetween(from, to),
+      getJSON(`/ui/figure/incidents?${query({ from: new Date(from), to: new Date(to) })}`)]);
+    last = { ...found, figure };
   } catch (err) {
     showError(byId("timeline"), err);
     replace(byId("incidents"), h("p", { class: "error" }, err.message));

@@ -1,6 +1,7 @@
 // Overview: every component with its checks and 90-day uptime bar, refreshed in place.
 import { AsOfClock } from "../lib/asof.js";
-import { getJSON, Poller, refreshMs } from "../lib/fetch.js";
+import { liveState } from "../lib/api.js";
+import { Poller, refreshMs } from "../lib/fetch.js";
 import { GroupList } from "../widgets/grouplist.js";
 import { loadMaintenance } from "../widgets/maintenance.js";
 import { UptimeBars } from "../widgets/uptime.js";
@@ -17,7 +18,7 @@ const list = new GroupList({
 }, { uptime });
 
 new Poller(async () => {
-  const data = await getJSON("/ui/data/overview");
+  const data = await liveState();
   list.update(data);
   clock.set(data.as_of);
 }, REFRESH_MS, () => clock.fail()).start();

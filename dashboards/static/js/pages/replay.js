@@ -2,7 +2,7 @@
 // and see the whole platform as it stood then; the window's timeline and its state changes.
 import { AsOfClock } from "../lib/asof.js";
 import { fmtTime, fromInputValue, h, replace, toInputValue } from "../lib/dom.js";
-import { getJSON, query } from "../lib/fetch.js";
+import { changesBetween, snapshotAt } from "../lib/api.js";
 import { RangePicker } from "../lib/range.js";
 import { loadTimeline } from "../widgets/charts.js";
 import { renderChanges } from "../widgets/changes.js";
@@ -42,7 +42,7 @@ function paintControls() {
 async function showSnapshot() {
   const mine = ++shown;
   try {
-    const data = await getJSON(`/ui/data/snapshot?${query({ at: new Date(at) })}`);
+    const data = await snapshotAt(at);
     if (mine !== shown) return;
     snap = { at, data };
     list.update(data);
@@ -75,7 +75,7 @@ async function drawTimeline() {
 async function loadChanges() {
   const { from, to } = range.get();
   try {
-    const data = await getJSON(`/ui/data/changes?${query({ from: new Date(from), to: new Date(to) })}`);
+    const data = await changesBetween(from, to);
     renderChanges(byId("changes"), data.changes, (ms) => setAt(ms));
     byId("changes-count").textContent = `${data.changes.length}${data.truncated ? "+ (newest shown)" : ""} changes`;
   } catch (err) {
@@ -94,7 +94,7 @@ async function loadWindow({ snapshot = false } = {}) {
 }
 
 async function step(direction) {
-  const data = snap && snap.at === at ? snap.data : await getJSON(`/ui/data/snapshot?${query({ at: new Date(at) })}`);
+  const data = snap && snap.at === at ? snap.data : await snapshotAt(at);
   const target = direction === "previous" ? data.previous_change : data.next_change;
   if (target) await setAt(Date.parse(target));
   else byId("replay-at").textContent += direction === "previous" ? " — no earlier change" : " — no later change";

@@ -1,5 +1,5 @@
 // Incidents as a table (component, worst state, start, end, duration, checks involved, reason)
-// and what was alerted (events, receivers, outcomes) from /ui/data/incidents; the public page passes
+// and what was alerted (events, receivers, outcomes) from /api/v1/incidents?alerts=true; the public page passes
 // rows without checks, reasons or alerts.
 import { badge, checkHref, componentHref, fmtDuration, fmtTime, h, replace, table } from "../lib/dom.js";
 

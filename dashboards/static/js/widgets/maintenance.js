@@ -1,7 +1,7 @@
-// Maintenance windows open now or coming: title, times, what they cover. From /ui/data/maintenance
+// Maintenance windows open now or coming: title, times, what they cover. From /api/v1/maintenance
 // (internal pages: with the reason) or the public page's /status/data (title, times, components).
 import { fmtTime, h, replace } from "../lib/dom.js";
-import { getJSON, query } from "../lib/fetch.js";
+import { maintenanceComing } from "../lib/api.js";
 
 export function renderMaintenance(root, windows, { reasons = true } = {}) {
   root.classList.toggle("hidden", !windows.length);
@@ -22,6 +22,5 @@ export function renderMaintenance(root, windows, { reasons = true } = {}) {
 
 // params: {component, check}
 export async function loadMaintenance(root, params = {}) {
-  const data = await getJSON(`/ui/data/maintenance?${query(params)}`);
-  renderMaintenance(root, data.windows);
+  renderMaintenance(root, await maintenanceComing(params));
 }

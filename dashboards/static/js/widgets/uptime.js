@@ -1,8 +1,8 @@
 // Daily uptime bars (90 UTC days by default), one per component or check, with a tooltip per day.
-// Data: /ui/data/uptime (internal pages) or the public page's /status/data (`setData`).
+// Data: /api/v1/overview and /api/v1/checks/{id}/daily (internal pages) or the public page's /status/data (`setData`).
 import { fmtDuration, fmtPercent, h, stateLabel } from "../lib/dom.js";
 import { getTooltip } from "../lib/tooltip.js";
-import { getJSON, query } from "../lib/fetch.js";
+import { uptimeBars } from "../lib/api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const CELL = 10; // viewBox units per day
@@ -19,13 +19,9 @@ export class UptimeBars {
     this.slots = new Map();
   }
 
-  url() {
-    return `/ui/data/uptime?${query({ kind: this.kind, name: this.names })}`;
-  }
-
   async load() {
     try {
-      this.setData(await getJSON(this.url()));
+      this.setData(await uptimeBars({ kind: this.kind, names: this.names }));
     } catch (err) {
       this.onError(err);
       throw err;
