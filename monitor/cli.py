@@ -29,8 +29,11 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the engine and the HTTP server")
     serve.add_argument("--config", "-c", help=config_help)
-    serve.add_argument("--host", help="override server.host")
-    serve.add_argument("--port", type=int, help="override server.port")
+    # $PM_HOST / $PM_PORT: the container image sets PM_HOST=0.0.0.0, so it listens beyond its own loopback
+    serve.add_argument("--host", default=os.environ.get("PM_HOST") or None,
+                       help="override server.host (default: $PM_HOST, else the config's)")
+    serve.add_argument("--port", type=int, default=os.environ.get("PM_PORT") or None,
+                       help="override server.port (default: $PM_PORT, else the config's)")
 
     check = sub.add_parser("check", help="run every check once now, print a table, exit 1 if any is down")
     check.add_argument("--config", "-c", help=config_help)

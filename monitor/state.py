@@ -37,6 +37,10 @@ class CheckState:
     streak_status: Status | None = None
     streak: int = 0
     bad_streak: int = 0
+    confirmed: bool = False
+    """Whether the current status has met its threshold. A first result is shown at once (nothing
+    to protect yet) but stays unconfirmed until as many runs agree as a change would need:
+    alerting acts on confirmed states only."""
     runs: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in Status})
     buckets: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
     duration_sum: float = 0.0
@@ -93,7 +97,8 @@ class StateMachine:
         """Seed a check's confirmed state from storage after a restart."""
         state = self.checks.get(check_id)
         if state is not None:
-            state.status, state.since, state.reason = status, since, reason
+            # not confirmed by a run of this process: alerting waits for the thresholds again
+            state.status, state.since, state.reason, state.confirmed = status, since, reason, False
         self._rebuild_components(keep_since=False)
 
     def _rebuild_components(self, keep_since: bool = True) -> None:
@@ -127,8 +132,10 @@ class StateMachine:
         if new is None or new == state.status:
             if new == state.status and result.status == state.status:
                 state.reason = result.reason
+                state.confirmed = state.confirmed or self._met(state, result.status)
             return []
         transition = Transition("check", check_id, result.time, state.status, new, result.reason)
+        state.confirmed = state.status != Status.UNKNOWN or self._met(state, new)
         state.status, state.since, state.reason = new, result.time, result.reason
         out = [transition]
         comp = self.components[state.check.component]
@@ -146,6 +153,16 @@ class StateMachine:
             )
             comp.status, comp.since = comp_status, result.time
         return out
+
+    @staticmethod
+    def _met(state: CheckState, observed: Status) -> bool:
+        """Whether the runs so far back `observed` as firmly as a change to it would need: the
+        success threshold for up, the failure threshold (any mix of degraded and down) otherwise."""
+        if observed == Status.UP:
+            return state.streak >= state.check.success_threshold
+        if observed == Status.UNKNOWN:
+            return True
+        return state.bad_streak >= state.check.failure_threshold
 
     @staticmethod
     def _confirmed(state: CheckState, observed: Status) -> Status | None:

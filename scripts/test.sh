@@ -21,6 +21,8 @@ APT_PACKAGES=(
     # The database probe tests start private servers (password auth, replicas) whatever serves
     # PM_TEST_*_URL: they need the server binaries even when those URLs point elsewhere.
     postgresql mariadb-server redis-server
+    # tests/deploy/test_image.py builds the service image without a daemon or a registry.
+    buildah debootstrap
 )
 PY=${PYTHON:-python3}
 VENV="$ROOT/.venv"

@@ -37,6 +37,8 @@ PACKAGES = {
     "htpasswd": "apache2-utils",
     "chromium": "chromium",
     "promtool": "prometheus",
+    "buildah": "buildah",
+    "debootstrap": "debootstrap",
 }
 
 

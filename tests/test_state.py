@@ -116,3 +116,24 @@ def test_restore_seeds_state_after_restart():
     assert sm.components["c"].status == Status.DOWN
     assert feed(sm, "c/a", "down") == []  # the restored state is not announced again
     assert [t.new for t in feed(sm, "c/a", "up")] == [Status.UP, Status.UP]
+
+
+def test_first_result_is_shown_at_once_but_confirmed_only_by_its_threshold():
+    sm = machine(FakeCheck(name="a", component="c", failure_threshold=2),
+                 FakeCheck(name="b", component="c", failure_threshold=1))
+    feed(sm, "c/a", "down")
+    feed(sm, "c/b", "up")
+    a = sm.checks["c/a"]
+    assert (a.status, a.confirmed) == (Status.DOWN, False)  # shown at once, not yet backed by 2 runs
+    assert sm.checks["c/b"].confirmed  # success_threshold 1: one up run is enough
+    feed(sm, "c/a", "down", start=2000)
+    assert (a.status, a.since, a.confirmed) == (Status.DOWN, 1000.0, True)
+    assert feed(sm, "c/a", "up", start=3000) and a.confirmed  # a change goes through the threshold
+
+
+def test_a_first_failure_that_recovers_was_never_confirmed():
+    sm = machine(FakeCheck(name="a", component="c", failure_threshold=2))
+    feed(sm, "c/a", "down up")
+    assert (sm.checks["c/a"].status, sm.checks["c/a"].confirmed) == (Status.UP, True)
+    sm.restore("c/a", Status.DOWN, 500.0, "stored")
+    assert not sm.checks["c/a"].confirmed  # a restored state is not this process's observation

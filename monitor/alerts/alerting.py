@@ -48,6 +48,7 @@ class Alerting:
         self.db = db
         self.records: dict[str, AlertRecord] = {}
         self.previous: dict[str, Status] = {}
+        self._unconfirmed: set[str] = set()  # check ids whose state is not yet backed by its threshold
         self.silences = Silences()
         self.extra_silencers: list[Silencer] = []
         """More silencers beside the silences (maintenance windows)."""
@@ -87,10 +88,18 @@ class Alerting:
         await self.sender.stop()
 
     def _on_run(self, check: CheckBase, result: Result, transitions: list) -> None:
-        """Engine sink (event loop): remember where each state came from, wake the evaluation."""
+        """Engine sink (event loop): remember where each state came from, wake the evaluation on a
+        change of state or when a state shown at once has just met its threshold."""
         for t in transitions:
             self.previous[f"{t.kind}:{t.subject}"] = t.old
-        if transitions:
+        state = self.engine.state.checks.get(check.id)
+        confirmed_now = False
+        if state is not None and not state.confirmed:
+            self._unconfirmed.add(check.id)
+        elif check.id in self._unconfirmed:
+            self._unconfirmed.discard(check.id)
+            confirmed_now = True
+        if transitions or confirmed_now:
             self._wake.set()
 
     async def _run(self) -> None:
@@ -159,7 +168,8 @@ class Alerting:
                           "name": check.name, "severity": severity, "subject": "check"}
                 previous = self.previous.get(key, Status.UNKNOWN)
                 parents = tuple(f"check:{p}" for p in check.depends_on)
-                out[key] = Subject(key, "check", cid, status, st.since, st.reason, previous, labels, severity, parents)
+                out[key] = Subject(key, "check", cid, status, st.since, st.reason, previous, labels, severity, parents,
+                                   st.confirmed)
         if "component" in cfg.subjects:
             for name, comp in list(state.components.items()):
                 key = f"component:{name}"
@@ -175,8 +185,11 @@ class Alerting:
                 parents = sorted({f"check:{p}" for c in comp.check_ids if c in state.checks
                                   for p in state.checks[c].check.depends_on
                                   if p in state.checks and state.checks[p].check.component != name})
+                # confirmed when a check that gives the component its status met its threshold
+                confirmed = any(state.checks[c].confirmed for c in comp.check_ids
+                                if c in state.checks and state.checks[c].status == comp.status)
                 out[key] = Subject(key, "component", name, status, comp.since, reason,
-                                   self.previous.get(key, Status.UNKNOWN), labels, severity, tuple(parents))
+                                   self.previous.get(key, Status.UNKNOWN), labels, severity, tuple(parents), confirmed)
         return out
 
     def evaluate(self, now: float) -> list[Decision]:

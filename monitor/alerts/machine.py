@@ -49,6 +49,9 @@ class Subject:
     labels: Mapping[str, str] = field(default_factory=dict)
     severity: str = "critical"
     parents: tuple[str, ...] = ()  # alert keys this one depends on
+    confirmed: bool = True
+    """The status met its failure threshold. False for a first result shown at once (the state
+    machine's `CheckState.confirmed`): no alert starts until the threshold's runs agree."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,8 @@ def _event(record: AlertRecord, type_: str, subject: Subject, now: float, covers
 def _decide_bad(subject: Subject, record: AlertRecord | None, *, now: float, policy: Policy,
                 covered_by: str | None, silence: str | None, covers: tuple[str, ...]) -> Decision | None:
     if record is None or not record.active:
+        if not subject.confirmed:
+            return None  # one failed run of a check whose first result this was: not yet an alert
         record = AlertRecord(subject.key, COVERED, subject.since if subject.since is not None else now)
         if covered_by is not None:
             return _event(replace(record, suppressed_by=f"covered by {covered_by}"), FIRING, subject, now,

@@ -172,3 +172,46 @@ def test_a_restored_firing_record_does_not_fire_again_and_a_gone_subject_is_reso
     assert w.step(T0 + 60, subject("a/x", Status.DOWN, since=T0 + 55)) == []
     [resolved] = w.step(T0 + 61)  # the check is no longer configured
     assert resolved.type == "resolved" and resolved.key == "check:a/x"
+
+
+def test_an_unconfirmed_bad_state_starts_no_alert():
+    w = World()
+    first = replace(subject("a/x", Status.DOWN), confirmed=False)
+    assert w.step(T0, first) == [] and w.records == {}
+    [fired] = w.step(T0 + 30, subject("a/x", Status.DOWN))
+    assert fired.type == "firing" and fired.record.episode_start == T0
+
+
+def test_alerts_honour_the_failure_threshold_from_the_first_run():
+    """The state machine shows a check's first result at once; alerting still waits for
+    `failure_threshold` failed runs, counted from the first run (issue 14, item 9)."""
+    from monitor.state import StateMachine
+    from probes.base import CheckBase, Result
+
+    class Fake(CheckBase):
+        kind: str = "fake"
+
+    def subjects(sm: StateMachine) -> list[Subject]:
+        out = []
+        for cid, st in sm.checks.items():
+            out.append(replace(subject(cid, st.status, since=st.since), reason=st.reason, confirmed=st.confirmed))
+        return out
+
+    for threshold in (1, 2, 3):
+        sm = StateMachine()
+        sm.set_checks([Fake(name="x", component="a", failure_threshold=threshold)])
+        w = World()
+        for run in range(1, 5):
+            sm.apply("a/x", Result(Status.DOWN, "HTTP 503", time=T0 + run))
+            assert sm.checks["a/x"].status == Status.DOWN  # shown at once, whatever the threshold
+            w.step(T0 + run, *subjects(sm))
+            expected = [("check:a/x", "firing")] if run >= threshold else []
+            assert w.notified() == expected, (threshold, run)
+    # a first failure followed by a success never alerts
+    sm = StateMachine()
+    sm.set_checks([Fake(name="x", component="a", failure_threshold=2)])
+    w = World()
+    for run, status in enumerate((Status.DOWN, Status.UP, Status.DOWN, Status.UP), start=1):
+        sm.apply("a/x", Result(status, "r", time=T0 + run))
+        w.step(T0 + run, *subjects(sm))
+    assert w.events == []
