@@ -272,3 +272,18 @@ def test_two_instances_on_one_postgresql_database_see_each_others_pings(postgres
     # both processes reported each finish (dated at the ping): one row each
     assert sorted(status for _, status, _ in finishes) == ["down"]  # the success had no start of its own
     assert len(finishes) == 1 and 0.2 < finishes[0][2] < 5
+
+
+def test_two_checks_sharing_a_token_get_no_pings(sqlite_url, caplog):
+    """A ping must not go to whichever of two checks comes first: both are refused, and said so."""
+    copy = f"  - {{name: copy, component: backups, kind: heartbeat, token: {TOKEN}, period: 1h}}\n"
+    text = config_text(sqlite_url, free_port()) + copy
+    config = parse_config(text)
+    svc = ServiceThread(create_app(config), config.server.port).start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="monitor.heartbeats"):
+            assert httpx.get(f"{svc.url}/ping/{TOKEN}", timeout=5).status_code == 404
+        assert "heartbeat checks backups/etcd-backup and backups/copy share a token" in caplog.text
+        assert TOKEN not in caplog.text
+    finally:
+        svc.stop()
