@@ -26,3 +26,16 @@ def test_pings_are_stored_read_newest_first_and_pruned(any_db):
     assert [(p.ts_ms, p.kind) for p in newest] == [(1104000, "success"), (1103000, "start"), (1102000, "success")]
     assert newest[0].body == body and newest[0].exit_status is None
     assert [(p.ts_ms, p.kind, p.exit_status) for p in other] == [(5500, "fail", 255)]
+
+
+def test_migration_0006_goes_down_and_up_again(any_db):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from storage.db import alembic_config, upgrade
+
+    command.downgrade(alembic_config(any_db), "0005")
+    assert "heartbeat_pings" not in inspect(any_db).get_table_names()
+    upgrade(any_db)
+    assert "heartbeat_pings" in inspect(any_db).get_table_names()
+    assert {i["name"] for i in inspect(any_db).get_indexes("heartbeat_pings")} == {"ix_heartbeat_pings_check_ts"}
