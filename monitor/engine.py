@@ -13,6 +13,7 @@ from sqlalchemy import Engine as DbEngine
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
+from monitor.heartbeats import ping_reader
 from monitor.redact import RedactingFilter, redact_settings
 from monitor.runner import Runner, Sink
 from monitor.scheduler import Scheduler
@@ -47,7 +48,8 @@ class Engine:
         self.db = db
         self.state = StateMachine()
         self.clients = ClientPool()
-        self.ctx = ProbeContext(logger=logging.getLogger("probes"), clients=self.clients)
+        self.ctx = ProbeContext(logger=logging.getLogger("probes"), clients=self.clients,
+                                pings=ping_reader(db) if db is not None else None)
         self.writer: Writer | None = None
         sinks: list[Sink] = []
         if db is not None:

@@ -67,11 +67,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Any, tuple[str, ...]], ...] = (
     (re.compile(r"(?i)(?<![\w.-])((?:proxy-)?authorization|(?:set-)?cookie|x-[\w-]*(?:token|key|secret|pass\w*|auth)[\w-]*)"
                 r"(\s*:\s*)(?!(?:bearer|basic)\s)(?!<redacted>)[^\s\"',;]+"), r"\1\2" + REDACTED,
      ("authorization", "cookie", "x-")),
+    # /ping/<token>/start: a heartbeat's token is its URL's secret part (uvicorn's access log,
+    # a client's error quoting the URL)
+    (re.compile(r"(/ping/)(?!<redacted>)[^/\s?#\"'<>]+"), r"\1" + REDACTED, ("/ping/",)),
 )
 # Cheap test before the patterns: text whose lower case holds none of these cannot match one of
 # them (substring tests: a tenth of a case-insensitive regex search).
 _MARKERS = ("bearer", "basic", "pass", "pwd", "secret", "token", "auth", "cookie", "key", "credential",
-            "private", "signature", "@")
+            "private", "signature", "@", "/ping/")
 
 
 def redact_patterns(text: str) -> str:
@@ -228,12 +231,29 @@ class RedactingFilter(logging.Filter):
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg, record.args = redactor.text(message), None
+        redacted = redactor.text(message)
+        if redacted != message:
+            record.msg, record.args = self._redacted_record(record, redactor, redacted)
         if record.exc_text:
             record.exc_text = redactor.text(record.exc_text)
         if record.stack_info:
             record.stack_info = redactor.text(record.stack_info)
         return True
+
+    @staticmethod
+    def _redacted_record(record: logging.LogRecord, redactor: Redactor, merged: str) -> tuple[Any, Any]:
+        """msg and args for a record whose message held a secret: its string arguments redacted
+        one by one when that is enough (formatters that read the arguments, such as uvicorn's
+        access log, keep working), else the redacted message with no arguments."""
+        if isinstance(record.args, tuple) and record.args:
+            args = tuple(redactor.text(a) if isinstance(a, str) else a for a in record.args)
+            try:
+                candidate = str(record.msg) % args
+            except (TypeError, ValueError):
+                candidate = None
+            if candidate is not None and redactor.text(candidate) == candidate:
+                return record.msg, args
+        return merged, None
 
     def install(self, loggers: Iterable[logging.Logger] = ()) -> list[logging.Handler]:
         """Add the filter to the handlers of the root logger and of `loggers`; returns them

@@ -92,8 +92,11 @@ class Runner:
         if result.details:
             result.details = redactor.data(result.details)
         # storage keeps whole microseconds (storage/packing.py packs them as integers): so does memory
-        result.latency = round(elapsed if result.latency is None else result.latency, 6)
-        result.time = round(started, 3)  # storage keeps milliseconds: memory agrees with it
+        if result.latency is None and check.timed:
+            result.latency = elapsed
+        if result.latency is not None:
+            result.latency = round(result.latency, 6)
+        result.time = round(result.time or started, 3)  # storage keeps milliseconds: memory agrees with it
         return result
 
     async def run(self, check: CheckBase) -> Result:

@@ -18,6 +18,7 @@ from monitor.alerts.maintenance import MaintenanceSilencer
 from monitor.config import Config, ConfigError, load_config
 from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
+from monitor.heartbeats import Heartbeats, PingCollector
 from monitor.housekeeping import Housekeeping
 from monitor.metrics import HousekeepingCollector, build_registry
 from storage.db import create_db_engine
@@ -44,6 +45,8 @@ class Service:
         self.db = db or create_db_engine(config.storage.url)
         self.engine = Engine(config, db=self.db)
         self.metrics_registry = build_registry(self.engine)
+        self.heartbeats = Heartbeats(self.engine, self.db)
+        self.metrics_registry.register(PingCollector(self.heartbeats))
         self._watch: asyncio.Task[None] | None = None
         self.parts: list[Part] = [ClusterDiscovery(self.engine)]
         self.maintenance = MaintenanceSilencer(self.db)
@@ -81,6 +84,7 @@ class Service:
                 await part.stop()
             except Exception:
                 log.exception("stopping %r failed", part)
+        await self.heartbeats.stop()
         await self.engine.stop()
         self.db.dispose()
 

@@ -133,6 +133,10 @@ class CheckBase(BaseModel):
     secret_fields: ClassVar[frozenset[str]] = frozenset()
     """Field names whose values are never shown back (passwords, tokens, client keys); a dotted
     path reaches into nested settings (`auth.token`), `*` into every list item (`steps.*.body`)."""
+    timed: ClassVar[bool] = True
+    """Whether the runner times each run as its latency. False for a kind whose run measures
+    nothing of its target (a heartbeat judges stored pings): its latency is what the probe sets,
+    or none."""
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^/\s][^/]*$")
     component: str = Field(min_length=1, max_length=200)
@@ -159,8 +163,9 @@ class CheckBase(BaseModel):
 @dataclass(slots=True)
 class Result:
     """One run's outcome. `latency` and `time` are set by the runner, which owns timing; a probe
-    may set `latency` itself when it measures something narrower than the whole run (the
-    runner then keeps it)."""
+    may set `latency` itself when it measures something narrower than the whole run, and `time`
+    when its result describes an earlier instant (a heartbeat's finish ping): the runner then
+    keeps them."""
 
     status: Status
     reason: str = ""
@@ -191,6 +196,9 @@ class ProbeContext:
     cache: dict[str, Any] = field(default_factory=dict)
     """What a probe keeps from one run to the next (e.g. the registry probe's bearer tokens),
     under a key naming the probe; it lives as long as the engine's context. Never results."""
+    pings: Any = None
+    """`probes.heartbeat.PingReader`: a heartbeat check's newest stored pings, wired by the engine
+    to storage; None when the process has no database."""
 
 
 _ERRNO_REASONS = {

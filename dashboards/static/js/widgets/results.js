@@ -1,4 +1,5 @@
 // A check's most recent stored results (time, state, latency, reason): /api/v1/checks/{id}/results.
+// A heartbeat's finish carries the body its job sent (a log tail): shown as text, never as HTML.
 import { apiCheckPath, badge, fmtLatency, fmtTime, h, replace, table } from "../lib/dom.js";
 import { getJSON } from "../lib/fetch.js";
 
@@ -31,9 +32,15 @@ export class RecentResults {
     for (const r of rows) {
       body.append(h("tr", null,
         h("td", { class: "mono" }, fmtTime(r.time)), h("td", null, badge(r.status)),
-        h("td", { class: "num" }, fmtLatency(r.latency)), h("td", { class: "reason" }, r.reason || "")));
+        h("td", { class: "num" }, fmtLatency(r.latency)), h("td", { class: "reason" }, r.reason || "", pingBody(r))));
     }
     replace(this.root, h("div", { class: "scroll" }, el));
     this.countEl.textContent = `latest ${rows.length}`;
   }
+}
+
+function pingBody(result) {
+  const body = result.details && result.details.body;
+  if (typeof body !== "string" || !body) return null;
+  return h("details", { class: "ping-body", open: result.status === "down" }, h("summary", null, "ping body"), h("pre", null, body));
 }
