@@ -156,10 +156,12 @@ class EngineCollector:
             yield CounterMetricFamily(
                 PREFIX + "storage_write_failures", "Failed write attempts.", value=writer.failures
             )
+            health = engine.storage_health
+            down = writer.last_error or (health is not None and not health.up)
             yield GaugeMetricFamily(
                 PREFIX + "storage_up",
-                "1 if the last write attempt succeeded.",
-                value=0.0 if writer.last_error else 1.0,
+                "1 if the database answers the watchdog's ping (within 2 s) and the last write attempt succeeded.",
+                value=0.0 if down else 1.0,
             )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine as DbEngine
 from dashboards import install_ui
 from monitor import __version__
 from monitor.api import alerts, checks, components, health, history
+from monitor.api.storage_guard import install_storage_guard
 from monitor.config import Config
 from monitor.service import Service
 
@@ -44,4 +45,7 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
     app.include_router(alerts.router)
     install_ui(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # the UI polls JSON; plotly.js is 4.8 MB
+    # --- storage failures (issue 9): 503 with the reason for a down, hung or locked database ---
+    install_storage_guard(app)
+    # --- end storage failures ---
     return app
