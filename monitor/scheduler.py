@@ -147,12 +147,12 @@ class Scheduler:
         """This run serves the oldest unserved due instant: lag from there; the other due
         instants up to `now` had no run of their own: skipped."""
         due = now + DUE_TOLERANCE - job.next_due
-        if due < 0:  # early (a clock step back): nothing was missed, the next instant stays due
-            lag, passed = 0.0, 0
+        if due < 0:  # early (the clock stepped back): this run serves the next instant, on time
+            lag, passed = 0.0, 1
         else:
             lag = max(0.0, now - job.next_due)
             passed = math.floor(due / job.interval) + 1  # due instants in [next_due, now]
-            job.next_due += passed * job.interval
+        job.next_due += passed * job.interval
         self.skipped += max(0, passed - 1)
         self.lag_buckets[bisect.bisect_left(LAG_BUCKETS, lag)] += 1
         self.lag_sum += lag
