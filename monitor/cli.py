@@ -8,12 +8,23 @@ import json
 import logging
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 from monitor import __version__
 from monitor.config import Config, ConfigError, load_config
 
 EXIT_OK, EXIT_DOWN, EXIT_BAD_CONFIG = 0, 1, 2
+EXIT_STUCK = 3  # `serve` left at its shutdown deadline with calls still stuck (a hung database)
+REQUESTS_GRACE = 5  # seconds in-flight HTTP requests get at shutdown before they are cancelled
+SHUTDOWN_DEADLINE = 60.0
+"""Seconds from SIGTERM/SIGINT to exit, whatever still hangs: in-flight runs (5 s), the writer's
+flush (30 s) and the parts' stops fit well inside it."""
+SHUTDOWN_DEADLINE_STORAGE_DOWN = 10.0
+"""The same while the storage watchdog says the database is down or hung: the writer gives up
+after 3 s, and threads stuck in a database call (a stopped server never answers) would otherwise
+hold the exit for ever (asyncio.run and the interpreter both wait for them)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,10 +105,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             access_log=False,
             lifespan="on",
+            timeout_graceful_shutdown=REQUESTS_GRACE,
         )
     )
+    threading.Thread(target=_exit_at_deadline, args=(server, app), name="shutdown-deadline", daemon=True).start()
     server.run()
     return EXIT_OK
+
+
+def _exit_at_deadline(server: object, app: object) -> None:
+    """Once shutdown begins, give it SHUTDOWN_DEADLINE (less with the database down), then leave
+    without waiting for the threads still stuck: logged, exit status EXIT_STUCK."""
+    while not server.should_exit:
+        time.sleep(0.2)
+    service = getattr(app.state, "service", None)
+    health = service.engine.storage_health if service is not None else None
+    deadline = SHUTDOWN_DEADLINE if health is None or health.up else SHUTDOWN_DEADLINE_STORAGE_DOWN
+    time.sleep(deadline)
+    writer = service.engine.writer if service is not None else None
+    logging.getLogger(__name__).error(
+        "shutdown did not finish within %.0fs (storage: %s); exiting with %d rows not written",
+        deadline, (health.reason() if health is not None else None) or "up", writer.pending if writer else 0)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_STUCK)
 
 
 def _safe_url(url: str) -> str:

@@ -22,6 +22,7 @@ from probes.base import CheckBase, ProbeContext, Result, Status
 from probes.clients import ClientPool
 from storage import queries
 from storage.db import upgrade
+from storage.health import StorageHealth
 from storage.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,10 @@ def freeze_heap() -> None:
 _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 STOP_GRACE = 5.0  # seconds in-flight runs get to finish at shutdown
 STARTUP_DB_TIMEOUT = 20.0  # seconds to wait for the database at start before probing without it
+STOP_FLUSH_TIMEOUT = 30.0  # seconds the writer gets at shutdown to write what is pending
+STOP_FLUSH_TIMEOUT_STORAGE_DOWN = 3.0
+"""Seconds it gets when the watchdog says the database is down or hung: waiting longer would
+only delay the exit (what is pending is lost either way, and logged)."""
 
 
 class Engine:
@@ -51,8 +56,10 @@ class Engine:
         self.ctx = ProbeContext(logger=logging.getLogger("probes"), clients=self.clients,
                                 pings=ping_reader(db) if db is not None else None)
         self.writer: Writer | None = None
+        self.storage_health: StorageHealth | None = None
         sinks: list[Sink] = []
         if db is not None:
+            self.storage_health = StorageHealth(db)
             s = config.storage
             self.writer = Writer(
                 db, batch_size=s.batch_size, flush_interval=s.flush_interval, max_buffer=s.max_buffer
@@ -79,6 +86,8 @@ class Engine:
     async def start(self, *, schedule: bool = True) -> None:
         self._filtered_handlers = self.log_filter.install(logging.getLogger(name) for name in _SERVER_LOGGERS)
         self.state.set_checks(self.checks.values())
+        if self.storage_health is not None:
+            self.storage_health.start()
         if self.db is not None:
             try:
                 await asyncio.wait_for(asyncio.to_thread(self._prepare_storage), STARTUP_DB_TIMEOUT)
@@ -104,7 +113,11 @@ class Engine:
         if kube is not None:
             await kube.aclose()
         if self.writer is not None:
-            await asyncio.to_thread(self.writer.stop)
+            healthy = self.storage_health is None or self.storage_health.up
+            timeout = STOP_FLUSH_TIMEOUT if healthy else STOP_FLUSH_TIMEOUT_STORAGE_DOWN
+            await asyncio.to_thread(self.writer.stop, timeout)
+        if self.storage_health is not None:
+            self.storage_health.stop()
         self.log_filter.uninstall(self._filtered_handlers)
         self._filtered_handlers = []
 

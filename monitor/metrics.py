@@ -117,13 +117,15 @@ class EngineCollector:
         engine = self.engine
         sched = engine.scheduler
         lag = HistogramMetricFamily(
-            PREFIX + "scheduler_lag_seconds", "Delay between a run's due time and its start."
+            PREFIX + "scheduler_lag_seconds",
+            "Delay between a run's due time and its start (after a stall: from the first instant it missed)."
         )
         lag.add_metric([], _histogram_buckets(LAG_BUCKETS, sched.lag_buckets), sched.lag_sum)
         yield lag
         yield CounterMetricFamily(
             PREFIX + "scheduler_skipped_runs",
-            "Runs skipped because the previous run of the check was still going or the loop was too late.",
+            "Due instants that did not start a run of their own: merged after a stall of the event loop,"
+            " missed, or skipped because the previous run of the check was still going.",
             value=sched.skipped,
         )
         yield GaugeMetricFamily(
@@ -154,10 +156,12 @@ class EngineCollector:
             yield CounterMetricFamily(
                 PREFIX + "storage_write_failures", "Failed write attempts.", value=writer.failures
             )
+            health = engine.storage_health
+            down = writer.last_error or (health is not None and not health.up)
             yield GaugeMetricFamily(
                 PREFIX + "storage_up",
-                "1 if the last write attempt succeeded.",
-                value=0.0 if writer.last_error else 1.0,
+                "1 if the database answers the watchdog's ping (within 2 s) and the last write attempt succeeded.",
+                value=0.0 if down else 1.0,
             )
 
 

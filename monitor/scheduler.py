@@ -1,6 +1,7 @@
 """The scheduler: one APScheduler job per owned check, each at a fixed phase within its interval
 (spread by a hash of the check id, stable across restarts and replicas), never overlapping
-itself. Knows nothing of probes: it calls `run(check_id)` when a check is due."""
+itself. Knows nothing of probes: it calls `run(check_id)` when a check is due. It keeps its own
+account of due instants, so a stall shows as lag and as skipped runs (APScheduler merges them)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import math
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 LAG_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds (seconds) of the scheduling-lag histogram: due time → run start."""
+DUE_TOLERANCE = 0.001
+"""Seconds: a due instant this close after `now` counts as due (APScheduler's datetimes carry
+microseconds, our floats do not round the same way)."""
 
 
 class Ownership:
@@ -45,16 +49,26 @@ def first_run(check_id: str, interval: float, now: float) -> float:
     return offset + n * interval
 
 
+@dataclass
+class _Job:
+    interval: float  # seconds
+    next_due: float  # unix seconds: the oldest due instant no run has started for yet
+
+
 class Scheduler:
+    """Runs each check at its phase. Lag is measured from the oldest due instant not yet served
+    (a run after a stall serves the first instant it missed), and every other due instant that
+    passed without a run of its own (coalesced after a stall, misfired, skipped because the
+    previous run was still going) counts once in `skipped`."""
+
     def __init__(self, run: Callable[[str], Awaitable[object]], ownership: Ownership | None = None) -> None:
         self._run = run
         self.ownership = ownership or Ownership()
         self._aps = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
-        self._aps.add_listener(self._on_skip, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
-        # APScheduler logs each skipped or missed run at WARNING; we count them instead
+        # APScheduler logs each skipped or missed run at WARNING; we count them instead (in _fire)
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         logging.getLogger("apscheduler.executors.default").setLevel(logging.ERROR)
-        self._jobs: dict[str, tuple[float, float]] = {}  # id → (interval, first run)
+        self._jobs: dict[str, _Job] = {}
         self.lag_buckets = [0] * (len(LAG_BUCKETS) + 1)
         self.lag_sum = 0.0
         self.lag_count = 0
@@ -99,7 +113,7 @@ class Scheduler:
         now = time.time()
         for cid, check in wanted.items():
             known = self._jobs.get(cid)
-            if known is not None and known[0] == check.interval:
+            if known is not None and known.interval == check.interval:
                 continue
             start = first_run(cid, check.interval, now)
             trigger = IntervalTrigger(seconds=check.interval, start_date=datetime.fromtimestamp(start, UTC))
@@ -111,18 +125,12 @@ class Scheduler:
                 replace_existing=True,
                 misfire_grace_time=max(1, int(check.interval)),
             )
-            self._jobs[cid] = (check.interval, start)
+            self._jobs[cid] = _Job(check.interval, start)
 
     async def _fire(self, check_id: str) -> None:
         job = self._jobs.get(check_id)
         if job is not None:
-            interval, start = job
-            lag = (time.time() - start) % interval
-            self.lag_buckets[bisect.bisect_left(LAG_BUCKETS, lag)] += 1
-            self.lag_sum += lag
-            self.lag_count += 1
-            if self.on_lag is not None:
-                self.on_lag(lag)
+            self._account(job, time.time())
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
@@ -135,5 +143,19 @@ class Scheduler:
         finally:
             self._running.discard(task)
 
-    def _on_skip(self, event: JobExecutionEvent) -> None:
-        self.skipped += 1
+    def _account(self, job: _Job, now: float) -> None:
+        """This run serves the oldest unserved due instant: lag from there; the other due
+        instants up to `now` had no run of their own: skipped."""
+        due = now + DUE_TOLERANCE - job.next_due
+        if due < 0:  # early (the clock stepped back): this run serves the next instant, on time
+            lag, passed = 0.0, 1
+        else:
+            lag = max(0.0, now - job.next_due)
+            passed = math.floor(due / job.interval) + 1  # due instants in [next_due, now]
+        job.next_due += passed * job.interval
+        self.skipped += max(0, passed - 1)
+        self.lag_buckets[bisect.bisect_left(LAG_BUCKETS, lag)] += 1
+        self.lag_sum += lag
+        self.lag_count += 1
+        if self.on_lag is not None:
+            self.on_lag(lag)

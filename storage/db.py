@@ -15,16 +15,32 @@ from sqlalchemy.sql import Insert
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT = 5.0
+"""Seconds a statement waits for another process's SQLite write lock before 'database is locked':
+long enough for a rollup or retention batch to commit, short enough for an API call to answer
+503 with the reason instead of hanging (the writer retries on its own)."""
+POOL_TIMEOUT = 5.0
+"""Seconds to wait for a free pooled connection. With the database hung every pooled connection
+can be stuck in a call; later callers fail after this (503 on the API) instead of queueing."""
+CONNECT_TIMEOUT = 5  # seconds (whole: libpq's unit) to open a connection to PostgreSQL or MySQL
+MYSQL_READ_TIMEOUT = 120
+"""Seconds PyMySQL waits for a reply before giving up on the connection: well above our longest
+statement (retention and compaction work in batches), so it only ends calls to a hung server.
+psycopg has no such client-side timeout: a hung PostgreSQL is left to storage.health."""
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """An Engine for `url`; SQLite gets WAL, a busy timeout and NORMAL sync (safe with WAL)."""
+    """An Engine for `url`; SQLite gets WAL, a busy timeout and NORMAL sync (safe with WAL). Every
+    connection attempt, lock wait and pool checkout is bounded (the constants above); a server that
+    hangs mid-call is caught by storage.health's watchdog, not here."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+            kwargs.setdefault("pool_timeout", POOL_TIMEOUT)  # a file gets a QueuePool (memory: one connection)
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT})
+        engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -37,8 +53,12 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_recycle", 1800)
-    if parsed.get_backend_name() == "mysql" or parsed.get_backend_name() == "postgresql":
-        kwargs.setdefault("connect_args", {"connect_timeout": 10})
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT})
+    elif parsed.get_backend_name() == "mysql":
+        kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": MYSQL_READ_TIMEOUT,
+                                           "write_timeout": MYSQL_READ_TIMEOUT})
     return create_engine(url, **kwargs)
 
 

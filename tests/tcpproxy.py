@@ -1,5 +1,6 @@
-"""A loopback TCP proxy whose listening side can be closed and reopened: a database or target
-that goes away and comes back, for outage tests."""
+"""A loopback TCP proxy whose listening side can be closed and reopened (a database or target that
+goes away and comes back) or frozen: connections stay open and new ones are accepted, but no byte
+moves either way until thawed, as with a server stopped by SIGSTOP whose kernel still does TCP."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     def start(self) -> None:
         self._listen()
@@ -39,15 +42,16 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # an idle or frozen connection stays open, as a real one does
             with self._lock:
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                self._flowing.wait()  # frozen: hold what arrived (the kernel has ACKed it)
                 dst.sendall(data)
         except OSError:
             pass
@@ -70,8 +74,16 @@ class TcpProxy:
                 s.close()
             self._conns.clear()
 
+    def freeze(self) -> None:
+        """Stop forwarding, keep every connection open: the peer hangs."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     def resume_listening(self) -> None:
         self._listen()
 
     def close(self) -> None:
+        self.thaw()  # lets the pipe threads see the closed sockets and end
         self.stop_listening()

@@ -17,6 +17,7 @@ from monitor import __version__
 from monitor.api import alerts, checks, components, health, history, pings
 from monitor.api.docs import install_docs
 from monitor.api.guards import RequestGuard, SafeJSONResponse, validation_error
+from monitor.api.storage_guard import install_storage_guard
 from monitor.config import Config
 from monitor.service import Service
 
@@ -52,7 +53,9 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
     install_ui(app)
     install_docs(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # the UI polls JSON; plotly.js is 4.8 MB
-    _install_guards(app)
+    # --- storage failures (issue 9): 503 with the reason for a down, hung or locked database ---
+    install_storage_guard(app)
+    _install_guards(app)  # added last: outermost
     return app
 
 

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from monitor.engine import Engine
 from monitor.service import Service
+
+STORAGE_RETRY_AFTER = 5  # seconds a client is asked to wait after a 503 for storage (Retry-After)
+
+
+class StorageUnavailable(HTTPException):
+    """503 for a database that is down, hung or locked: the body names the problem."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(status.HTTP_503_SERVICE_UNAVAILABLE, f"storage: {reason}",
+                         headers={"Retry-After": str(STORAGE_RETRY_AFTER)})
 
 
 def get_service(request: Request) -> Service:
@@ -22,8 +34,22 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.service.db) as session:
+    """A session, unless the storage watchdog says the database is down or hung: then 503 with
+    its reason at once, rather than one more thread waiting on the database."""
+    service = request.app.state.service
+    health = service.engine.storage_health
+    reason = health.reason() if health is not None else None
+    if reason is not None:
+        raise StorageUnavailable(reason)
+    session = Session(service.db)
+    try:
         yield session
+    finally:
+        try:
+            session.close()  # rolls back on the connection: one the database cut fails here too
+        except (sa_exc.OperationalError, sa_exc.InterfaceError):
+            with contextlib.suppress(Exception):
+                session.invalidate()  # the route's own error (a 503) has been answered already
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
