@@ -527,11 +527,13 @@ def _yaml_error(exc: yaml.YAMLError, text: str) -> str:
     if isinstance(exc, yaml.reader.ReaderError):  # a character YAML forbids (NUL, other controls)
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        return f"line {line}, column {column}: invalid YAML: character {exc.character!r} is not allowed"
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        return f"line {line}, column {column}: invalid YAML: the character {char!r} is not allowed"
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else "(top level): "
     problem = getattr(exc, "problem", None) or str(exc)
-    return f"{where}invalid YAML: {problem}"
+    context = getattr(exc, "context", None)
+    return f"{where}invalid YAML: {context + ', ' if context else ''}{problem}"
 
 
 def _yaml_kind(value: Any) -> str:
