@@ -33,6 +33,7 @@ def freeze_heap() -> None:
     gc.collect()
     gc.freeze()
 
+
 def check_catalog(checks: list[CheckBase], secrets: dict[str, str]) -> list[dict]:
     """The catalogue rows of `checks` (settings redacted). Pure: safe on any thread."""
     return [

@@ -272,13 +272,17 @@ def test_broken_config_through_the_cli_in_bounded_time_and_memory(case: Case, ch
     assert run.rss < MAX_RSS, f"peak RSS {run.rss / 2**20:.0f} MiB"
 
 
-def test_a_valid_10000_check_config_validates_in_bounded_time_and_memory(tmp_path):
+def test_a_valid_10000_check_config_validates_in_bounded_time_and_memory(tmp_path, children):
+    """~1.2 s of CPU beyond start-up (today's code: ~5.5 s, most of it in the pure-Python YAML
+    scanner) and ~150 MiB."""
     path = tmp_path / "big.yaml"
     path.write_text(many_checks(10_000))
     run = run_validate(path, dict(os.environ))
+    baseline = min(children["baseline_1"][1].cpu, children["baseline_2"][1].cpu)
     assert run.code == 0, run.out[-2000:]
     assert f"{path}: OK (10000 checks in 100 components)" in run.out
-    assert run.wall < 20.0 and run.cpu < 10.0, (run.wall, run.cpu)
+    assert run.wall < MAX_WALL
+    assert run.cpu - baseline < 3.0, f"{run.cpu - baseline:.2f}s CPU beyond the baseline {baseline:.2f}s"
     assert run.rss < MAX_RSS, f"peak RSS {run.rss / 2**20:.0f} MiB"
 
 
