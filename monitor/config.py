@@ -3,23 +3,35 @@ config contract and its error messages (file, place, what is wrong); knows nothi
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Union
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from monitor.alerts.config import AlertsConfig
 from monitor.alerts.receivers import RECEIVERS
+from monitor.config_yaml import MAX_CONFIG_BYTES, YamlLimitError, read_yaml
 from monitor.discovery import cluster_checks
 from monitor.history_config import ComponentConfig, MaintenanceList, RetentionConfig
 from monitor.redact import Redactor, data_secrets
 from probes import PROBES
-from probes.base import CheckBase, Duration
+from probes.base import CheckBase, Duration, format_duration
 from probes.k8s_resource import ConditionStatus
 from probes.k8s_workload import WorkloadKind
 from probes.kube import SERVICE_ACCOUNT_DIR
@@ -56,8 +68,51 @@ class ServerConfig(_Model):
     """Where people reach the UI (used in alert links); defaults to http://host:port."""
 
 
+STORAGE_DRIVERS = {
+    "sqlite": ("sqlite", None),
+    "postgresql": ("postgresql+psycopg", "postgres"),
+    "mysql": ("mysql+pymysql", "mysql"),
+    "mariadb": ("mariadb+pymysql", "mysql"),
+}
+"""Databases the schema is migrated and tested on (storage/): backend → (the URL scheme we test,
+the package extra that installs its driver)."""
+
+
+def storage_url(value: str) -> str:
+    """Refuse a storage URL `serve` could not use, before it starts: unparsable, a database the
+    schema is not made for, or a driver that is not installed (naming the extra that installs it).
+    The URL is never echoed: it may hold a password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise ValueError("not a database URL (expected e.g. sqlite:///path/to/file.db or "
+                         "postgresql+psycopg://user@host/db)") from None
+    backend = url.get_backend_name()
+    if backend not in STORAGE_DRIVERS:
+        raise ValueError(f"{backend!r} is not a supported database: use one of "
+                         + ", ".join(f"{scheme}://" for scheme, _ in STORAGE_DRIVERS.values()))
+    scheme, extra = STORAGE_DRIVERS[backend]
+    install = f" (pip install 'platform-monitor[{extra}]')" if extra else ""
+    try:
+        dialect = url.get_dialect()
+    except NoSuchModuleError:
+        raise ValueError(f"{url.drivername!r}: no such driver for {backend}: use {scheme}://{install}") from None
+    if getattr(dialect, "is_async", False):
+        raise ValueError(f"{url.drivername!r} is an asyncio driver; storage needs a blocking one: "
+                         f"use {scheme}://{install}")
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ValueError(f"the driver for {url.drivername}:// is not installed ({exc.name or exc}): "
+                         f"use {scheme}://{install}") from None
+    return value
+
+
 class StorageConfig(_Model):
-    url: str = DEFAULT_STORAGE_URL
+    url: Annotated[str, AfterValidator(storage_url)] = DEFAULT_STORAGE_URL
     batch_size: int = Field(default=1000, ge=1, le=100_000)
     flush_interval: Duration = 1.0
     max_buffer: int = Field(default=200_000, ge=100)
@@ -304,11 +359,26 @@ class Config(_Model):
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _expand(node: Any, path: str, env: dict[str, str], errors: list[str], secrets: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {k: _expand(v, _join(path, str(k)), env, errors, secrets) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_expand(v, f"{path}[{i}]", env, errors, secrets) for i, v in enumerate(node)]
+def _expand(
+    node: Any, path: str, env: dict[str, str], errors: list[str], secrets: dict[str, str], done: dict[int, Any]
+) -> Any:
+    """Substitute `${VAR}` in every string. A list or mapping reached again through an alias is
+    expanded once (`done`, by identity) and shared, never walked again as a copy: aliases cost
+    nothing here, and an error names the first place the shared value appears."""
+    if isinstance(node, (dict, list)):
+        if id(node) in done:
+            return done[id(node)]
+        if isinstance(node, dict):
+            result: Any = {}
+            done[id(node)] = result
+            for k, v in node.items():
+                result[k] = _expand(v, _join(path, str(k)), env, errors, secrets, done)
+        else:
+            result = []
+            done[id(node)] = result
+            for i, v in enumerate(node):
+                result.append(_expand(v, f"{path}[{i}]", env, errors, secrets, done))
+        return result
     if not isinstance(node, str) or "$" not in node:
         return node
 
@@ -404,54 +474,152 @@ def _redacted(errors: list[str], raw: Any, secrets: dict[str, str]) -> list[str]
     return [redactor.text(line) for line in errors]
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last one
-    silently, hiding a typo or a copy-paste slip)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice in one mapping (first on line {seen[key] + 1})",
-                key_node.start_mark,
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+MAX_ERRORS_SHOWN = 50
+"""Error lines printed for one config; a file with thousands of broken checks says how many more
+there are instead of flooding the terminal and the log."""
 
 
 def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None = None) -> Config:
-    """Parse and validate config text; raise ConfigError listing every problem found."""
+    """Parse and validate config text; raise ConfigError listing every problem found.
+
+    Refused with the place: invalid YAML, a key given twice, a document past the limits of
+    monitor.config_yaml (values with aliases counted as copies, aliases, nesting depth), and an
+    empty document (a file with nothing in it is a truncated write or the wrong file far more often
+    than a wish for the defaults: `{}` says that)."""
     env = dict(os.environ) if env is None else env
     try:
-        raw = yaml.load(text, Loader=_StrictLoader) if text.strip() else {}
+        raw = read_yaml(text)
+    except YamlLimitError as exc:
+        raise ConfigError(source, [f"{exc.place}: {exc.problem}"]) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, [f"{where}invalid YAML: {problem}"]) from None
+        raise ConfigError(source, [_yaml_error(exc, text)]) from None
     if raw is None:
-        raw = {}
+        raise ConfigError(source, ["line 1: the file holds no settings (it is empty or only comments); "
+                                   "write `{}` to run with the built-in defaults and no checks"])
     if not isinstance(raw, dict):
-        raise ConfigError(source, ["(top level): a mapping (server:, storage:, checks: ...) is expected"])
+        raise ConfigError(source, [f"(top level): a mapping (server:, storage:, checks: ...) is expected, "
+                                   f"not a {_yaml_kind(raw)}"])
     errors: list[str] = []
     secrets: dict[str, str] = {}
-    raw = _expand(raw, "", env, errors, secrets)
+    raw = _expand(raw, "", env, errors, secrets, {})
     if errors:
-        raise ConfigError(source, _redacted(errors, raw, secrets))
+        raise ConfigError(source, _capped(_redacted(errors, raw, secrets)))
+    own_keys = [set(c) if isinstance(c, dict) else set() for c in _as_list(raw.get("checks"))]
     _apply_defaults(raw)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, _redacted(_validation_errors(exc, raw), raw, secrets)) from None
+        raise ConfigError(source, _capped(_redacted(_validation_errors(exc, raw), raw, secrets))) from None
+    errors = [*_timeout_errors(config, own_keys), *_host_errors(config)]
+    if errors:
+        raise ConfigError(source, _capped(_redacted(errors, raw, secrets)))
     config._secrets.update(secrets)
     _warn_unverified_receivers(config, source)
     return config
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _timeout_errors(config: Config, own_keys: list[set[str]]) -> list[str]:
+    """A timeout longer than its interval: the next run would be due while this one may still be
+    going (the scheduler would skip it, silently halving the rate). Prometheus refuses the same of a
+    scrape. Said once where it is set: in defaults, or on the check or cluster that sets either."""
+    errors = []
+    rule = "(a timeout must not exceed the interval)"
+    d = config.defaults
+    if d.timeout > d.interval:
+        errors.append(f"defaults.timeout: {format_duration(d.timeout)} is longer than defaults.interval "
+                      f"{format_duration(d.interval)} {rule}")
+    for i, check in enumerate(config.checks):
+        keys = own_keys[i] if i < len(own_keys) else set()
+        if check.timeout > check.interval and keys & {"timeout", "interval"}:
+            origin = "" if "timeout" in keys else " (from defaults.timeout)"
+            errors.append(f"checks[{i}] ({check.id}).timeout: {format_duration(check.timeout)}{origin} is longer "
+                          f"than its interval {format_duration(check.interval)} {rule}")
+    for i, cluster in enumerate(config.clusters):
+        if cluster.timeout > cluster.interval and (cluster.timeout, cluster.interval) != (d.timeout, d.interval):
+            errors.append(f"clusters[{i}] ({cluster.name}).timeout: {format_duration(cluster.timeout)} is longer "
+                          f"than its interval {format_duration(cluster.interval)} {rule}")
+    return errors
+
+
+_HOST_FIELDS = ("host", "server_name")  # check fields that hold a bare host name or address
+_URL_FIELDS = ("url", "dsn")  # check fields that hold a URL, whose host is checked the same way
+_HOST_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")  # letters (IDN too), digits, `-`, `_`
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` is not a host name or IP address a probe could connect to, or None if it is."""
+    if not host:
+        return "it is empty"
+    try:
+        ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+        return None
+    except ValueError:
+        pass
+    bad = next((c for c in host if c.isspace() or c in "/\\@?#:[]<>'\"`{}|^%,;"), None)
+    if bad is not None:
+        return f"it contains {'a space' if bad == ' ' else repr(bad)} at position {host.index(bad)}"
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > 253:
+        return "it is longer than 253 characters"
+    for label in name.split("."):
+        if not _HOST_LABEL.match(label):
+            return f"{label!r} is not a valid label (1-63 letters, digits, '-' or '_', not starting or ending with '-')"
+    return None
+
+
+def _host_errors(config: Config) -> list[str]:
+    errors = []
+    for i, check in enumerate(config.checks):
+        for field in (*_HOST_FIELDS, *_URL_FIELDS):
+            value = getattr(check, field, None)
+            if not isinstance(value, str):
+                continue
+            if field in _URL_FIELDS:
+                if "://" not in value:
+                    continue
+                try:
+                    host = urlsplit(value).hostname
+                except ValueError:
+                    continue  # the field's own validator says what is wrong
+                if host is None:
+                    continue
+                problem = host_problem(host)
+                shown = f"the URL's host {host!r}"
+            else:
+                problem = host_problem(value)
+                shown = repr(value)
+            if problem:
+                errors.append(f"checks[{i}] ({check.id}).{field}: {shown} is not a valid host name: {problem}")
+    return errors
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML forbids (NUL, other controls)
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        return f"line {line}, column {column}: invalid YAML: the character {char!r} is not allowed"
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else "(top level): "
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return f"{where}invalid YAML: {context + ', ' if context else ''}{problem}"
+
+
+def _yaml_kind(value: Any) -> str:
+    return {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _capped(errors: list[str]) -> list[str]:
+    if len(errors) <= MAX_ERRORS_SHOWN:
+        return errors
+    return [*errors[:MAX_ERRORS_SHOWN], f"... and {len(errors) - MAX_ERRORS_SHOWN:,} more errors"]
 
 
 def _warn_unverified_receivers(config: Config, source: str) -> None:
@@ -464,15 +632,33 @@ def _warn_unverified_receivers(config: Config, source: str) -> None:
 
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
-    """Read and validate a config file; raise ConfigError naming the file on any problem."""
+    """Read and validate a config file; raise ConfigError naming the file on any problem. Blocking
+    and CPU-bound (up to seconds for a large file): a running service calls it in a thread."""
     path = Path(path)
+    return parse_config(read_config_text(path), str(path), env)
+
+
+def read_config_text(path: Path) -> str:
+    """The file's text, refused (ConfigError) past MAX_CONFIG_BYTES or when it is not UTF-8. Reads
+    at most one byte past the limit, whatever the file claims to be (a device, a growing file)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(str(path), [
+            f"(whole file): larger than the limit of {MAX_CONFIG_BYTES // (1024 * 1024)} MiB for a config "
+            "(a 10,000-check config is ~1.2 MB): is this the right file?"
+        ])
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), [f"not UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
-    return parse_config(text, str(path), env)
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(str(path), [
+            f"line {line}, column {column} (byte {exc.start}): not UTF-8 text: {exc.reason}"
+        ]) from None
 
 
 check_adapter: TypeAdapter[Any] = TypeAdapter(AnyCheck)

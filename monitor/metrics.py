@@ -140,6 +140,11 @@ class EngineCollector:
         for outcome, count in engine.reloads.items():
             reloads.add_metric([outcome], count)
         yield reloads
+        yield GaugeMetricFamily(
+            PREFIX + "config_last_reload_successful",
+            "1 if the last config reload was applied (or none was tried), 0 if it was refused.",
+            value=1.0 if engine.last_reload_successful else 0.0,
+        )
         writer = engine.writer
         if writer is not None:
             yield GaugeMetricFamily(

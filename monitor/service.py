@@ -1,5 +1,6 @@
 """The service: the engine plus its storage engine and config reloading (file change or SIGHUP).
-An invalid new config is refused with a logged error and the running one stays."""
+A reload reads and validates in a thread, never on the event loop; any failure of it is a refused
+reload (logged with its reason, counted) and the running config stays."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ class Service:
         self.heartbeats = Heartbeats(self.engine, self.db)
         self.metrics_registry.register(PingCollector(self.heartbeats))
         self._watch: asyncio.Task[None] | None = None
+        self._reloading = asyncio.Lock()  # one reload at a time (the watcher and SIGHUP may race)
+        self._sighup_tasks: set[asyncio.Task[bool]] = set()
         self.parts: list[Part] = [ClusterDiscovery(self.engine)]
         self.maintenance = MaintenanceSilencer(self.db)
         self.alerting = Alerting(self.engine, self.db)
@@ -73,6 +76,8 @@ class Service:
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
 
     async def stop(self) -> None:
+        for task in list(self._sighup_tasks):
+            task.cancel()
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -88,38 +93,69 @@ class Service:
         await self.engine.stop()
         self.db.dispose()
 
-    def reload(self) -> bool:
-        """Load the config file again and apply it; on any error keep the running config."""
+    async def reload(self) -> bool:
+        """Load the config file again and apply it; on any failure keep the running config.
+
+        Reading, `${VAR}` expansion and validation run in a thread (a large or hostile file costs
+        seconds of CPU); only applying the validated config runs on the loop. Any exception,
+        MemoryError and RecursionError included, is a refused reload: logged with the reason,
+        counted in `reloads["failure"]`, and later edits are still picked up."""
         if self.config_path is None:
             return False
-        try:
-            new = load_config(self.config_path)
-        except ConfigError as exc:
-            self.engine.reloads["failure"] += 1
-            log.error("config reload refused, the running config stays:\n%s", exc.render())
-            return False
-        for warning in self.engine.apply_config(new):
+        async with self._reloading:
+            try:
+                new = await asyncio.to_thread(load_config, self.config_path)
+            except ConfigError as exc:
+                return self._refused(exc.render())
+            except Exception as exc:  # a limit we missed or a bug: still only a refused reload
+                log.debug("config reload failed", exc_info=True)
+                return self._refused(f"{self.config_path}: {type(exc).__name__}: {exc}".splitlines()[0])
+            try:
+                warnings = self.engine.apply_config(new)
+            except Exception as exc:
+                log.exception("config reload: applying the new config failed")
+                return self._refused(f"{self.config_path}: applying it failed: {type(exc).__name__}: {exc}")
+        for warning in warnings:
             log.warning("config reload: %s", warning)
         return True
 
+    def _refused(self, reason: str) -> bool:
+        self.engine.reloads["failure"] += 1
+        self.engine.last_reload_successful = False
+        log.error("config reload refused, the running config stays:\n%s", reason)
+        return False
+
     def _on_sighup(self) -> None:
         log.info("SIGHUP: reloading %s", self.config_path)
-        self._fingerprint = self._read_fingerprint()
-        self.reload()
+        task = asyncio.get_running_loop().create_task(self._reload_on_signal(), name="config-reload")
+        self._sighup_tasks.add(task)  # a task nobody holds may be collected before it ends
+        task.add_done_callback(self._sighup_tasks.discard)
+
+    async def _reload_on_signal(self) -> bool:
+        # the watcher must not reload the same content again
+        self._fingerprint = await asyncio.to_thread(self._read_fingerprint)
+        return await self.reload()
 
     def _read_fingerprint(self) -> str | None:
+        """The file's SHA-256, read in chunks (a huge file costs no memory here). Blocking."""
         if self.config_path is None:
             return None
         try:
-            return hashlib.sha256(self.config_path.read_bytes()).hexdigest()
+            with self.config_path.open("rb") as file:
+                return hashlib.file_digest(file, "sha256").hexdigest()
         except OSError:
             return None
 
     async def _watch_file(self) -> None:
+        """Poll the file's hash; a change is reloaded once (a refused file is not retried until it
+        changes again). Nothing but cancellation ends this loop."""
         while True:
             await asyncio.sleep(RELOAD_POLL_INTERVAL)
-            fingerprint = await asyncio.to_thread(self._read_fingerprint)
-            if fingerprint is not None and fingerprint != self._fingerprint:
-                self._fingerprint = fingerprint
-                log.info("config file changed: reloading %s", self.config_path)
-                self.reload()
+            try:
+                fingerprint = await asyncio.to_thread(self._read_fingerprint)
+                if fingerprint is not None and fingerprint != self._fingerprint:
+                    self._fingerprint = fingerprint
+                    log.info("config file changed: reloading %s", self.config_path)
+                    await self.reload()
+            except Exception:
+                log.exception("config watcher: unexpected error; watching on")

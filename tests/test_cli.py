@@ -61,7 +61,7 @@ def test_serve_reloads_on_sighup_and_flushes_on_sigterm(target, tmp_path):
     body = f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{db}", flush_interval: 1h}}
-defaults: {{interval: 100ms, timeout: 2s}}
+defaults: {{interval: 100ms, timeout: 100ms}}
 checks:
   - {{name: web, component: paas, kind: http, url: "{target.url}/"}}
 """

@@ -120,3 +120,42 @@ def test_validate_command(tmp_path, capsys, monkeypatch):
 def test_a_key_given_twice_is_an_error():
     errs = errors_of("checks:\n  - name: a\n    component: c\n    name: b\n    kind: tcp\n")
     assert errs == ["line 4, column 5: invalid YAML: key 'name' appears twice in one mapping (first on line 2)"]
+
+
+def test_aliased_settings_are_expanded_once_and_reach_every_place_that_uses_them():
+    """An anchor used by many checks: `${VAR}` reaches each of them, and the file is read as
+    `yaml.safe_load` would read it (merge keys included: the mapping's own keys win, then the
+    earlier merge source, as the YAML merge spec says)."""
+    config = parse_config("""
+checks:
+  - {<<: [&base {component: paas, kind: http, interval: 15s, timeout: 5s}, {interval: 1m}],
+     name: a, url: "https://a.example.com/", headers: &auth {Authorization: "Bearer ${PAAS_TOKEN}"}}
+  - {<<: *base, name: b, url: "https://b.example.com/", headers: *auth, interval: 20s}
+""", env={"PAAS_TOKEN": "tok-123456"})
+    a, b = config.checks
+    assert a.headers == b.headers == {"Authorization": "Bearer tok-123456"}
+    assert (a.component, a.kind, a.interval, a.timeout) == ("paas", "http", 15.0, 5.0)
+    assert (b.interval, b.timeout) == (20.0, 5.0)
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("", "line 1: the file holds no settings (it is empty or only comments); "
+         "write `{}` to run with the built-in defaults and no checks"),
+    ("{}\n---\n{}\n", "line 2, column 1: invalid YAML: expected a single document in the stream, "
+                      "but found another document (a `---` line starts a second one)"),
+    ("a: &a [*a]\n", "line 1, column 8: alias *a is inside the value it names: a structure that contains itself "
+                     "has no end"),
+    ("[" * 65 + "]" * 65, "line 1, column 65: lists and mappings nest deeper than 64 levels"),
+    ("defaults: {interval: 1s, timeout: 2s}\n",
+     "defaults.timeout: 2s is longer than defaults.interval 1s (a timeout must not exceed the interval)"),
+])
+def test_refused_documents_name_their_place(text, error):
+    assert errors_of(text) == [error]
+
+
+def test_limits_leave_room_for_a_large_real_config():
+    from monitor.config_yaml import MAX_ALIASES, MAX_CONFIG_BYTES, MAX_DEPTH, MAX_VALUES
+
+    # a 10,000-check config: ~1.2 MB, ~150,000 values, one alias a check at most, ~8 levels
+    assert MAX_CONFIG_BYTES >= 4 * 1_200_000 and MAX_VALUES >= 3 * 150_000
+    assert MAX_ALIASES >= 10 * 10_000 and MAX_DEPTH >= 8 * 8

@@ -22,7 +22,7 @@ def test_prometheus_scrapes_our_metrics(prometheus_factory, target, tmp_path):
     config = parse_config(f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{tmp_path / 'pm.db'}"}}
-defaults: {{interval: 500ms, timeout: 2s}}
+defaults: {{interval: 500ms, timeout: 500ms}}
 checks:
   - {{name: web, component: paas, kind: http, url: "{target.url}/"}}
   - {{name: closed, component: paas, kind: tcp, host: 127.0.0.1, port: {free_port()}, failure_threshold: 1}}

@@ -28,7 +28,7 @@ def config_text(target: HttpTarget, db: str, *, port: int, extra: str = "", inte
     return f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{db}", flush_interval: 100ms}}
-defaults: {{interval: {interval}, timeout: 2s, failure_threshold: 2}}
+defaults: {{interval: {interval}, timeout: {interval}, failure_threshold: 2}}
 checks:
   - name: health
     component: paas
@@ -168,7 +168,7 @@ def test_a_hanging_target_never_delays_other_checks(target, tmp_path, env):
     kind: http
     url: http://127.0.0.1:{silent.getsockname()[1]}/
     timeout: 1s
-    interval: 300ms
+    interval: 1s
 """
         for i in range(20)
     )

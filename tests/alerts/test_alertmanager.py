@@ -28,7 +28,7 @@ def test_alert_reaches_alertmanager_with_our_labels_and_resolving_ends_it(alertm
     config = parse_config(f"""
 server: {{host: 127.0.0.1, port: {port}, public_url: "https://monitor.example.com"}}
 storage: {{url: "sqlite:///{tmp_path / 'pm.db'}", flush_interval: 100ms}}
-defaults: {{interval: 100ms, timeout: 1s}}
+defaults: {{interval: 100ms, timeout: 100ms}}
 checks:
   - {{name: web, component: paas, kind: http, url: "{target.url}/", labels: {{team: platform}}, severity: warning}}
 alerts:

@@ -40,7 +40,7 @@ def test_kill_9_with_pending_notifications(targets, tmp_path):
     config.write_text(f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{tmp_path / 'pm.db'}", flush_interval: 100ms}}
-defaults: {{interval: 100ms, timeout: 1s, failure_threshold: 2}}
+defaults: {{interval: 100ms, timeout: 100ms, failure_threshold: 2}}
 checks:
   - {{name: a, component: paas, kind: http, url: "{a.url}/"}}
   - {{name: b, component: paas, kind: http, url: "{b.url}/"}}

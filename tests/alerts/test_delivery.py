@@ -45,7 +45,7 @@ def start_service(tmp_path, target_url: str, hook: WebhookReceiver, *, threshold
     text = f"""
 server: {{host: 127.0.0.1, port: {port}, api_token: "${{PM_API_TOKEN}}"}}
 storage: {{url: "sqlite:///{tmp_path / 'pm.db'}", flush_interval: 100ms}}
-defaults: {{interval: 100ms, timeout: 1s, failure_threshold: {threshold}}}
+defaults: {{interval: 100ms, timeout: 100ms, failure_threshold: {threshold}}}
 checks:
   - {{name: web, component: paas, kind: http, url: "{target_url}/healthz", labels: {{team: platform}}}}
 alerts:
@@ -192,7 +192,7 @@ def test_a_down_parent_covers_its_dependents_and_says_how_many(receiver, env, tm
     text = f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{tmp_path / 'pm.db'}", flush_interval: 100ms}}
-defaults: {{interval: 100ms, timeout: 1s, failure_threshold: 2}}
+defaults: {{interval: 100ms, timeout: 100ms, failure_threshold: 2}}
 checks:
   - {{name: apiserver, component: cluster-a, kind: http, url: "{api.url}/readyz"}}
   - {{name: node-1, component: cluster-a/nodes, kind: http, url: "{node.url}/1", depends_on: [cluster-a/apiserver]}}

@@ -208,7 +208,7 @@ def test_the_service_delivers_over_tls_and_a_reload_switches_the_tls_setting(pki
         path.write_text(f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{tmp_path / 'pm.db'}", flush_interval: 100ms}}
-defaults: {{interval: 100ms, timeout: 1s, failure_threshold: 1}}
+defaults: {{interval: 100ms, timeout: 100ms, failure_threshold: 1}}
 checks:
   - {{name: web, component: paas, kind: http, url: "{target.url}/healthz"}}
 alerts:

@@ -37,7 +37,7 @@ maintenance:
     return f"""
 server: {{host: 127.0.0.1, port: {port}, api_token: {TOKEN}}}
 storage: {{url: "sqlite:///{db}", flush_interval: 100ms}}
-defaults: {{interval: 200ms, timeout: 2s}}
+defaults: {{interval: 200ms, timeout: 200ms}}
 components:
   web: {{slo: 99.5, title: "Web front", group: apps}}
   "*": {{slo: 99.0}}

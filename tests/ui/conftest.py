@@ -40,7 +40,7 @@ def ui_config(targets: dict[str, HttpTarget], db: str, port: int, *, extra: str 
     return f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{db}", flush_interval: 100ms}}
-defaults: {{interval: 500ms, timeout: 2s, failure_threshold: 1}}
+defaults: {{interval: 500ms, timeout: 500ms, failure_threshold: 1}}
 ui: {{title: "Example Platform status"}}
 checks:
   - {{name: api, component: paas, kind: http, url: "{targets['ok'].url}/api"}}
