@@ -204,17 +204,20 @@ def apply_tweaks(tweaks: list[str]) -> None:
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     from monitor.config import parse_config
     from monitor.engine import Engine
+    from monitor.process import configure_process, freeze_heap
     from storage.db import create_db_engine
 
     t0, cpu0 = time.perf_counter(), cpu_seconds()
     config = parse_config(build_config_text(args), "<bench>", env={})
     db = create_db_engine(args.db_url)
+    configure_process()  # as `platform-monitor serve` does
     engine = Engine(config, db=db)
     apply_tweaks(args.tweak)
     lean = "lean-scheduler" in args.tweak
     await engine.start(schedule=not lean)
     if lean:
         LeanScheduler(engine).start()
+    freeze_heap()  # the service's settle hook does this after start
     if "gc-freeze" in args.tweak:
         gc.collect()
         gc.freeze()

@@ -34,7 +34,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from bench.history_seed import Plan, load, make_plan
-from monitor.engine import freeze_heap
+from monitor.process import freeze_heap
 from storage import compaction, history, rollups
 from storage.db import create_db_engine, upgrade
 
@@ -89,7 +89,7 @@ def _dump(value: Any) -> str:
 
 def time_queries(engine: Engine, plan: Plan, repeat: int) -> dict[str, dict[str, float]]:
     # the service moves its long-lived objects out of the cyclic GC's reach once started
-    # (monitor.engine.freeze_heap): measure the queries under the same condition
+    # (monitor.process.freeze_heap): measure the queries under the same condition
     freeze_heap()
     out = {}
     for name, (call, _target) in queries(plan).items():

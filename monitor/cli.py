@@ -85,7 +85,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from monitor.api import create_app
+    from monitor.process import configure_process, freeze_heap
 
+    configure_process()
     config, path = _load(args.config, args.host, args.port)
     logging.getLogger(__name__).info(
         "platform-monitor %s: %d checks, storage %s, config %s",
@@ -94,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _safe_url(config.storage.url),
         path or "built-in default",
     )
-    app = create_app(config, config_path=path)
+    app = create_app(config, config_path=path, settle=freeze_heap)
     loop = "uvloop" if _has_uvloop() else "asyncio"
     server = uvicorn.Server(
         uvicorn.Config(

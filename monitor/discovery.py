@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,12 +30,12 @@ from probes import (
     k8s_workload,
 )
 from probes.base import CheckBase
-from probes.kube import ApiError, ClusterClient, KubeClients, KubeTarget, kube_clients
+from probes.kube import ApiError, ClusterClient, KubeClients, KubeTarget
 from probes.kube_objects import ALL_NAMESPACES, list_objects, list_path, resolve_resource
 
 if TYPE_CHECKING:
     from monitor.config import ClusterConfig
-    from monitor.engine import Engine
+    from monitor.ports import ConfigSource
 
 __all__ = [
     "ClusterDiscovery",
@@ -283,12 +283,15 @@ async def resource_checks(cluster: ClusterConfig, client: ClusterClient) -> list
 
 class ClusterDiscovery:
     """Service part: every cluster interval, lists the cluster's Nodes and reads its readiness
-    sub-checks, and hands the engine the checks they make (`cluster:<name>:nodes`,
+    sub-checks, and publishes the checks they make (`cluster:<name>:nodes`,
     `cluster:<name>:readyz`). Checks of nodes that went are retired by the engine with their
     history kept. While the apiserver does not answer, the last known set stays."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, *, config: ConfigSource, kube: Callable[[], KubeClients],
+                 publish: Callable[[str, list[CheckBase]], None]) -> None:
+        self._current = config
+        self._kube_clients = kube
+        self._publish = publish
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[str, ClusterConfig] = {}
         self._next: dict[str, float] = {}
@@ -308,7 +311,7 @@ class ClusterDiscovery:
 
     @property
     def _kube(self) -> KubeClients:
-        return kube_clients(self.engine.ctx)
+        return self._kube_clients()
 
     async def _loop(self) -> None:
         while True:
@@ -319,7 +322,7 @@ class ClusterDiscovery:
             await asyncio.sleep(TICK)
 
     def _tick(self) -> None:
-        clusters = {c.name: c for c in self.engine.config.clusters}
+        clusters = {c.name: c for c in self._current().clusters}
         for name in [n for n in self._seen if n not in clusters]:
             del self._seen[name]
             self._next.pop(name, None)
@@ -337,7 +340,7 @@ class ClusterDiscovery:
 
     async def _refresh(self, cluster: ClusterConfig) -> None:
         client = self._kube.get(target(cluster))
-        registries = registry_hosts(list(self.engine.config.checks))
+        registries = registry_hosts(list(self._current().checks))
         await asyncio.gather(
             self._control_plane(cluster, client),
             self._objects(cluster, "jobs", cluster.cronjobs and cronjob_checks(cluster, client, self._known(
@@ -385,4 +388,4 @@ class ClusterDiscovery:
         else:
             self._published.pop(source, None)
         log.info("%s: %d checks", source, len(checks))
-        self.engine.set_discovered(source, checks)
+        self._publish(source, checks)

@@ -4,7 +4,6 @@ alerts), and applies a new config in place. Owns the lifecycle of those parts, n
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.heartbeats import ping_reader
+from monitor.ports import EngineStats, WriterStats
 from monitor.redact import RedactingFilter, redact_settings
 from monitor.runner import Runner, Sink
 from monitor.scheduler import Scheduler
@@ -26,14 +26,6 @@ from storage.health import StorageHealth
 from storage.writer import Writer
 
 log = logging.getLogger(__name__)
-
-
-def freeze_heap() -> None:
-    """Move the long-lived objects (config, checks, state, scheduler jobs) out of the cyclic
-    GC's reach: with 10,000 checks a full collection otherwise walks them all for ~200 ms,
-    several times a minute, and shows up as scheduling lag."""
-    gc.collect()
-    gc.freeze()
 
 
 # uvicorn's loggers do not propagate to the root: their handlers get the log filter too
@@ -91,9 +83,6 @@ class Engine:
         self.checks: dict[str, CheckBase] = self._all_checks()
         self.storage_ready = False
         self.started_at: float | None = None
-        self.reloads = {"success": 0, "failure": 0}
-        self.last_reload: float | None = None
-        self.last_reload_successful = True  # False from a refused reload until one is applied
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, schedule: bool = True) -> None:
@@ -115,16 +104,12 @@ class Engine:
             self.scheduler.sync(self.checks.values())
             self.scheduler.start()
         self.started_at = time.time()
-        freeze_heap()
         log.info("engine started: %d checks in %d components", len(self.checks), len(self.state.components))
 
     async def stop(self) -> None:
         """Stop scheduling, let in-flight runs end, flush pending writes."""
         await self.scheduler.stop(STOP_GRACE)
-        await self.clients.aclose()
-        kube = self.ctx.cache.get("kube")  # probes.kube.KubeClients, when a cluster was probed
-        if kube is not None:
-            await kube.aclose()
+        await self.ctx.aclose()
         if self.writer is not None:
             healthy = self.storage_health is None or self.storage_health.up
             timeout = STOP_FLUSH_TIMEOUT if healthy else STOP_FLUSH_TIMEOUT_STORAGE_DOWN
@@ -223,12 +208,18 @@ class Engine:
         self.runner.set_secret_values(new.secret_values)
         self.log_secrets = self._log_secrets()
         retired = self._apply_checks()
-        self.reloads["success"] += 1
-        self.last_reload_successful = True
-        self.last_reload = time.time()
-        freeze_heap()
         log.info("config applied: %d checks (%d retired)", len(self.checks), len(retired))
         return warnings
+
+    def stats(self) -> EngineStats:
+        """The engine's own figures now, for the metrics collector (memory only, no I/O)."""
+        writer, health, sched = self.writer, self.storage_health, self.scheduler
+        writer_stats = None
+        if writer is not None:
+            up = not writer.last_error and (health is None or health.up)
+            writer_stats = WriterStats(writer.pending, writer.dropped, writer.rows_written, writer.failures, up)
+        return EngineStats(len(self.checks), self.runner.in_flight, tuple(sched.lag_buckets), sched.lag_sum,
+                           sched.skipped, writer_stats)
 
     def on_transition(self, callback: Callable[[CheckBase, Result, list[Transition]], None]) -> None:
         """Add a sink (alerting, live page updates) that sees every run and its transitions."""

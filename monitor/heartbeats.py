@@ -12,9 +12,8 @@ import hmac
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, Metric
 from sqlalchemy import Engine as DbEngine
@@ -24,9 +23,6 @@ from probes.base import CheckBase
 from probes.heartbeat import Check as HeartbeatCheck
 from probes.heartbeat import Ping, PingKind, PingReader
 from storage import heartbeats as store
-
-if TYPE_CHECKING:
-    from monitor.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +94,11 @@ class Heartbeats:
     """Receives pings for the engine's heartbeat checks. The token index follows the engine's
     checks (rebuilt when a reload or discovery replaces them)."""
 
-    def __init__(self, engine: Engine, db: DbEngine) -> None:
-        self.engine = engine
+    def __init__(self, *, checks: Callable[[], Mapping[str, CheckBase]],
+                 run: Callable[[CheckBase], Awaitable[object]], db: DbEngine) -> None:
+        self.checks = checks
+        """The checks in force now (config and discovered)."""
+        self._run = run
         self.db = db
         self.clock = time.time
         self._index: dict[bytes, tuple[str, bytes]] = {}
@@ -120,11 +119,11 @@ class Heartbeats:
         if not hmac.compare_digest(entry[1] if entry is not None else _NO_MATCH, digest) or entry is None:
             self.unknown += 1
             return None
-        check = self.engine.checks.get(entry[0])
+        check = self.checks().get(entry[0])
         return check if isinstance(check, HeartbeatCheck) else None
 
     def _tokens(self) -> dict[bytes, tuple[str, bytes]]:
-        checks = self.engine.checks
+        checks = self.checks()
         if checks is not self._indexed:
             index: dict[bytes, tuple[str, bytes]] = {}
             clashes: set[bytes] = set()
@@ -169,7 +168,7 @@ class Heartbeats:
             self._count(check, kind, Outcome.NOT_STORED)
             return False
         self._count(check, kind, Outcome.ACCEPTED)
-        task = asyncio.create_task(self.engine.runner.run(check), name=f"heartbeat {check.id}")
+        task = asyncio.create_task(self._run(check), name=f"heartbeat {check.id}")
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
         return True
@@ -194,7 +193,7 @@ class PingCollector:
     def collect(self) -> Iterator[Metric]:
         pings = CounterMetricFamily("platform_monitor_heartbeat_pings", "Heartbeat pings received, by outcome.",
                                     labels=["check", "kind", "outcome"])
-        checks = self.heartbeats.engine.checks
+        checks = self.heartbeats.checks()
         for (cid, kind, outcome), count in sorted(self.heartbeats.pings.items()):
             if cid in checks:  # a retired check's series vanish with it
                 pings.add_metric([cid, kind, outcome], count)

@@ -9,16 +9,19 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine as DbEngine
 from sqlalchemy.orm import Session
 
 from storage import compaction, maintenance, rollups
 from storage.retention import apply_retention
+from storage.writer import Writer
 
 if TYPE_CHECKING:
     from monitor.config import Config
-    from monitor.service import Service
+    from monitor.ports import ConfigSource
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,12 @@ class Housekeeping:
     `seconds_total`; `rollup_rows` (hourly rows written) and `rows_deleted` (table → rows) since start. In memory,
     for the metrics collector (which must not read the database)."""
 
-    def __init__(self, service: Service) -> None:
-        self.service = service
+    def __init__(self, *, db: DbEngine, config: ConfigSource, writer: Writer | None,
+                 storage_ready: Callable[[], bool]) -> None:
+        self.db = db
+        self._current = config
+        self.writer = writer
+        self._storage_ready = storage_ready
         self.backlog = rollups.Backlog()
         self.runs = 0
         self.failures = 0
@@ -60,7 +67,7 @@ class Housekeeping:
         self._loop_ref: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        writer = self.service.engine.writer
+        writer = self.writer
         if writer is not None:
             writer.listeners.append(self.backlog.note)
         self._stop.clear()
@@ -74,7 +81,7 @@ class Housekeeping:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        writer = self.service.engine.writer
+        writer = self.writer
         if writer is not None and self.backlog.note in writer.listeners:
             writer.listeners.remove(self.backlog.note)
 
@@ -87,7 +94,7 @@ class Housekeeping:
 
     async def _loop(self) -> None:
         while not self._stop.is_set():
-            if self.service.engine.storage_ready:
+            if self._storage_ready():
                 try:
                     await self._step()
                 except Exception as exc:  # the database is away: try again next tick
@@ -108,7 +115,7 @@ class Housekeeping:
             self.last_success[job] = time.time()
 
     async def _step(self) -> None:
-        config = self.service.config
+        config = self._current()
         if config is not self._synced:
             windows = [w.to_fields() for w in config.maintenance]
             self._job, started = "maintenance_sync", time.perf_counter()
@@ -121,13 +128,13 @@ class Housekeeping:
             requested, self._requested = self._requested, False
             self._job, started = "rollup", time.perf_counter()
             self.last_report = await asyncio.to_thread(
-                rollups.update, self.service.db, now=time.time(), backlog=self.backlog,
+                rollups.update, self.db, now=time.time(), backlog=self.backlog,
                 raw_retention=retention.raw, stop=self._stop,
             )
             self._count("rollup", "success", started)
             if not self._stop.is_set():
                 self._job, started = "compaction", time.perf_counter()
-                await asyncio.to_thread(compaction.compact, self.service.db, now=time.time(), stop=self._stop)
+                await asyncio.to_thread(compaction.compact, self.db, now=time.time(), stop=self._stop)
                 self._count("compaction", "success", started)
             self.rollup_rows += self.last_report.hours_written
             self._next_rollup = clock + ROLLUP_INTERVAL
@@ -135,7 +142,7 @@ class Housekeeping:
             self.last_error = None
             if (requested or clock >= self._next_retention) and not self._stop.is_set():
                 self._job, started = "retention", time.perf_counter()
-                deleted = await asyncio.to_thread(apply_retention, self.service.db, now=time.time(),
+                deleted = await asyncio.to_thread(apply_retention, self.db, now=time.time(),
                                                   retention=retention)
                 self._count("retention", "success", started)
                 for table, rows in deleted.items():
@@ -143,5 +150,5 @@ class Housekeeping:
                 self._next_retention = clock + RETENTION_INTERVAL
 
     def _sync_windows(self, windows: list[dict]) -> None:
-        with Session(self.service.db) as session, session.begin():
+        with Session(self.db) as session, session.begin():
             maintenance.sync_config_windows(session, windows=windows, now=time.time())

@@ -1,10 +1,11 @@
-"""Prometheus exposition: one custom collector over the engine's in-memory state, so the series
-are exactly the checks that exist now (a retired check vanishes). `collect()` never touches the
-database."""
+"""Prometheus exposition: custom collectors over in-memory state, so the series are exactly the
+checks that exist now (a retired check vanishes). `collect()` never touches the database. Each
+collector gets the narrow view it reads (monitor.ports), never the engine."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
@@ -13,10 +14,15 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.registry import Collector
 
+from monitor.ports import EngineStats, ReloadStats, StateView
 from monitor.scheduler import LAG_BUCKETS
 from monitor.state import DURATION_BUCKETS
 from probes.base import Status
+
+if TYPE_CHECKING:
+    from monitor.housekeeping import Housekeeping
 
 PREFIX = "platform_monitor_"
 _STATUSES = (Status.UP, Status.DEGRADED, Status.DOWN, Status.UNKNOWN)
@@ -31,10 +37,14 @@ def _histogram_buckets(bounds: tuple[float, ...], counts: list[int]) -> list[tup
 
 
 class EngineCollector:
-    """Yields the check, component and self metrics of one engine."""
+    """Yields the check and component metrics of a state view and, when given, the engine's own
+    figures (scheduler, storage) and this process's config reloads."""
 
-    def __init__(self, engine: object) -> None:
-        self.engine = engine
+    def __init__(self, state: StateView, stats: Callable[[], EngineStats] | None = None,
+                 reloads: ReloadStats | None = None) -> None:
+        self.state = state
+        self.stats = stats
+        self.reloads = reloads
 
     def collect(self) -> Iterator[Metric]:
         yield from self._checks()
@@ -76,7 +86,7 @@ class EngineCollector:
             "When the target's TLS certificate expires (unix seconds).",
             labels=labels,
         )
-        for cid, st in self.engine.state.checks.items():
+        for cid, st in self.state.checks.items():
             values = [cid, st.check.component, st.check.kind]
             up.add_metric(values, 1.0 if st.status == Status.UP else 0.0)
             for s in _STATUSES:
@@ -107,45 +117,47 @@ class EngineCollector:
             "1 for the component's derived status.",
             labels=["component", "status"],
         )
-        for name, comp in self.engine.state.components.items():
+        for name, comp in self.state.components.items():
             up.add_metric([name], 1.0 if comp.status == Status.UP else 0.0)
             for s in _STATUSES:
                 status.add_metric([name, s.value], 1.0 if comp.status == s else 0.0)
         yield from (up, status)
 
     def _self(self) -> Iterator[Metric]:
-        engine = self.engine
-        sched = engine.scheduler
+        if self.reloads is not None:
+            reloads = CounterMetricFamily(
+                PREFIX + "config_reloads", "Config reloads by outcome.", labels=["outcome"]
+            )
+            for outcome, count in self.reloads.outcomes().items():
+                reloads.add_metric([outcome], count)
+            yield reloads
+            yield GaugeMetricFamily(
+                PREFIX + "config_last_reload_successful",
+                "1 if the last config reload was applied (or none was tried), 0 if it was refused.",
+                value=1.0 if self.reloads.last_successful else 0.0,
+            )
+        if self.stats is None:
+            return
+        stats = self.stats()
         lag = HistogramMetricFamily(
             PREFIX + "scheduler_lag_seconds",
             "Delay between a run's due time and its start (after a stall: from the first instant it missed)."
         )
-        lag.add_metric([], _histogram_buckets(LAG_BUCKETS, sched.lag_buckets), sched.lag_sum)
+        lag.add_metric([], _histogram_buckets(LAG_BUCKETS, list(stats.lag_buckets)), stats.lag_sum)
         yield lag
         yield CounterMetricFamily(
             PREFIX + "scheduler_skipped_runs",
             "Due instants that did not start a run of their own: merged after a stall of the event loop,"
             " missed, or skipped because the previous run of the check was still going.",
-            value=sched.skipped,
+            value=stats.skipped_runs,
         )
         yield GaugeMetricFamily(
-            PREFIX + "checks_configured", "Checks in the current config.", value=len(engine.checks)
+            PREFIX + "checks_configured", "Checks in the current config.", value=stats.checks_configured
         )
         yield GaugeMetricFamily(
-            PREFIX + "probes_in_flight", "Probes running now.", value=engine.runner.in_flight
+            PREFIX + "probes_in_flight", "Probes running now.", value=stats.probes_in_flight
         )
-        reloads = CounterMetricFamily(
-            PREFIX + "config_reloads", "Config reloads by outcome.", labels=["outcome"]
-        )
-        for outcome, count in engine.reloads.items():
-            reloads.add_metric([outcome], count)
-        yield reloads
-        yield GaugeMetricFamily(
-            PREFIX + "config_last_reload_successful",
-            "1 if the last config reload was applied (or none was tried), 0 if it was refused.",
-            value=1.0 if engine.last_reload_successful else 0.0,
-        )
-        writer = engine.writer
+        writer = stats.writer
         if writer is not None:
             yield GaugeMetricFamily(
                 PREFIX + "storage_pending_writes", "Rows waiting to be written.", value=writer.pending
@@ -161,12 +173,10 @@ class EngineCollector:
             yield CounterMetricFamily(
                 PREFIX + "storage_write_failures", "Failed write attempts.", value=writer.failures
             )
-            health = engine.storage_health
-            down = writer.last_error or (health is not None and not health.up)
             yield GaugeMetricFamily(
                 PREFIX + "storage_up",
                 "1 if the database answers the watchdog's ping (within 2 s) and the last write attempt succeeded.",
-                value=0.0 if down else 1.0,
+                value=1.0 if writer.up else 0.0,
             )
 
 
@@ -174,7 +184,7 @@ class HousekeepingCollector:
     """Yields the housekeeping part's counters (monitor.housekeeping): runs per job and outcome,
     last success, time spent, rollup hours written, rows deleted by retention. Memory only."""
 
-    def __init__(self, housekeeping: object) -> None:
+    def __init__(self, housekeeping: Housekeeping) -> None:
         self.housekeeping = housekeeping
 
     def collect(self) -> Iterator[Metric]:
@@ -200,9 +210,10 @@ class HousekeepingCollector:
                                   "Hourly rollup rows (re)computed (one per check and hour).", value=hk.rollup_rows)
 
 
-def build_registry(engine: object) -> CollectorRegistry:
-    """A fresh registry with our collector and the process metrics (CPU, memory, fds)."""
+def build_registry(*collectors: Collector) -> CollectorRegistry:
+    """A fresh registry with the given collectors and the process metrics (CPU, memory, fds)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(EngineCollector(engine))
+    for collector in collectors:
+        registry.register(collector)
     ProcessCollector(registry=registry)
     return registry

@@ -65,9 +65,6 @@ class Scheduler:
         self._run = run
         self.ownership = ownership or Ownership()
         self._aps = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
-        # APScheduler logs each skipped or missed run at WARNING; we count them instead (in _fire)
-        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
-        logging.getLogger("apscheduler.executors.default").setLevel(logging.ERROR)
         self._jobs: dict[str, _Job] = {}
         self.lag_buckets = [0] * (len(LAG_BUCKETS) + 1)
         self.lag_sum = 0.0

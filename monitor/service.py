@@ -9,19 +9,24 @@ import contextlib
 import hashlib
 import logging
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import Engine as DbEngine
 
-from monitor.alerts import Alerting, AlertsCollector
+from monitor.alerts.alerting import Alerting
 from monitor.alerts.maintenance import MaintenanceSilencer
+from monitor.alerts.metrics import AlertsCollector
 from monitor.config import Config, ConfigError, load_config
 from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
 from monitor.heartbeats import Heartbeats, PingCollector
 from monitor.housekeeping import Housekeeping
-from monitor.metrics import HousekeepingCollector, build_registry
+from monitor.metrics import EngineCollector, HousekeepingCollector, build_registry
+from monitor.ports import ReloadStats
+from probes.kube import kube_clients
 from storage.db import create_db_engine
 
 log = logging.getLogger(__name__)
@@ -39,37 +44,53 @@ class Part(Protocol):
 
 
 class Service:
+    """The composition root: builds the engine and every part beside it, handing each the narrow,
+    typed views it needs (monitor.ports) and nothing more; owns config reloading and its counters.
+    `settle` is a process-level hook (the CLI passes monitor.process.freeze_heap) called once the
+    service has started and after each applied reload."""
+
     def __init__(
-        self, config: Config, *, config_path: Path | None = None, db: DbEngine | None = None
+        self, config: Config, *, config_path: Path | None = None, db: DbEngine | None = None,
+        settle: Callable[[], None] | None = None,
     ) -> None:
         self.config_path = config_path
         self.db = db or create_db_engine(config.storage.url)
-        self.engine = Engine(config, db=self.db)
-        self.metrics_registry = build_registry(self.engine)
-        self.heartbeats = Heartbeats(self.engine, self.db)
-        self.metrics_registry.register(PingCollector(self.heartbeats))
+        self.engine = engine = Engine(config, db=self.db)
+        self.reloads = ReloadStats()
+        self._settle = settle or (lambda: None)
         self._watch: asyncio.Task[None] | None = None
         self._reloading = asyncio.Lock()  # one reload at a time (the watcher and SIGHUP may race)
         self._sighup_tasks: set[asyncio.Task[bool]] = set()
-        self.parts: list[Part] = [ClusterDiscovery(self.engine)]
+        self.heartbeats = Heartbeats(checks=lambda: engine.checks, run=engine.runner.run, db=self.db)
+        discovery = ClusterDiscovery(config=self._current, kube=lambda: kube_clients(engine.ctx),
+                                     publish=engine.set_discovered)
         self.maintenance = MaintenanceSilencer(self.db)
-        self.alerting = Alerting(self.engine, self.db)
+        self.alerting = Alerting(config=self._current, state=engine.state, tasks=engine.writer, db=self.db)
         self.alerting.extra_silencers.append(self.maintenance)
-        self.parts += [self.maintenance, self.alerting]
-        self.metrics_registry.register(AlertsCollector(self.alerting))
-        self.housekeeping = Housekeeping(self)
-        self.parts.append(self.housekeeping)
-        self.metrics_registry.register(HousekeepingCollector(self.housekeeping))
+        engine.on_transition(self.alerting.on_run)
+        self.housekeeping = Housekeeping(db=self.db, config=self._current, writer=engine.writer,
+                                         storage_ready=lambda: engine.storage_ready)
+        self.parts: list[Part] = [discovery, self.maintenance, self.alerting, self.housekeeping]
+        self.metrics_registry = build_registry(
+            EngineCollector(engine.state, engine.stats, self.reloads),
+            PingCollector(self.heartbeats),
+            AlertsCollector(self.alerting),
+            HousekeepingCollector(self.housekeeping),
+        )
         self._fingerprint = self._read_fingerprint()
 
     @property
     def config(self) -> Config:
         return self.engine.config
 
+    def _current(self) -> Config:
+        return self.engine.config
+
     async def start(self) -> None:
         await self.engine.start()
         for part in self.parts:
             await part.start()
+        self._settle()
         if self.config_path is not None:
             self._watch = asyncio.create_task(self._watch_file(), name="config-watch")
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -99,7 +120,7 @@ class Service:
         Reading, `${VAR}` expansion and validation run in a thread (a large or hostile file costs
         seconds of CPU); only applying the validated config runs on the loop. Any exception,
         MemoryError and RecursionError included, is a refused reload: logged with the reason,
-        counted in `reloads["failure"]`, and later edits are still picked up."""
+        counted in `reloads.failure`, and later edits are still picked up."""
         if self.config_path is None:
             return False
         async with self._reloading:
@@ -115,13 +136,17 @@ class Service:
             except Exception as exc:
                 log.exception("config reload: applying the new config failed")
                 return self._refused(f"{self.config_path}: applying it failed: {type(exc).__name__}: {exc}")
+        self.reloads.success += 1
+        self.reloads.last_successful = True
+        self.reloads.last_at = time.time()
+        self._settle()
         for warning in warnings:
             log.warning("config reload: %s", warning)
         return True
 
     def _refused(self, reason: str) -> bool:
-        self.engine.reloads["failure"] += 1
-        self.engine.last_reload_successful = False
+        self.reloads.failure += 1
+        self.reloads.last_successful = False
         log.error("config reload refused, the running config stays:\n%s", reason)
         return False
 

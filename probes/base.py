@@ -200,6 +200,16 @@ class ProbeContext:
     """`probes.heartbeat.PingReader`: a heartbeat check's newest stored pings, wired by the engine
     to storage; None when the process has no database."""
 
+    async def aclose(self) -> None:
+        """Close the client pool and whatever the probes keep in the cache that holds connections
+        (anything with an `aclose`, such as probes.kube.KubeClients): the owner of the context need
+        not know what each probe keeps, nor under which key."""
+        await self.clients.aclose()
+        for value in list(self.cache.values()):
+            close = getattr(value, "aclose", None)
+            if close is not None:
+                await close()
+
 
 _ERRNO_REASONS = {
     errno.ECONNREFUSED: "connection refused",

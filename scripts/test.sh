@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command (CI runs it through .ci/run): installs what the tests need when it is missing,
-# makes sure a PostgreSQL, a MariaDB and a Redis answer, then runs `ruff check .` and `pytest "$@"`.
+# makes sure a PostgreSQL, a MariaDB and a Redis answer, then runs `ruff check .`, `lint-imports` (layer contracts) and `pytest "$@"`.
 # Idempotent: on a machine that already has everything it costs a few seconds before pytest starts.
 #
 # Environment:
@@ -219,6 +219,16 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 ruff_status=0
 "$VENV/bin/ruff" check . || ruff_status=$?
 ((ruff_status == 0)) || log "ruff check failed ($ruff_status); running the tests anyway"
+# The layer contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml).
+layers_status=0
+"$VENV/bin/lint-imports" --no-cache >/tmp/pm-lint-imports.$$.log 2>&1 || layers_status=$?
+if ((layers_status == 0)); then
+    grep -E "^Contracts: " /tmp/pm-lint-imports.$$.log | sed 's/^/[test.sh] lint-imports: /' >&2 || true
+else
+    sed -n '/Broken contracts/,$p' /tmp/pm-lint-imports.$$.log >&2
+    log "lint-imports failed ($layers_status): a layer contract is broken; running the tests anyway"
+fi
+rm -f /tmp/pm-lint-imports.$$.log
 
 pytest_status=0
 "$VENV/bin/python" -m pytest "$@" || pytest_status=$?
@@ -228,6 +238,10 @@ if ((pytest_status == 5)); then
 fi
 if ((pytest_status == 0 && ruff_status != 0)); then
     log "FAILED: tests passed but ruff check did not"
+    exit 1
+fi
+if ((pytest_status == 0 && layers_status != 0)); then
+    log "FAILED: tests passed but lint-imports (the layer contracts) did not"
     exit 1
 fi
 exit "$pytest_status"

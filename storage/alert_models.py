@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import ID_LENGTH, REASON_LENGTH, Base, EpochMs
+from storage.orm import ID_LENGTH, REASON_LENGTH, Base, EpochMs
 
 KEY_LENGTH = ID_LENGTH + 20  # "check:<id>" / "component:<name>"
 EVENT_ID_LENGTH = 64

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import ID_LENGTH, Base, EpochMs
+from storage.orm import ID_LENGTH, Base, EpochMs
 
 PING_KIND_LENGTH = 16
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.latency import BIN_COLUMNS
-from storage.models import ID_LENGTH, Base, EpochMs
+from storage.orm import ID_LENGTH, Base, EpochMs
 
 __all__ = ["ComponentRollup1d", "MaintenanceRow", "MarkRow", "Rollup1d", "Rollup1h", "Rollup5m"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import ID_LENGTH, Base
+from storage.orm import ID_LENGTH, Base
 
 BLOB_BYTES = 16 * 1024 * 1024  # MySQL: a MEDIUMBLOB (a plain BLOB stops at 64 KiB)
 

@@ -143,7 +143,7 @@ def test_reload_applies_a_good_file_and_refuses_a_bad_one(target, tmp_path, env)
         assert svc.service.engine.state.checks["paas/port"].runs["up"] >= runs_before
 
         path.write_text(config_text(target, db, port=port, extra=extra) + "  - {kind: nope}\n")
-        wait_for(lambda: svc.service.engine.reloads["failure"] == 1, what="refused reload")
+        wait_for(lambda: svc.service.reloads.failure == 1, what="refused reload")
         assert {c["id"] for c in svc.json("/api/v1/checks")} == {"paas/health", "paas/port", "other/extra"}
         assert 'platform_monitor_config_reloads_total{outcome="failure"} 1.0' in svc.get("/metrics").text
 

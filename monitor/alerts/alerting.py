@@ -26,6 +26,7 @@ from monitor.alerts.receivers import alertmanager
 from monitor.alerts.routing import route
 from monitor.alerts.sender import Delivery, Sender
 from monitor.alerts.silences import Silence, Silences
+from monitor.ports import ConfigSource, StateView, StorageTasks
 from probes.base import CheckBase, Result, Status
 from storage import alert_queries
 
@@ -43,8 +44,10 @@ class Alerting:
     """Owns the alert records in memory (mirrored in the `alert_states` table), the silences and
     the sender. Its state is loaded before the first evaluation, so a restart carries on."""
 
-    def __init__(self, engine: Any, db: DbEngine) -> None:
-        self.engine = engine
+    def __init__(self, *, config: ConfigSource, state: StateView, tasks: StorageTasks, db: DbEngine) -> None:
+        self._current = config
+        self.state = state
+        self.tasks = tasks
         self.db = db
         self.records: dict[str, AlertRecord] = {}
         self.previous: dict[str, Status] = {}
@@ -60,18 +63,17 @@ class Alerting:
             receivers=lambda: self.config.receiver_by_name(),
             delivery=lambda: self.config.delivery,
             record=self._record_delivery,
-            secrets=lambda: self.engine.config.secret_values,
+            secrets=lambda: self._current().secret_values,
         )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._refresh_due: dict[str, float] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
-        engine.on_transition(self._on_run)
 
     @property
     def config(self) -> AlertsConfig:
-        return self.engine.config.alerts
+        return self._current().alerts
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -87,12 +89,12 @@ class Alerting:
             task.cancel()
         await self.sender.stop()
 
-    def _on_run(self, check: CheckBase, result: Result, transitions: list) -> None:
+    def on_run(self, check: CheckBase, result: Result, transitions: list) -> None:
         """Engine sink (event loop): remember where each state came from, wake the evaluation on a
         change of state or when a state shown at once has just met its threshold."""
         for t in transitions:
             self.previous[f"{t.kind}:{t.subject}"] = t.old
-        state = self.engine.state.checks.get(check.id)
+        state = self.state.checks.get(check.id)
         confirmed_now = False
         if state is not None and not state.confirmed:
             self._unconfirmed.add(check.id)
@@ -146,14 +148,14 @@ class Alerting:
 
     # -- evaluation --------------------------------------------------------------------------
     def public_url(self) -> str:
-        server = self.engine.config.server
+        server = self._current().server
         return server.public_url or f"http://{server.host}:{server.port}"
 
     def subjects(self) -> dict[str, Subject]:
         """The checks and components worth evaluating now: bad ones and those with an alert."""
         cfg = self.config
         bad = {Status.DOWN, Status.DEGRADED} if cfg.on_degraded else {Status.DOWN}
-        state = self.engine.state
+        state = self.state
         out: dict[str, Subject] = {}
         if "check" in cfg.subjects:
             for cid, st in list(state.checks.items()):
@@ -247,7 +249,7 @@ class Alerting:
             if deliveries:
                 sa_event.listen(session, "after_commit", lambda _s: self._hand_over(deliveries), once=True)
 
-        self.engine.writer.put_task(task)
+        self.tasks.put_task(task)
 
     def _hand_over(self, deliveries: list[Delivery]) -> None:
         """Writer thread, after the commit: the rows are durable, the sender may send them."""
@@ -259,7 +261,7 @@ class Alerting:
     def _record_delivery(self, event_id: str, receiver: str, outcome: str, attempts: int, next_at: float,
                          error: str | None) -> None:
         now = time.time()
-        self.engine.writer.put_task(
+        self.tasks.put_task(
             lambda s: alert_queries.mark_delivery(s, event_id=event_id, receiver=receiver, outcome=outcome,
                                                   attempts=attempts, next_attempt_at=next_at, now=now,
                                                   last_error=error)

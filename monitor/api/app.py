@@ -3,7 +3,7 @@ nothing at import time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,19 +15,21 @@ from sqlalchemy import Engine as DbEngine
 from dashboards import install_ui
 from monitor import __version__
 from monitor.api import alerts, checks, components, health, history, pings
-from monitor.api.docs import install_docs
+from dashboards.docs import install_docs
 from monitor.api.guards import RequestGuard, SafeJSONResponse, validation_error
 from monitor.api.storage_guard import install_storage_guard
 from monitor.config import Config
 from monitor.service import Service
 
 
-def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine | None = None) -> FastAPI:
-    """The whole service as an ASGI app: engine and API start and stop with the app."""
+def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine | None = None,
+               settle: Callable[[], None] | None = None) -> FastAPI:
+    """The whole service as an ASGI app: engine and API start and stop with the app. `settle`:
+    see monitor.service.Service (the CLI passes its process-level heap freeze)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = Service(config, config_path=config_path, db=db)
+        service = Service(config, config_path=config_path, db=db, settle=settle)
         app.state.service = service
         await service.start()
         try:
@@ -40,7 +42,7 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
         version=__version__,
         description="Probes of a container platform: current state, results history, metrics.",
         lifespan=lifespan,
-        docs_url=None,  # monitor.api.docs serves them from the package, under the UI's CSP
+        docs_url=None,  # dashboards.docs serves them from the package, under the UI's CSP
         redoc_url=None,
         default_response_class=SafeJSONResponse,
     )

@@ -64,7 +64,7 @@ async def test_engine_exports_each_kinds_phases(postgres_url, mysql_url, redis_u
             assert result.status.value == "up", (check.id, result.reason)
     finally:
         await engine.stop()
-    [family] = [m for m in EngineCollector(engine).collect()
+    [family] = [m for m in EngineCollector(engine.state, engine.stats).collect()
                 if m.name == "platform_monitor_check_phase_duration_seconds"]
     phases: dict[str, set[str]] = {}
     for sample in family.samples:

@@ -15,7 +15,8 @@ import yaml
 from monitor.config import Config, parse_config
 from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
-from probes.base import Result
+from probes.base import Result, parse_duration
+from probes.kube import kube_clients
 from tests.k8s.fake_apiserver import FakeApiServer
 
 
@@ -27,10 +28,18 @@ def apiserver(tmp_path: Path) -> Iterator[FakeApiServer]:
 
 
 def cluster_config(kubeconfig: Path | None, **cluster: Any) -> Config:
-    entry: dict[str, Any] = {"name": "prod-a", "interval": "30s", "timeout": "3s", **cluster}
+    entry: dict[str, Any] = {"name": "prod-a", "interval": "30s", **cluster}
+    # 3 s, or the interval when it is shorter (a timeout must not exceed the interval)
+    entry.setdefault("timeout", min(3.0, parse_duration(entry["interval"])))
     if kubeconfig is not None:
         entry.setdefault("kubeconfig", str(kubeconfig))
     return parse_config(yaml.safe_dump({"clusters": [entry]}), env={})
+
+
+def discovery_of(engine: Engine) -> ClusterDiscovery:
+    """Cluster discovery wired to `engine` as the service wires it."""
+    return ClusterDiscovery(config=lambda: engine.config, kube=lambda: kube_clients(engine.ctx),
+                            publish=engine.set_discovered)
 
 
 class Harness:
@@ -38,7 +47,7 @@ class Harness:
 
     def __init__(self, config: Config) -> None:
         self.engine = Engine(config)
-        self.discovery = ClusterDiscovery(self.engine)
+        self.discovery = discovery_of(self.engine)
 
     async def run(self, ids: list[str] | None = None) -> dict[str, Result]:
         return await self.engine.run_once(ids)

@@ -92,9 +92,9 @@ async def test_nodes_added_and_removed_history_kept(apiserver, harness_factory, 
     config = cluster_config(apiserver.write_kubeconfig(), interval="1s")
     h = await harness_factory(config, discover=False)
     h.engine = Engine(config, db=db)  # with storage this time
-    from monitor.discovery import ClusterDiscovery
+    from tests.k8s.conftest import discovery_of
 
-    h.discovery = ClusterDiscovery(h.engine)
+    h.discovery = discovery_of(h.engine)
     await h.engine.start(schedule=False)
     await h.discovery.start()
     await h.wait_checks(lambda ids: f"{NODES}/node-1" in ids)

@@ -78,7 +78,7 @@ checks:
     assert (first.status.value, second.status.value) == ("up", "up"), (first.reason, second.reason)
     assert (first.details["token"], second.details["token"]) == ("fetched", "cached")
     assert len(token_server.requests) == 1
-    [family] = [m for m in EngineCollector(engine).collect()
+    [family] = [m for m in EngineCollector(engine.state, engine.stats).collect()
                 if m.name == "platform_monitor_check_phase_duration_seconds"]
     phases = {s.labels["phase"]: s.value for s in family.samples if s.labels["check"] == "registries/prod"}
     assert set(phases) == {"ping", "auth", "manifest", "blob"}

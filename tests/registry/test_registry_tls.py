@@ -180,7 +180,7 @@ checks:
     await engine.start(schedule=False)
     try:
         result = await engine.runner.run(engine.checks["registries/prod"])
-        [family] = [m for m in EngineCollector(engine).collect()
+        [family] = [m for m in EngineCollector(engine.state, engine.stats).collect()
                     if m.name == "platform_monitor_tls_cert_expiry_timestamp_seconds"]
     finally:
         await engine.stop()
