@@ -13,9 +13,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy import Engine as DbEngine
 
 from dashboards import install_ui
+from dashboards.docs import install_docs
 from monitor import __version__
 from monitor.api import alerts, checks, components, health, history, pings
-from dashboards.docs import install_docs
 from monitor.api.guards import RequestGuard, SafeJSONResponse, validation_error
 from monitor.api.storage_guard import install_storage_guard
 from monitor.config import Config
