@@ -89,6 +89,12 @@ def redact_patterns(text: str) -> str:
     return text
 
 
+_STATE_WORDS = frozenset({"fetched", "cached", "none", "anonymous", "basic", "bearer"})
+"""Values a probe writes under a secret-looking key that are states, not credentials (the
+registry probe's `details.token` says `fetched` or `cached`; `auth` says which scheme). Only these
+exact words are spared; configured secrets are replaced whatever they look like."""
+
+
 class Redactor:
     """Replaces known secret values (each by its replacement: `<redacted>`, or the `${VAR}` an
     environment value came from) and the run-time patterns in text and JSON-ready data. Built
@@ -119,8 +125,10 @@ class Redactor:
         if isinstance(node, dict):
             out = None
             for key, value in node.items():
-                # a string under a secret-looking key; not a number (`phases.token` is a time)
-                new = REDACTED if isinstance(value, str) and value and _secret_key(key) else self.data(value)
+                # a string under a secret-looking key; not a number (`phases.token` is a time) nor
+                # a plain word from a probe's vocabulary (`details.token: fetched`)
+                secret = isinstance(value, str) and value and _secret_key(key) and value not in _STATE_WORDS
+                new = REDACTED if secret else self.data(value)
                 if new is not value and out is None:
                     out = dict(node)
                 if out is not None:

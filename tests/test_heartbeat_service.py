@@ -34,7 +34,7 @@ def config_text(db_url: str, port: int, *, settings: str = "period: 1h", extra: 
     return f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "{db_url}", flush_interval: 100ms}}
-defaults: {{interval: 200ms, timeout: 2s}}
+defaults: {{interval: 200ms, timeout: 200ms}}
 {extra}
 checks:
   - name: etcd-backup

@@ -49,7 +49,7 @@ def start_service(tmp_path, target: HttpTarget, hook: WebhookReceiver) -> Servic
     text = f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{tmp_path / 'pm.db'}", flush_interval: 100ms}}
-defaults: {{interval: 200ms, timeout: 1s, failure_threshold: 2}}
+defaults: {{interval: 200ms, timeout: 200ms, failure_threshold: 2}}
 checks:
   - {{name: web, component: paas, kind: http, url: "{target.url}/healthz"}}
 alerts:

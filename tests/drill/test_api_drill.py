@@ -59,7 +59,7 @@ def drill_config(port: int, db_url: str, target: HttpTarget, hook: HttpTarget) -
     return f"""
 server: {{host: 127.0.0.1, port: {port}, api_token: {TOKEN}}}
 storage: {{url: "{db_url}", flush_interval: 100ms}}
-defaults: {{interval: 300ms, timeout: 2s, failure_threshold: 1}}
+defaults: {{interval: 300ms, timeout: 300ms, failure_threshold: 1}}
 ui: {{title: {json.dumps("Drill " + MARKUP)}}}
 components:
   web: {{title: {json.dumps(MARKUP)}, group: {json.dumps(MARKUP)}, description: {json.dumps(MARKUP)}}}

@@ -277,7 +277,7 @@ def test_kill_9_under_write_load_loses_nothing_acknowledged(tcp_listener, tmp_pa
                        for i in range(20))
     config = f"""
 storage: {{url: "sqlite:///{db}", flush_interval: 100ms}}
-defaults: {{interval: 100ms, timeout: 1s}}
+defaults: {{interval: 100ms, timeout: 100ms}}
 checks:
 {checks}
 """

@@ -120,7 +120,7 @@ def config_text(echo: EchoTarget, hook: WebhookReceiver, db: Path, port: int, cl
     return f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{db}", flush_interval: 100ms}}
-defaults: {{interval: 200ms, timeout: 2s, failure_threshold: 1}}
+defaults: {{interval: 1s, timeout: 1s, failure_threshold: 1}}
 checks:
   - name: env-header
     component: drill

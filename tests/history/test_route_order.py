@@ -38,7 +38,7 @@ def test_check_sub_resources_answer_in_either_router_order(tmp_path, history_fir
     app = create_app(parse_config(f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{tmp_path / 'pm.db'}", flush_interval: 100ms}}
-defaults: {{interval: 200ms, timeout: 2s}}
+defaults: {{interval: 200ms, timeout: 200ms}}
 checks:
   - {{name: api, component: paas, kind: http, url: "{target.url}/api"}}
 """))

@@ -22,7 +22,7 @@ def test_the_ping_body_is_shown_as_text_with_its_result(open_page, tmp_path):
     config = parse_config(f"""
 server: {{host: 127.0.0.1, port: {port}}}
 storage: {{url: "sqlite:///{tmp_path / 'pm.db'}", flush_interval: 100ms}}
-defaults: {{interval: 500ms, timeout: 2s, failure_threshold: 1}}
+defaults: {{interval: 500ms, timeout: 500ms, failure_threshold: 1}}
 checks:
   - {{name: etcd-backup, component: backups, kind: heartbeat, token: {TOKEN}, schedule: "0 2 * * *",
       timezone: Asia/Shanghai}}
