@@ -16,9 +16,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from probes.base import CheckBase, ProbeContext, Regex, Result, Status, format_duration
 from probes.clients import request_url
-from probes.http import Expect, JmesPath, failure_reason, read_body, response_failure
 from probes.http_auth import AuthError, AuthSettings, authorization
-from probes.tls import TlsSettings
+from probes.http_expect import Expect, JmesPath, failure_reason, read_body, response_failure
+from probes.tls_client import TlsSettings
 from probes.variables import NAME_PATTERN, UndefinedVariable, references, render, render_data
 
 __all__ = ["Capture", "Check", "Step", "StepRequest", "probe"]

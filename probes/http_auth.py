@@ -13,7 +13,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from probes.base import HttpUrl
-from probes.http import failure_reason, read_body
+from probes.http_expect import failure_reason, read_body
 
 __all__ = ["AuthError", "AuthSettings", "BasicAuth", "BearerAuth", "OAuth2ClientCredentials", "authorization"]
 

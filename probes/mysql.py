@@ -13,7 +13,7 @@ from pydantic import Field
 
 from probes.base import CheckBase, ProbeContext, Result, Status, format_duration, os_error_reason
 from probes.database import LagLevels, Phases, Role, connect_timeout, driver_missing, judge_replication, run_in_thread
-from probes.tls import TlsSettings, tls_error_reason
+from probes.tls_client import TlsSettings, tls_error_reason
 
 __all__ = ["Check", "probe"]
 

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from probes.base import CheckBase, HttpUrl, ProbeContext, Regex, Result, Status
 from probes.clients import request_url
-from probes.http import failure_reason, read_body
-from probes.tls import TlsSettings
+from probes.http_expect import failure_reason, read_body
+from probes.tls_client import TlsSettings
 
 __all__ = ["Check", "FilesystemLevels", "LoadLevels", "MemoryLevels", "judge", "parse", "probe"]
 

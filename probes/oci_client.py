@@ -13,7 +13,7 @@ import httpx
 
 from probes import oci
 from probes.base import Status, os_error_reason
-from probes.tls import response_tls_details, tls_error_reason
+from probes.tls_client import response_tls_details, tls_error_reason
 
 __all__ = ["MAX_ERROR_BODY_BYTES", "Answer", "Finding", "Session", "rate_limit_reason", "transport_reason"]
 

@@ -16,7 +16,7 @@ from redis.backoff import NoBackoff
 
 from probes.base import CheckBase, ProbeContext, Result, Status, format_duration, os_error_reason
 from probes.database import Phases, Role, connect_timeout, judge_replication
-from probes.tls import TlsSettings, tls_error_reason
+from probes.tls_client import TlsSettings, tls_error_reason
 
 __all__ = ["Check", "probe"]
 

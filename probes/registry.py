@@ -16,7 +16,7 @@ from probes.base import CheckBase, ProbeContext, Result, Status, http_url
 from probes.harbor import health_findings
 from probes.oci_client import BACKSTOP_TIMEOUT_FACTOR, Answer, Finding, Session, rate_limit_reason
 from probes.oci_pull import BlobError, BlobPull, download_blob
-from probes.tls import TlsSettings
+from probes.tls_client import TlsSettings
 
 __all__ = ["Auth", "Check", "ImageSpec", "probe"]
 

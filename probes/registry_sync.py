@@ -20,7 +20,7 @@ from probes.base import CheckBase, Duration, ProbeContext, Result, Status, forma
 from probes.harbor import Execution, parse_executions, pick_policy
 from probes.oci_client import BACKSTOP_TIMEOUT_FACTOR, Answer, Finding, Session, basic_authorization, rate_limit_reason
 from probes.registry import TOKEN_CACHE_KEY, Auth
-from probes.tls import TlsSettings
+from probes.tls_client import TlsSettings
 
 __all__ = ["Check", "Side", "probe"]
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from probes.base import CheckBase, ProbeContext, Regex, Result, os_error_reason
-from probes.tls import TlsSettings, peer_tls_details, tls_error_reason
+from probes.tls_client import TlsSettings, peer_tls_details, tls_error_reason
 
 __all__ = ["Check", "probe", "unescape"]
 

@@ -19,7 +19,7 @@ from monitor.alerts.templates import check_template
 from monitor.redact import MIN_SECRET_CHARS, REDACTED, model_secrets, redact_data
 from probes.base import Duration, os_error_reason
 from probes.clients import client_ssl_context
-from probes.tls import TlsSettings, tls_error_reason
+from probes.tls_client import TlsSettings, tls_error_reason
 
 __all__ = [
     "DeliveryError",
