@@ -14,12 +14,12 @@ from fastapi import HTTPException
 from sqlalchemy.orm import Session
 
 from dashboards import figures
-from dashboards.intervals import Interval, Maintenance, incident_of, intervals_of, maintenance_of
-from dashboards.latency import latency_series
+from dashboards.latency_series import latency_series
+from dashboards.timeline_series import Interval, Maintenance, incident_of, intervals_of, maintenance_of
 from monitor.api.deps import EngineDep
 from monitor.api.history import get_check_history, get_timeline
 from storage import history
-from storage.history_types import IncidentOut
+from storage.records import IncidentOut
 
 __all__ = ["CHART_POINTS", "COMPONENT_CHART_CHECKS", "TIMELINE_CHECK_ROWS", "incidents_figure", "latency_figure",
            "timeline_figure"]

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import plotly.graph_objects as go
 
-from dashboards.intervals import Incident, Interval, Maintenance
-from dashboards.latency import RESOLUTION_NAMES, LatencySeries
+from dashboards.latency_series import RESOLUTION_NAMES, LatencySeries
+from dashboards.timeline_series import Incident, Interval, Maintenance
 
 __all__ = ["STATE_COLOURS", "incidents_figure", "latency_figure", "step_text", "timeline_figure"]
 

@@ -15,7 +15,7 @@ from monitor.api.components import list_components
 from monitor.api.deps import EngineDep
 from monitor.api.history import get_incidents, get_overview, list_maintenance
 from monitor.api.times import iso_text
-from storage.history_types import DailySeries
+from storage.records import DailySeries
 
 __all__ = ["PUBLIC_INCIDENTS", "UPCOMING", "UPTIME_DAYS", "public_status"]
 

@@ -28,7 +28,7 @@ from monitor.alerts.config import AlertsConfig
 from monitor.alerts.receivers import RECEIVERS
 from monitor.config_yaml import MAX_CONFIG_BYTES, YamlLimitError, read_yaml
 from monitor.discovery import cluster_checks
-from monitor.history_config import ComponentConfig, MaintenanceList, RetentionConfig
+from monitor.record_config import ComponentConfig, MaintenanceList, RetentionConfig
 from monitor.redact import Redactor, data_secrets
 from probes import PROBES
 from probes.base import CheckBase, Duration, format_duration

@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import Engine as DbEngine
 
 from monitor.alerts.alerting import Alerting
-from monitor.alerts.maintenance import MaintenanceSilencer
+from monitor.alerts.maintenance_silencer import MaintenanceSilencer
 from monitor.alerts.metrics import AlertsCollector
 from monitor.config import Config, ConfigError, load_config
 from monitor.discovery import ClusterDiscovery

@@ -13,19 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import raw
-from storage.history_models import Rollup1d, Rollup1h, Rollup5m
-from storage.history_sql import (
-    ChangeRec,
-    catalogue,
-    changes_between,
-    last_results_at,
-    latest_at,
-    maintenance_index,
-    nearest_change,
-    spans_by_subject,
-    subjects_query,
-)
-from storage.history_types import (
+from storage.intervals import Span, cut_at, piece_figures
+from storage.latency import Summary, decode_slots
+from storage.maintenance import MaintenanceIndex, list_windows
+from storage.models import CheckRow
+from storage.mstime import DAY_MS, HOUR_MS, floor_to, from_ms, ms_col, to_ms, window_ms
+from storage.queries import state_changes
+from storage.records import (
     Change,
     ChangeList,
     CheckAt,
@@ -44,13 +38,19 @@ from storage.history_types import (
     SubjectTimeline,
     Timeline,
 )
-from storage.intervals import Span, cut_at, piece_figures
-from storage.latency import Summary, decode_slots
-from storage.maintenance import MaintenanceIndex, list_windows
-from storage.models import CheckRow
-from storage.mstime import DAY_MS, HOUR_MS, floor_to, from_ms, ms_col, to_ms, window_ms
-from storage.queries import state_changes
 from storage.retention import Retention
+from storage.rollup_models import Rollup1d, Rollup1h, Rollup5m
+from storage.state_queries import (
+    ChangeRec,
+    catalogue,
+    changes_between,
+    last_results_at,
+    latest_at,
+    maintenance_index,
+    nearest_change,
+    spans_by_subject,
+    subjects_query,
+)
 from storage.uptime import DEFAULT_SLO, daily_by_check, daily_series, incidents, uptime
 
 __all__ = [

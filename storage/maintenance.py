@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.history_models import MaintenanceRow
 from storage.intervals import merge_spans
+from storage.rollup_models import MaintenanceRow
 
 __all__ = [
     "WEEKDAYS",

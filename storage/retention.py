@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from storage import alert_queries, rollups
 from storage.alert_models import AlertEventRow, AlertOutboxRow, SilenceRow
-from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.models import ComponentChangeRow, ResultRow, StateChangeRow
 from storage.mstime import HOUR_MS, ms_col
 from storage.packed_models import PackedResultRow
+from storage.rollup_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 
 __all__ = [
     "ALERT_EVENTS_RETENTION",

@@ -26,10 +26,10 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from storage import raw
-from storage.history_models import ComponentRollup1d, MarkRow, Rollup1d, Rollup1h, Rollup5m
 from storage.latency import BIN_COLUMNS, BOUNDS, SLOTS_PER_HOUR, Summary, encode_slots
 from storage.models import CheckRow, ResultRow
 from storage.mstime import DAY_MS, HOUR_MS, ceil_to, floor_to, ms_col
+from storage.rollup_models import ComponentRollup1d, MarkRow, Rollup1d, Rollup1h, Rollup5m
 
 __all__ = ["Backlog", "RunReport", "rebuild_days", "rebuild_hours", "update"]
 

@@ -12,17 +12,6 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.history_sql import (
-    Kind,
-    catalogue,
-    changes_between,
-    spans_by_subject,
-    subjects_query,
-    summaries_by_check,
-    summaries_by_component,
-)
-from storage.history_sql import maintenance_index as _maintenance_index
-from storage.history_types import DailySeries, IncidentOut, IncidentReason, Uptime, UptimeEntry
 from storage.intervals import (
     NOT_UP,
     Incident,
@@ -37,7 +26,18 @@ from storage.intervals import (
 from storage.latency import Summary
 from storage.models import CheckRow, ComponentChangeRow, StateChangeRow
 from storage.mstime import DAY_MS, floor_to, from_ms, ms_col, to_ms
+from storage.records import DailySeries, IncidentOut, IncidentReason, Uptime, UptimeEntry
 from storage.retention import Retention
+from storage.state_queries import (
+    Kind,
+    catalogue,
+    changes_between,
+    spans_by_subject,
+    subjects_query,
+    summaries_by_check,
+    summaries_by_component,
+)
+from storage.state_queries import maintenance_index as _maintenance_index
 
 __all__ = ["DEFAULT_SLO", "INCIDENT_REASONS", "daily_by_check", "daily_series", "incidents", "uptime"]
 

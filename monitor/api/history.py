@@ -18,9 +18,9 @@ from monitor.api.deps import EngineDep, SessionDep, WriteAccess
 from monitor.api.schemas import IncidentAlert, IncidentWithAlerts, ReceiverOutcome
 from monitor.api.times import UtcInstant, window
 from monitor.config import Config
-from monitor.history_config import MaintenanceIn, component_settings
+from monitor.record_config import MaintenanceIn, component_settings
 from storage import alert_queries, history, maintenance
-from storage.history_types import (
+from storage.records import (
     ChangeList,
     CheckDaily,
     CheckHistory,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from monitor.instants import from_unix
 from monitor.state import CheckState
 from probes.base import Result
-from storage.history_types import IncidentOut
+from storage.records import IncidentOut
 
 
 class ResultOut(BaseModel):

@@ -234,9 +234,10 @@ alerts:
 def test_a_maintenance_window_silences_its_component_but_not_probing(target, receiver, env, tmp_path, monkeypatch):
     """A window added through the API stops the component's notifications; what was held back
     is visible; once the window is deleted the alert fires."""
-    from monitor.alerts import maintenance
 
-    monkeypatch.setattr(maintenance, "REFRESH_INTERVAL", 0.2)
+    from monitor.alerts import maintenance_silencer
+
+    monkeypatch.setattr(maintenance_silencer, "REFRESH_INTERVAL", 0.2)
     svc = start_service(tmp_path, target.url, receiver)
     try:
         auth = {"Authorization": f"Bearer {TOKEN}"}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.agents.db_servers import _as_postgres, _pg_bin, _pg_server, _run, _stop_postgres, _wait_pg_ready
 from tests.peers import Peer, free_port
+from tests.services.db_servers import _as_postgres, _pg_bin, _pg_server, _run, _stop_postgres, _wait_pg_ready
 from tests.targets import wait_for
 
 SERVE_START_TIMEOUT = 40.0  # seconds: imports, migrations on a busy 2-core box

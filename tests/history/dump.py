@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
+from storage.rollup_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 
 
 def dump_rollups(engine) -> list[list[tuple]]:

@@ -16,7 +16,7 @@ from monitor.api import create_app
 from monitor.config import load_config
 from storage import alert_queries, rollups
 from storage.db import create_db_engine, upgrade
-from storage.history_models import Rollup1h
+from storage.rollup_models import Rollup1h
 from tests.history import scenario
 from tests.history.scenario import H, at, ts
 from tests.peers import free_port

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.config import ConfigError, parse_config
-from monitor.history_config import ComponentConfig, component_settings
+from monitor.record_config import ComponentConfig, component_settings
 from storage.retention import Retention
 
 

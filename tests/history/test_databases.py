@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import history, rollups
-from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.latency import Summary
 from storage.retention import Retention, apply_retention
+from storage.rollup_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from tests.history import scenario
 from tests.history.scenario import H, at, ts
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from storage.history_models import MaintenanceRow
 from storage.intervals import StateTimes, incidents_of, merge_spans, overlap, piece_figures, spans_from, split
 from storage.maintenance import MaintenanceIndex, occurrences
+from storage.rollup_models import MaintenanceRow
 
 MIN = 60_000
 

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage import rollups
-from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.latency import Summary, decode_slots
 from storage.models import ComponentChangeRow, ResultRow, StateChangeRow
 from storage.retention import Retention, apply_retention
+from storage.rollup_models import ComponentRollup1d, Rollup1d, Rollup1h, Rollup5m
 from storage.writer import Writer
 from tests.history import scenario
 from tests.history.scenario import T0, H, ts

@@ -14,8 +14,8 @@ import httpx
 
 import dashboards
 
-ALLOWED = ("monitor.api", "storage.history", "storage.history_types")
-FORBIDDEN = ("monitor.engine", "monitor.service", "storage.history_sql", "storage.models")
+ALLOWED = ("monitor.api", "storage.history", "storage.records")
+FORBIDDEN = ("monitor.engine", "monitor.service", "storage.state_queries", "storage.models")
 
 
 def iso(ts: float) -> str:

@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime
 
 from dashboards import figures
-from dashboards.intervals import Interval, Maintenance
-from dashboards.latency import latency_series
-from storage.history_types import CheckHistory, HistoryPoint
+from dashboards.latency_series import latency_series
+from dashboards.timeline_series import Interval, Maintenance
+from storage.records import CheckHistory, HistoryPoint
 
 T0 = datetime(2026, 3, 10, tzinfo=UTC).timestamp()  # a UTC midnight
 H = 3600.0

@@ -18,7 +18,7 @@ from probes.base import ProbeContext, Status
 from tests.peers import free_port
 from tests.targets import wait_for
 
-PgPair = Any  # tests.agents.db_servers.PgPair
+PgPair = Any  # tests.services.db_servers.PgPair
 
 
 def check(**settings: Any) -> postgres.Check:

@@ -12,8 +12,8 @@ from monitor.config import ConfigError, parse_config
 from monitor.redact import REDACTED, redact_settings
 from probes import flow
 from probes.base import ProbeContext, Status
-from tests.agents.paas_api import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
 from tests.peers import free_port
+from tests.services.paas_api import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
 
 Api = Any  # conftest's type
 

@@ -13,11 +13,11 @@ import trustme
 from monitor.redact import REDACTED, redact_settings
 from probes import redis as redis_probe
 from probes.base import ProbeContext, Status
-from tests.agents.db_servers import REDIS_PASSWORD
 from tests.peer_databases import redis_command
 from tests.peers import Peer, PeerStack, free_port, require_peer
+from tests.services.db_servers import REDIS_PASSWORD
 
-RedisPair = Any  # tests.agents.db_servers.RedisPair
+RedisPair = Any  # tests.services.db_servers.RedisPair
 WAIT_SECONDS = 15.0
 
 

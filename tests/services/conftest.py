@@ -11,9 +11,9 @@ import pytest
 
 from probes.base import ProbeContext
 from probes.clients import ClientPool
-from tests.agents.db_servers import mysql_pair, pg_pair, redis_replica
-from tests.agents.paas_api import Knobs, create_api
 from tests.peers import free_port
+from tests.services.db_servers import mysql_pair, pg_pair, redis_replica
+from tests.services.paas_api import Knobs, create_api
 from tests.targets import ServiceThread
 
 __all__ = ["Api", "api", "ctx", "mysql_pair", "pg_pair", "redis_replica"]
@@ -22,7 +22,7 @@ __all__ = ["Api", "api", "ctx", "mysql_pair", "pg_pair", "redis_replica"]
 @pytest.fixture
 async def ctx() -> AsyncIterator[ProbeContext]:
     pool = ClientPool()
-    yield ProbeContext(logging.getLogger("tests.agents"), pool)
+    yield ProbeContext(logging.getLogger("tests.services"), pool)
     await pool.aclose()
 
 

@@ -14,10 +14,10 @@ from sqlalchemy import make_url
 from monitor.redact import REDACTED, redact_settings
 from probes import mysql
 from probes.base import ProbeContext, Status
-from tests.agents.db_servers import mysql_root
 from tests.peers import free_port
+from tests.services.db_servers import mysql_root
 
-MysqlPair = Any  # tests.agents.db_servers.MysqlPair
+MysqlPair = Any  # tests.services.db_servers.MysqlPair
 
 
 def check(**settings: Any) -> mysql.Check:

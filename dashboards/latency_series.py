@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from storage.history_types import CheckHistory
+from storage.records import CheckHistory
 
 __all__ = ["RESOLUTION_NAMES", "LatencySeries", "latency_series"]
 

@@ -13,7 +13,7 @@ from monitor.cli import main
 from monitor.config import parse_config
 from monitor.engine import Engine
 from monitor.metrics import EngineCollector
-from tests.agents.paas_api import PASSWORD, USER
+from tests.services.paas_api import PASSWORD, USER
 
 Api = Peer = Any
 

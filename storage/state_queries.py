@@ -12,13 +12,13 @@ from sqlalchemy import Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from storage import raw
-from storage.history_models import ComponentRollup1d, Rollup1d, Rollup1h
 from storage.intervals import Span, spans_from
 from storage.latency import BIN_COLUMNS, Summary
 from storage.maintenance import MaintenanceIndex, list_windows
 from storage.models import CheckRow, ComponentChangeRow, ResultRow, StateChangeRow
 from storage.mstime import DAY_MS, HOUR_MS, ceil_to, floor_to, ms_col, window_ms
 from storage.retention import Retention
+from storage.rollup_models import ComponentRollup1d, Rollup1d, Rollup1h
 
 Kind = Literal["check", "component"]
 _CHANGES = {"check": StateChangeRow.__table__, "component": ComponentChangeRow.__table__}

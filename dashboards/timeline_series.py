@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from storage.history_types import IncidentOut, MaintenanceOccurrence
-from storage.history_types import Interval as HistoryInterval
+from storage.records import IncidentOut, MaintenanceOccurrence
+from storage.records import Interval as HistoryInterval
 
 __all__ = ["Incident", "Interval", "Maintenance", "incident_of", "intervals_of", "maintenance_of"]
 
