@@ -18,6 +18,7 @@ from probes.tls_client import response_tls_details, tls_error_reason
 __all__ = ["MAX_ERROR_BODY_BYTES", "Answer", "Finding", "Session", "rate_limit_reason", "transport_reason"]
 
 MAX_ERROR_BODY_BYTES = 64 * 1024  # of an error or ping body, read for its JSON
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the OCI spec's recommended limit for manifests
 # httpx's own timeouts are a backstop: the runner's timeout fires first and says "timeout after Ns".
 BACKSTOP_TIMEOUT_FACTOR = 2
 
@@ -114,6 +115,17 @@ class Session:
         finally:
             await response.aclose()
         return Answer(response.status_code, response.headers, body, tls)
+
+    async def manifest(self, ref: oci.ImageRef, method: str) -> Answer:
+        """`method` (HEAD or GET) of a manifest with every manifest type in `Accept`, timed as the
+        `manifest` phase. Raises httpx.HTTPError."""
+        started = time.perf_counter()
+        try:
+            path = f"/v2/{ref.name}/manifests/{ref.reference}"
+            return await self.fetch(method, self.url(path), headers={"Accept": oci.MANIFEST_ACCEPT},
+                                    cap=MAX_MANIFEST_BYTES)
+        finally:
+            self.timed("manifest", started)
 
     # -- ping and auth -------------------------------------------------------------------------
     async def ping(self) -> bool:

@@ -21,7 +21,6 @@ from probes.tls_client import TlsSettings
 __all__ = ["Auth", "Check", "ImageSpec", "probe"]
 
 MIB = 1024 * 1024
-MAX_MANIFEST_BYTES = 4 * MIB  # the OCI spec's recommended limit for manifests
 TOKEN_CACHE_KEY = "registry.tokens"  # in ProbeContext.cache
 
 
@@ -128,18 +127,18 @@ async def _check_image(
     method = "GET" if cfg.pull_blob else "HEAD"
     before = s.phases.get("manifest", 0.0)
     try:
-        answer = await _manifest(s, ref, method)
+        answer = await s.manifest(ref, method)
         if answer.status == 401 and s.authorization is None and not s.auth_tried:
             # /v2/ was open but this repository is not: authenticate as it asks, once.
             if not await s.authenticate(answer):
                 why = s.findings.pop() if s.findings else Finding(Status.DOWN, "authentication failed")
                 return Finding(why.status, f"{label}: {why.reason}")
-            answer = await _manifest(s, ref, method)
+            answer = await s.manifest(ref, method)
         if answer.status not in (200, 429) and method == "HEAD":
             # HEAD has no body to say why: ask with GET (after a 429 a second hit would not help).
-            answer = await _manifest(s, ref, "GET")
+            answer = await s.manifest(ref, "GET")
         if answer.status == 200 and not answer.body and not answer.headers.get("Docker-Content-Digest"):
-            answer = await _manifest(s, ref, "GET")  # no digest header: the body tells
+            answer = await s.manifest(ref, "GET")  # no digest header: the body tells
     except httpx.HTTPError as exc:
         return Finding(Status.DOWN, f"{label}: manifest: {s.transport_failure(exc)}")
     finally:
@@ -163,15 +162,6 @@ async def _check_image(
     entry["blob"] = outcome.details()
     pulls.append(outcome)
     return None
-
-
-async def _manifest(s: Session, ref: oci.ImageRef, method: str) -> Answer:
-    started = time.perf_counter()
-    try:
-        path = f"/v2/{ref.name}/manifests/{ref.reference}"
-        return await s.fetch(method, s.url(path), headers={"Accept": oci.MANIFEST_ACCEPT}, cap=MAX_MANIFEST_BYTES)
-    finally:
-        s.timed("manifest", started)
 
 
 def _manifest_failure(label: str, answer: Answer) -> str:
@@ -204,7 +194,7 @@ async def _pull(s: Session, cfg: Check, ref: oci.ImageRef, answer: Answer, entry
         if child is None:
             return "the image index lists no manifest"
         try:
-            answer = await _manifest(s, oci.ImageRef(ref.name, child.digest), "GET")
+            answer = await s.manifest(oci.ImageRef(ref.name, child.digest), "GET")
         except httpx.HTTPError as exc:
             return f"manifest {child.digest}: {s.transport_failure(exc)}"
         if answer.status != 200:

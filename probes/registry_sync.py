@@ -18,14 +18,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from probes import oci
 from probes.base import CheckBase, Duration, ProbeContext, Result, Status, format_duration, http_url
 from probes.harbor import Execution, parse_executions, pick_policy
-from probes.oci_client import BACKSTOP_TIMEOUT_FACTOR, Answer, Finding, Session, basic_authorization, rate_limit_reason
+from probes.oci_client import BACKSTOP_TIMEOUT_FACTOR, Finding, Session, basic_authorization, rate_limit_reason
 from probes.registry import TOKEN_CACHE_KEY, Auth
 from probes.tls_client import TlsSettings
 
 __all__ = ["Check", "Side", "probe"]
 
 LAG_CACHE_KEY = "registry_sync.behind"  # in ProbeContext.cache: {check id: {image: (since, target digest)}}
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the OCI spec's recommended limit for manifests
 MAX_HARBOR_BYTES = 1024 * 1024  # of a Harbor API answer: a page of policies or executions
 HARBOR_EXECUTIONS_PAGE = 10  # executions read per run: the newest that Harbor did not skip is judged
 SHORT_DIGEST_HEX = 12  # hex digits shown of a digest in a reason (as `docker images` shows ids)
@@ -182,15 +181,15 @@ async def _resolve(s: Session, ref: oci.ImageRef, label: str) -> str | Finding |
     """The tag's manifest digest (HEAD; a GET when the HEAD says nothing), None when the registry
     has no such tag or repository, or what went wrong."""
     try:
-        answer = await _manifest(s, ref, "HEAD")
+        answer = await s.manifest(ref, "HEAD")
         if answer.status == 401 and s.authorization is None and not s.auth_tried:
             # /v2/ was open but this repository is not: authenticate as it asks, once.
             if not await s.authenticate(answer):
                 why = s.findings.pop() if s.findings else Finding(Status.DOWN, "authentication failed")
                 return Finding(why.status, f"{label}: {why.reason}")
-            answer = await _manifest(s, ref, "HEAD")
+            answer = await s.manifest(ref, "HEAD")
         if answer.status != 429 and (answer.status != 200 or not answer.headers.get("Docker-Content-Digest")):
-            answer = await _manifest(s, ref, "GET")  # the error body says why; the body gives the digest
+            answer = await s.manifest(ref, "GET")  # the error body says why; the body gives the digest
     except httpx.HTTPError as exc:
         return Finding(Status.DOWN, f"{label}: manifest: {s.transport_failure(exc)}")
     if answer.status == 200:
@@ -200,15 +199,6 @@ async def _resolve(s: Session, ref: oci.ImageRef, label: str) -> str | Finding |
     if answer.status == 429:
         return Finding(Status.DEGRADED, rate_limit_reason(label, answer))
     return Finding(Status.DOWN, f"{label}: {answer.errors or f'HTTP {answer.status}'}")
-
-
-async def _manifest(s: Session, ref: oci.ImageRef, method: str) -> Answer:
-    started = time.perf_counter()
-    try:
-        path = f"/v2/{ref.name}/manifests/{ref.reference}"
-        return await s.fetch(method, s.url(path), headers={"Accept": oci.MANIFEST_ACCEPT}, cap=MAX_MANIFEST_BYTES)
-    finally:
-        s.timed("manifest", started)
 
 
 def _compare(
