@@ -19,22 +19,18 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    TypeAdapter,
     ValidationError,
     model_validator,
 )
 
 from monitor.alerts.config import AlertsConfig
 from monitor.alerts.receivers import RECEIVERS
+from monitor.clusters import ClusterConfig, cluster_checks
 from monitor.config_yaml import MAX_CONFIG_BYTES, YamlLimitError, read_yaml
-from monitor.discovery import cluster_checks
 from monitor.record_config import ComponentConfig, MaintenanceList, RetentionConfig
 from monitor.redact import Redactor, data_secrets
 from probes import PROBES
-from probes.base import CheckBase, Duration, format_duration
-from probes.k8s_resource import ConditionStatus
-from probes.k8s_workload import WorkloadKind
-from probes.kube import SERVICE_ACCOUNT_DIR
+from probes.base import CheckBase, Duration, RunSettings, format_duration
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
 
@@ -120,11 +116,8 @@ class StorageConfig(_Model):
     dropped and counted (state changes are never dropped)."""
 
 
-class Defaults(_Model):
-    interval: Duration = 30.0
-    timeout: Duration = 10.0
-    failure_threshold: int = Field(default=2, ge=1, le=100)
-    success_threshold: int = Field(default=1, ge=1, le=100)
+class Defaults(RunSettings):
+    """`defaults:`: the run settings of every check and cluster that does not set its own."""
 
 
 class EngineConfig(_Model):
@@ -139,135 +132,6 @@ class UiConfig(_Model):
     team. Applied at once on reload."""
     title: str = Field(default="Platform status", min_length=1, max_length=200)
     """The public status page's heading."""
-
-
-class EtcdEndpoints(_Model):
-    """A cluster's etcd members, probed directly (client URLs; TLS client certificate files)."""
-
-    endpoints: list[str] = Field(min_length=1)
-    ca: str | None = None
-    cert: str | None = None
-    key: str | None = None
-
-
-class ClusterProbes(_Model):
-    """Which of a cluster's probes run. `kubelet` needs the `nodes/proxy` right (see
-    deploy/kubernetes/rbac.yaml); `kube_proxy` needs the nodes' IPs reachable on port 10256;
-    `dns_query` defaults to on in-cluster or when `dns_server` is given (a ClusterIP is
-    rarely reachable from outside)."""
-
-    apiserver: bool = True
-    readyz_checks: bool = True
-    leases: bool = True
-    apiservers: bool = True
-    nodes: bool = True
-    node_runtime: bool = True
-    kubelet: bool = False
-    kube_proxy: bool = False
-    dns_pods: bool = True
-    dns_query: bool | None = None
-    daemonsets: bool = True
-
-
-_K8S_NAMESPACE = r"^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$"
-
-
-class _ObjectSelect(_Model):
-    """Which objects of a kind a cluster entry watches in `namespace` (`*`: every namespace): the
-    one called `name`, those matching the label `selector`, or (neither) all of them."""
-
-    namespace: str = Field(pattern=_K8S_NAMESPACE)
-    name: str | None = Field(default=None, min_length=1, max_length=253)
-    selector: str | None = Field(default=None, min_length=1)
-    """A label selector as kubectl takes it (`app.kubernetes.io/part-of=paas,tier!=cache`)."""
-
-    @model_validator(mode="after")
-    def _name_or_selector(self) -> _ObjectSelect:
-        if self.name is not None and self.selector is not None:
-            raise ValueError("give name or selector, not both")
-        return self
-
-
-class CronJobSelect(_ObjectSelect):
-    """CronJobs watched as `<cluster>/jobs/<namespace>.<name>` checks."""
-
-    max_age: Annotated[Duration, Field(gt=0)] | None = None
-    """The last successful run may be at most this old; default: two schedule periods (down once
-    two scheduled runs after the last success have passed without a new one)."""
-    max_runtime: Annotated[Duration, Field(gt=0)] | None = None
-    """A Job running longer is down; default: one schedule period."""
-
-
-class WorkloadSelect(_ObjectSelect):
-    """Deployments, StatefulSets or DaemonSets watched as `<cluster>/workloads/<ns>.<kind>.<name>`."""
-
-    kind: WorkloadKind
-
-
-class ResourceSelect(_ObjectSelect):
-    """Objects of any resource (custom resources included) judged by their status.conditions,
-    watched as `<cluster>/resources/<ns>.<kind>.<name>`. Unset namespace: every namespace (or
-    the cluster scope for a cluster-scoped kind)."""
-
-    namespace: str = Field(default="*", pattern=_K8S_NAMESPACE)
-    api_version: str = Field(pattern=r"^(v1|[a-z0-9.-]+/[a-z0-9]+)$")
-    """`group/version` (`postgresql.cnpg.io/v1`), or `v1` for the core group."""
-    kind: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*$")
-    conditions: dict[str, ConditionStatus] = Field(default_factory=lambda: {"Ready": "True"}, min_length=1)
-    """Condition type → the status it must have."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _unquoted_status(cls, data: Any) -> Any:
-        """`Ready: True` unquoted in YAML is a boolean: read it as the condition status "True"."""
-        if isinstance(data, dict) and isinstance(data.get("conditions"), dict):
-            data = {**data, "conditions": {k: str(v) if isinstance(v, bool) else v
-                                           for k, v in data["conditions"].items()}}
-        return data
-
-
-class ClusterConfig(_Model):
-    """One Kubernetes cluster: expands into checks under `<name>/control-plane`, `<name>/nodes`,
-    `<name>/dns` and `<name>/etcd`, and the watched objects' under `<name>/jobs`,
-    `<name>/workloads` and `<name>/resources` (monitor.discovery)."""
-
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    kubeconfig: str | None = None
-    context: str | None = None
-    in_cluster: bool = False
-    service_account_dir: str = SERVICE_ACCOUNT_DIR
-    interval: Duration = 30.0
-    timeout: Duration = 10.0
-    failure_threshold: int = Field(default=2, ge=1, le=100)
-    success_threshold: int = Field(default=1, ge=1, le=100)
-    cluster_domain: str = "cluster.local"
-    dns_server: str | None = None
-    """`ip[:port]` of the cluster DNS; default the kube-dns Service's ClusterIP."""
-    skew: Duration = 10.0
-    """Clock-skew margin for Lease freshness (leader and node heartbeats)."""
-    apiservers: int | None = Field(default=None, ge=1)
-    """How many kube-apiservers run (HA); unset, the apiservers check counts them and is down only at none."""
-    apiserver_stale_after: Duration = Field(default=60.0, gt=0)
-    """An apiserver identity Lease not renewed for longer (they renew every 10 s) counts as a dead apiserver."""
-    etcd: EtcdEndpoints | None = None
-    scheduler_url: str | None = None
-    """Direct kube-scheduler health URL (`https://<cp>:10259/healthz`), when reachable."""
-    controller_manager_url: str | None = None
-    """Direct kube-controller-manager health URL (`https://<cp>:10257/healthz`), when reachable."""
-    probes: ClusterProbes = ClusterProbes()
-    cronjobs: list[CronJobSelect] = Field(default_factory=list)
-    """CronJobs to watch: one check each under `<name>/jobs`, found at run time."""
-    workloads: list[WorkloadSelect] = Field(default_factory=list)
-    """Deployments, StatefulSets, DaemonSets: one check each under `<name>/workloads`."""
-    resources: list[ResourceSelect] = Field(default_factory=list)
-    """Any resource judged by its conditions: one check per object under `<name>/resources`."""
-    labels: dict[str, str] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _one_login(self) -> ClusterConfig:
-        if self.in_cluster and (self.kubeconfig or self.context):
-            raise ValueError("in_cluster uses the pod's service account: leave kubeconfig and context unset")
-        return self
 
 
 def _check_union() -> Any:
@@ -297,7 +161,10 @@ class Config(_Model):
     _cluster_checks: list[CheckBase] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> Config:
+    def _checks_and_clusters(self) -> Config:
+        """Ids are unique across the checks and the clusters' checks, `depends_on` names a known
+        check, and no check depends on itself through others. The clusters' fixed checks are
+        expanded here, once, and kept as this validator's one result (`all_checks`)."""
         seen: dict[str, int] = {}
         for i, check in enumerate(self.checks):
             if check.id in seen:
@@ -306,6 +173,7 @@ class Config(_Model):
                     "(a check's name must be unique within its component)"
                 )
             seen[check.id] = i
+        expanded: list[CheckBase] = []
         names: dict[str, int] = {}
         for i, cluster in enumerate(self.clusters):
             if cluster.name in names:
@@ -318,28 +186,9 @@ class Config(_Model):
                     raise ValueError(
                         f"clusters[{i}]: check id {check.id!r} is already used by checks[{seen[check.id]}]"
                     )
-                self._cluster_checks.append(check)
-        return self
-
-    @model_validator(mode="after")
-    def _dependencies(self) -> Config:
-        """depends_on names configured checks (or a cluster's), and no check depends on itself
-        through others."""
-        ids = {check.id for check in [*self.checks, *self._cluster_checks]}
-        for i, check in enumerate(self.checks):
-            for j, parent in enumerate(check.depends_on):
-                if parent not in ids:
-                    raise ValueError(f"checks[{i}] ({check.id}).depends_on[{j}]: no check with id {parent!r}")
-        parents = {check.id: check.depends_on for check in [*self.checks, *self._cluster_checks]}
-        for i, check in enumerate(self.checks):
-            trail, todo = set(), list(check.depends_on)
-            while todo:
-                cid = todo.pop()
-                if cid == check.id:
-                    raise ValueError(f"checks[{i}] ({check.id}).depends_on: a dependency cycle leads back to it")
-                if cid not in trail:
-                    trail.add(cid)
-                    todo.extend(parents.get(cid, ()))
+                expanded.append(check)
+        _check_dependencies(self.checks, expanded)
+        self._cluster_checks = expanded
         return self
 
     @property
@@ -354,6 +203,26 @@ class Config(_Model):
 
     def check_by_id(self) -> dict[str, CheckBase]:
         return {check.id: check for check in self.all_checks()}
+
+
+def _check_dependencies(checks: list[CheckBase], cluster_checks: list[CheckBase]) -> None:
+    """ValueError when a configured check's `depends_on` names no check, or leads back to it."""
+    known = [*checks, *cluster_checks]
+    ids = {check.id for check in known}
+    for i, check in enumerate(checks):
+        for j, parent in enumerate(check.depends_on):
+            if parent not in ids:
+                raise ValueError(f"checks[{i}] ({check.id}).depends_on[{j}]: no check with id {parent!r}")
+    parents = {check.id: check.depends_on for check in known}
+    for i, check in enumerate(checks):
+        trail, todo = set(), list(check.depends_on)
+        while todo:
+            cid = todo.pop()
+            if cid == check.id:
+                raise ValueError(f"checks[{i}] ({check.id}).depends_on: a dependency cycle leads back to it")
+            if cid not in trail:
+                trail.add(cid)
+                todo.extend(parents.get(cid, ()))
 
 
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -413,7 +282,7 @@ def _apply_defaults(raw: dict[str, Any]) -> None:
     for check in [*(raw.get("checks") or []), *(raw.get("clusters") or [])]:
         if isinstance(check, dict):
             for key, value in defaults.items():
-                if key in Defaults.model_fields:
+                if key in RunSettings.model_fields:
                     check.setdefault(key, value)
 
 
@@ -661,4 +530,3 @@ def read_config_text(path: Path) -> str:
         ]) from None
 
 
-check_adapter: TypeAdapter[Any] = TypeAdapter(AnyCheck)

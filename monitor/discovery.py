@@ -13,158 +13,26 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from monitor.clusters import ClusterConfig, check_name, common_settings, node_checks, readyz_checks, target
 from probes import (
-    etcd,
     k8s_apiserver,
-    k8s_apiservers,
-    k8s_coredns,
     k8s_cronjob,
-    k8s_daemonsets,
-    k8s_dns,
-    k8s_healthz,
-    k8s_kubelet,
-    k8s_lease,
     k8s_node,
-    k8s_readyz,
     k8s_resource,
     k8s_workload,
 )
 from probes.base import CheckBase
-from probes.kube import ApiError, ClusterClient, KubeClients, KubeTarget
+from probes.kube import ApiError, ClusterClient, KubeClients
 from probes.kube_objects import ALL_NAMESPACES, list_objects, list_path, resolve_resource
 
 if TYPE_CHECKING:
-    from monitor.config import ClusterConfig
     from monitor.ports import ConfigSource
 
-__all__ = [
-    "ClusterDiscovery",
-    "cluster_checks",
-    "cronjob_checks",
-    "node_checks",
-    "readyz_checks",
-    "resource_checks",
-    "workload_checks",
-]
+__all__ = ["ClusterDiscovery", "cronjob_checks", "resource_checks", "workload_checks"]
 
 log = logging.getLogger(__name__)
 
 TICK = 1.0  # seconds between looks at the config for clusters that are due, new or gone
-KUBE_PROXY_HEALTHZ_PORT = 10256
-LEADER_LEASES = ("kube-scheduler", "kube-controller-manager")
-ETCD_READYZ_CHECKS = ("etcd", "etcd-readiness")  # shown under <cluster>/etcd, not control-plane
-
-
-def target(cluster: ClusterConfig) -> KubeTarget:
-    return KubeTarget(name=cluster.name, kubeconfig=cluster.kubeconfig, context=cluster.context,
-                      in_cluster=cluster.in_cluster, service_account_dir=cluster.service_account_dir)
-
-
-def component(cluster: ClusterConfig, part: str) -> str:
-    return f"{cluster.name}/{part}"
-
-
-def root_id(cluster: ClusterConfig) -> str:
-    """The check every other check of the cluster depends on: is the apiserver alive at all."""
-    return f"{component(cluster, 'control-plane')}/apiserver-livez"
-
-
-def check_name(text: str) -> str:
-    """A check name from a Kubernetes name that may hold '/' (`poststarthook/…`): ':' stands for it."""
-    return text.replace("/", ":")
-
-
-def _common(cluster: ClusterConfig, part: str, name: str, *, depends: bool = True) -> dict[str, Any]:
-    return {
-        "name": name,
-        "component": component(cluster, part),
-        "interval": cluster.interval,
-        "timeout": cluster.timeout,
-        "failure_threshold": cluster.failure_threshold,
-        "success_threshold": cluster.success_threshold,
-        "labels": {**cluster.labels, "cluster": cluster.name},
-        "depends_on": [root_id(cluster)] if depends else [],
-    }
-
-
-def cluster_checks(cluster: ClusterConfig) -> list[CheckBase]:
-    """The checks a cluster always has (nodes and readiness sub-checks are found at run time)."""
-    on, kube = cluster.probes, target(cluster)
-    checks: list[CheckBase] = []
-    if on.apiserver:
-        checks += [
-            k8s_apiserver.Check(**_common(cluster, "control-plane", "apiserver-livez", depends=False),
-                                cluster=kube, endpoint="livez"),
-            k8s_apiserver.Check(**_common(cluster, "control-plane", "apiserver-readyz"), cluster=kube,
-                                endpoint="readyz"),
-        ]
-    if on.leases:
-        checks += [
-            k8s_lease.Check(**_common(cluster, "control-plane", f"{lease}-lease"), cluster=kube, lease=lease,
-                            skew=cluster.skew)
-            for lease in LEADER_LEASES
-        ]
-    if on.apiservers:
-        checks.append(k8s_apiservers.Check(**_common(cluster, "control-plane", "apiservers"), cluster=kube,
-                                           expected=cluster.apiservers, stale_after=cluster.apiserver_stale_after))
-    for name, url in (("kube-scheduler-healthz", cluster.scheduler_url),
-                      ("kube-controller-manager-healthz", cluster.controller_manager_url)):
-        if url:
-            checks.append(k8s_healthz.Check(**_common(cluster, "control-plane", name, depends=False), url=url))
-    if on.dns_pods:
-        checks.append(k8s_coredns.Check(**_common(cluster, "dns", "coredns-pods"), cluster=kube))
-    if on.dns_query if on.dns_query is not None else (cluster.in_cluster or cluster.dns_server is not None):
-        # With a fixed server the query does not go through the apiserver at all.
-        checks.append(k8s_dns.Check(**_common(cluster, "dns", "query", depends=cluster.dns_server is None),
-                                    cluster=kube, cluster_domain=cluster.cluster_domain, server=cluster.dns_server))
-    if on.daemonsets:
-        checks.append(k8s_daemonsets.Check(**_common(cluster, "nodes", "daemonsets"), cluster=kube))
-    if cluster.etcd is not None:
-        block = cluster.etcd
-        for endpoint in block.endpoints:
-            name = check_name(endpoint.split("://", 1)[-1].rstrip("/"))
-            checks.append(etcd.Check(**_common(cluster, "etcd", name, depends=False), endpoints=[endpoint],
-                                     ca=block.ca, cert=block.cert, key=block.key))
-    return checks
-
-
-def readyz_checks(cluster: ClusterConfig, names: list[str]) -> list[CheckBase]:
-    """One check per readiness sub-check the apiserver reports (etcd's under `<cluster>/etcd`)."""
-    kube = target(cluster)
-    return [
-        k8s_readyz.Check(**_common(cluster, "etcd" if name in ETCD_READYZ_CHECKS else "control-plane",
-                                   f"readyz-{check_name(name)}"), cluster=kube, check=name)
-        for name in names
-    ]
-
-
-def _internal_ip(node: dict[str, Any]) -> str | None:
-    for address in (node.get("status") or {}).get("addresses") or []:
-        if address.get("type") == "InternalIP":
-            return address.get("address")
-    return None
-
-
-def node_checks(cluster: ClusterConfig, nodes: list[dict[str, Any]]) -> list[CheckBase]:
-    """The checks of each Node that exists now: status, runtime, and optionally kubelet / kube-proxy."""
-    on, kube = cluster.probes, target(cluster)
-    checks: list[CheckBase] = []
-    for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
-        name = node["metadata"]["name"]
-        checks.append(k8s_node.Check(**_common(cluster, "nodes", name), cluster=kube, node=name, skew=cluster.skew))
-        if on.node_runtime:
-            checks.append(k8s_node.Check(**_common(cluster, "nodes", f"{name}:runtime"), cluster=kube, node=name,
-                                         aspect="runtime"))
-        if on.kubelet:
-            checks.append(k8s_kubelet.Check(**_common(cluster, "nodes", f"{name}:kubelet"), cluster=kube, node=name))
-        ip = _internal_ip(node)
-        if on.kube_proxy and ip:
-            host = f"[{ip}]" if ":" in ip else ip
-            checks.append(k8s_healthz.Check(**_common(cluster, "nodes", f"{name}:kube-proxy"),
-                                            url=f"http://{host}:{KUBE_PROXY_HEALTHZ_PORT}/healthz"))
-    return checks
-
-
 def _meta(obj: dict[str, Any]) -> tuple[str | None, str]:
     meta = obj.get("metadata") or {}
     return meta.get("namespace"), meta["name"]
@@ -207,7 +75,7 @@ async def cronjob_checks(cluster: ClusterConfig, client: ClusterClient,
             continue
         for obj in filter(lambda o, e=entry: _matches(e, o), items):
             namespace, name = _meta(obj)
-            check = k8s_cronjob.Check(**_common(cluster, "jobs", f"{namespace}.{name}"), cluster=kube,
+            check = k8s_cronjob.Check(**common_settings(cluster, "jobs", f"{namespace}.{name}"), cluster=kube,
                                       namespace=namespace, cronjob=name, scope=entry.namespace,
                                       selector=entry.selector, max_age=entry.max_age, max_runtime=entry.max_runtime)
             found.setdefault(check.id, check)
@@ -246,7 +114,7 @@ async def workload_checks(cluster: ClusterConfig, client: ClusterClient, registr
             continue
         for obj in filter(lambda o, e=entry: _matches(e, o), items):
             namespace, name = _meta(obj)
-            common = _common(cluster, "workloads", f"{namespace}.{entry.kind.lower()}.{name}")
+            common = common_settings(cluster, "workloads", f"{namespace}.{entry.kind.lower()}.{name}")
             hosts = sorted({k8s_workload.image_registry(image) for image in k8s_workload.images(obj)})
             parents = [cid for host in hosts for cid in registries.get(host, [])]
             common["depends_on"] = [*common["depends_on"], *dict.fromkeys(parents)]
@@ -273,7 +141,7 @@ async def resource_checks(cluster: ClusterConfig, client: ClusterClient) -> list
         for obj in filter(lambda o, e=entry: _matches(e, o), items):
             namespace, name = _meta(obj)
             label = f"{entry.kind.lower()}.{name}" if not namespaced else f"{namespace}.{entry.kind.lower()}.{name}"
-            check = k8s_resource.Check(**_common(cluster, "resources", check_name(label)), cluster=kube,
+            check = k8s_resource.Check(**common_settings(cluster, "resources", check_name(label)), cluster=kube,
                                        api_version=entry.api_version, resource_kind=entry.kind, resource=resource,
                                        namespace=namespace if namespaced else None, object=name, scope=scope,
                                        selector=entry.selector, expected=dict(entry.conditions))

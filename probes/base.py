@@ -12,7 +12,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
@@ -124,11 +124,23 @@ class Status(enum.StrEnum):
 _SEVERITY = {Status.UP: 0, Status.UNKNOWN: 1, Status.DEGRADED: 2, Status.DOWN: 3}
 
 
-class CheckBase(BaseModel):
-    """Settings every check has. Each probe module subclasses this with its own `kind` literal
-    and fields; the config loader fills unset common fields from `defaults`."""
+class RunSettings(BaseModel):
+    """How a check runs and when its state changes: the one place these defaults are declared.
+    Every check has them (CheckBase), and so do the config's `defaults:` and each cluster (whose
+    settings its checks take); the config loader fills a check's or a cluster's unset ones from
+    `defaults:`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: Annotated[Duration, Field(gt=0)] = 30.0
+    timeout: Annotated[Duration, Field(gt=0)] = 10.0
+    failure_threshold: int = Field(default=2, ge=1, le=100)
+    success_threshold: int = Field(default=1, ge=1, le=100)
+
+
+class CheckBase(RunSettings):
+    """Settings every check has. Each probe module subclasses this with its own `kind` literal
+    and fields; the config loader fills unset run settings from `defaults`."""
 
     secret_fields: ClassVar[frozenset[str]] = frozenset()
     """Field names whose values are never shown back (passwords, tokens, client keys); a dotted
@@ -141,10 +153,6 @@ class CheckBase(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^/\s][^/]*$")
     component: str = Field(min_length=1, max_length=200)
     kind: str
-    interval: Annotated[Duration, Field(gt=0)] = 30.0
-    timeout: Annotated[Duration, Field(gt=0)] = 10.0
-    failure_threshold: int = Field(default=2, ge=1, le=100)
-    success_threshold: int = Field(default=1, ge=1, le=100)
     labels: dict[str, str] = Field(default_factory=dict)
     description: str = ""
     depends_on: list[str] = Field(default_factory=list)
@@ -254,5 +262,4 @@ def os_error_reason(exc: BaseException) -> str | None:
     return None
 
 
-CheckT = TypeVar("CheckT", bound=CheckBase)
 ProbeFn = Callable[[Any, ProbeContext], Awaitable[Result]]

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 RATE_WINDOW = 60.0  # seconds: rate limits are "messages per minute" over a sliding window
 IDLE_RECHECK = 5.0  # seconds a worker with nothing to do sleeps before looking again
 ERROR_CHARS = 500
-OUTCOMES = ("delivered", "error", "rejected", "expired", "dropped")
 PLAIN_TLS = ReceiverTls()  # receivers without a `tls:` block (apprise) share the default client
 
 

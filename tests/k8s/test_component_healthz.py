@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from monitor.config import ClusterConfig
-from monitor.discovery import node_checks
+from monitor.clusters import ClusterConfig, node_checks
 from probes import PROBES
 from probes.base import ProbeContext, Status
 from probes.clients import ClientPool

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 import probes
-from monitor.discovery import LEADER_LEASES
+from monitor.clusters import LEADER_LEASES
 from probes import k8s_dns
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
