@@ -4,16 +4,22 @@ touches the database."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from monitor.alerts.machine import COVERED, FIRING, SILENCED
 
+if TYPE_CHECKING:
+    from monitor.alerts.alerting import Alerting
+
 PREFIX = "platform_monitor_"
 
 
 class AlertsCollector:
-    def __init__(self, alerting: object) -> None:
+    """Yields alerting's counters, outbox depth and the alerts firing and held back."""
+
+    def __init__(self, alerting: Alerting) -> None:
         self.alerting = alerting
 
     def collect(self) -> Iterator[Metric]:
