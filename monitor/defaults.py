@@ -5,6 +5,7 @@ start shows live data."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import yaml
 
 from monitor.config import Config, parse_config
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_TEMPLATE = """\
 server: {{host: "{host}", port: {port}}}
@@ -43,6 +46,12 @@ def default_config(host: str = "127.0.0.1", port: int = 8080, storage: str | Non
     text = DEFAULT_CONFIG_TEMPLATE.format(host=host, port=port, storage=storage, probe_host=probe_host)
     if (cluster := current_cluster()) is not None:
         text += "clusters:\n  - " + json.dumps(cluster) + "\n"
+        # the current context may well be production: say loudly what is watched and how not to
+        log.warning(
+            "no config file: also watching the cluster of the current kubeconfig context %r (from %s), "
+            "read-only; to watch only this service, run with a config file (platform-monitor serve "
+            "--config FILE) or unset the context (KUBECONFIG=/dev/null)", cluster["context"], cluster["kubeconfig"],
+        )
     return parse_config(text, "<built-in default config>")
 
 

@@ -10,10 +10,14 @@ from monitor.config import ConfigError, parse_config
 from monitor.defaults import default_config
 
 
-def test_default_config_adds_the_current_context(apiserver, monkeypatch, tmp_path):
+def test_default_config_adds_the_current_context_and_says_so(apiserver, monkeypatch, tmp_path, caplog):
     kubeconfig = apiserver.write_kubeconfig(context="arn:aws:eks:eu-west-1:1234:cluster/prod")
     monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'missing'}:{kubeconfig}")
-    config = default_config(storage="sqlite://")
+    with caplog.at_level("WARNING", logger="monitor.defaults"):
+        config = default_config(storage="sqlite://")
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "monitor.defaults"]
+    assert "also watching the cluster of the current kubeconfig context 'arn:aws:eks:eu-west-1:1234:cluster/prod'" \
+        in warning and str(kubeconfig) in warning and "--config FILE" in warning
     assert [c.name for c in config.clusters] == ["arn-aws-eks-eu-west-1-1234-cluster-prod"]
     assert config.clusters[0].context == "arn:aws:eks:eu-west-1:1234:cluster/prod"
     ids = set(config.check_by_id())
@@ -21,7 +25,9 @@ def test_default_config_adds_the_current_context(apiserver, monkeypatch, tmp_pat
     assert "platform-monitor/healthz" in ids
 
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    caplog.clear()
     assert default_config(storage="sqlite://").clusters == []
+    assert not [r for r in caplog.records if r.name == "monitor.defaults"]
 
 
 def test_cluster_section_errors_are_placed():
