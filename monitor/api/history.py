@@ -177,15 +177,23 @@ def get_incidents(
 
 def _attach_alerts(session: Session, found: list[IncidentWithAlerts], *, now: datetime) -> None:
     """Each incident's alert events (its component's and its checks') from its start to
-    ALERT_SLACK after its end, with each receiver's delivery outcome."""
+    ALERT_SLACK after its end, but never past the start of its component's next incident (whose
+    own alerts those are), with each receiver's delivery outcome."""
     keys = sorted({f"component:{i.component}" for i in found} | {f"check:{c}" for i in found for c in i.checks})
     lo = min(i.start for i in found)
     hi = max(i.end or now for i in found) + ALERT_SLACK
     events = alert_queries.alert_events_between(session, keys=keys, start=lo, end=hi, limit=ALERT_EVENTS_MAX)
     outcomes = alert_queries.deliveries_of(session, event_ids=[e.event_id for e in events])
+    next_start: dict[int, datetime] = {}  # an incident's slack ends where its component's next incident starts
+    for component in {i.component for i in found}:
+        mine = sorted((i for i in found if i.component == component), key=lambda i: i.start)
+        for before, after in zip(mine, mine[1:], strict=False):
+            next_start[id(before)] = after.start
     for incident in found:
         mine = {f"component:{incident.component}"} | {f"check:{c}" for c in incident.checks}
         stop = (incident.end or now) + ALERT_SLACK
+        if id(incident) in next_start:
+            stop = min(stop, next_start[id(incident)])
         for e in events:
             if e.key in mine and incident.start <= e.at < stop:
                 subject_kind, _, subject = e.key.partition(":")

@@ -227,6 +227,13 @@ def test_incidents_page_lists_incidents_linked_to_checks(ui_service, open_page):
     expect(page.locator("#incidents")).to_contain_text("ongoing")
     expect(page.locator("#incidents")).to_contain_text(XSS)
     expect(page.locator("#timeline .main-svg").first).to_be_visible(timeout=TIMEOUT_MS)
+    # what was alerted (receivers, outcomes) shows in full: the cell wraps, nothing is cut off
+    alerted = [i for i in expected if i["alerts"]]
+    assert alerted, "the seed has incidents with alerts"
+    expect(page.locator("#incidents td.alerts .alert-line").first).to_be_visible(timeout=TIMEOUT_MS)
+    clipped = page.eval_on_selector_all(
+        "#incidents td.alerts", "cells => cells.filter(c => c.scrollWidth > c.clientWidth + 1).length")
+    assert clipped == 0
     page.fill("#search", "web")
     expect(rows).to_have_count(1)
     op.screenshot()

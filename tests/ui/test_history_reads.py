@@ -17,7 +17,8 @@ from dashboards import charts
 from monitor.api.history import get_incidents, list_maintenance
 from storage import history, maintenance
 from storage.alert_models import AlertEventRow, AlertOutboxRow
-from storage.db import create_db_engine
+from storage.db import create_db_engine, upgrade
+from storage.models import CheckRow, ComponentChangeRow, StateChangeRow
 from tests.ui.seed import DAY, HOUR, seed_history
 
 CHECKS = {"paas/api": ("paas", "api", "http"), "registry/port": ("registry", "port", "tcp")}
@@ -144,5 +145,39 @@ def test_uptime_bars_incidents_alerts_and_maintenance(any_db_url):
                             for t in traces.values() for b in t.get("base") or [])
             assert starts[0] == pytest.approx(seeded.first_seen, abs=0.002)
             assert len(traces["unknown"]["x"]) == 2  # the registry row and registry/port: the gap only
+    finally:
+        engine.dispose()
+
+
+def test_alerts_of_two_incidents_close_together_go_to_their_own_incident(any_db_url):
+    """The resolved notification of an incident counts for it up to 5 minutes after its end, but a
+    second incident starting 2 minutes later owns its own firing: nothing is listed twice or under
+    the wrong incident (issue 14, item 3)."""
+    now = time.time()
+    engine = create_db_engine(any_db_url)
+    start = now - 2 * HOUR
+    first = (start + 600, start + 1200)   # down 10 min
+    second = (first[1] + 120, first[1] + 720)  # again 2 min later, for 10 min
+    try:
+        upgrade(engine)
+        with Session(engine) as s, s.begin():
+            s.add(CheckRow(id="paas/api", component="paas", name="api", kind="http", settings={},
+                           first_seen=dt(start), updated_at=dt(start), retired_at=None))
+            changes = [(start, "unknown", "up"), (first[0], "up", "down"), (first[1], "down", "up"),
+                       (second[0], "up", "down"), (second[1], "down", "up")]
+            for at, old, new in changes:
+                s.add(StateChangeRow(check_id="paas/api", ts=dt(at), old=old, new=new, reason=new))
+                s.add(ComponentChangeRow(component="paas", ts=dt(at), old=old, new=new, reason=new))
+            events = [("f1", "firing", first[0] + 5), ("r1", "resolved", first[1] + 2),
+                      ("f2", "firing", second[0] + 3), ("r2", "resolved", second[1] + 1)]
+            for event_id, kind, at in events:
+                s.add(AlertEventRow(event_id=event_id, key="check:paas/api", type=kind, at=dt(at),
+                                    suppressed_by=None, receivers=["ops-mail"], payload={}))
+        with Session(engine) as s:
+            found = sorted(get_incidents(s, from_=dt(start), to=dt(now), alerts=True), key=lambda i: i.start)
+            assert [(i.start.timestamp(), i.end.timestamp()) for i in found] == [
+                pytest.approx(first, abs=0.002), pytest.approx(second, abs=0.002)]
+            assert [[(a.type, round(a.time.timestamp() - i.start.timestamp())) for a in i.alerts] for i in found] == [
+                [("firing", 5), ("resolved", 602)], [("firing", 3), ("resolved", 601)]]
     finally:
         engine.dispose()
