@@ -5,6 +5,7 @@ calls one storage.history query; writes need the bearer token."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
@@ -187,7 +188,7 @@ def _attach_alerts(session: Session, found: list[IncidentWithAlerts], *, now: da
     next_start: dict[int, datetime] = {}  # an incident's slack ends where its component's next incident starts
     for component in {i.component for i in found}:
         mine = sorted((i for i in found if i.component == component), key=lambda i: i.start)
-        for before, after in zip(mine, mine[1:], strict=False):
+        for before, after in itertools.pairwise(mine):
             next_start[id(before)] = after.start
     for incident in found:
         mine = {f"component:{incident.component}"} | {f"check:{c}" for c in incident.checks}
