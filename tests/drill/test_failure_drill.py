@@ -134,11 +134,22 @@ def stop_while_hung(svc: Serve, freeze: Callable[[], None], thaw: Callable[[], N
         thaw()
 
 
-def test_hung_postgres_behind_a_frozen_proxy(target, tmp_path, postgres_url):
+@pytest.fixture
+def proxied_postgres(postgres_url) -> Iterator[tuple[TcpProxy, str]]:
+    """A fresh PostgreSQL database reached through a TCP proxy the test controls (freeze, cut),
+    and the URL that goes through it."""
     real = make_url(postgres_url)
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
     proxy.start()
-    url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        yield proxy, real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    finally:
+        proxy.thaw()
+        proxy.close()
+
+
+def test_hung_postgres_behind_a_frozen_proxy(target, tmp_path, proxied_postgres):
+    proxy, url = proxied_postgres
     svc = Serve(tmp_path, counting_config(target, url))
     try:
         svc.start()
@@ -148,7 +159,6 @@ def test_hung_postgres_behind_a_frozen_proxy(target, tmp_path, postgres_url):
     finally:
         proxy.thaw()
         svc.kill()
-        proxy.close()
     assert "Traceback" not in svc.log()
 
 
@@ -173,11 +183,8 @@ def test_hung_postgres_stopped_by_sigstop(target, tmp_path, sigstop_postgres):
     assert "Traceback" not in svc.log()
 
 
-def test_refused_postgres_is_503_with_the_reason(target, tmp_path, postgres_url):
-    real = make_url(postgres_url)
-    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
-    proxy.start()
-    url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+def test_refused_postgres_is_503_with_the_reason(target, tmp_path, proxied_postgres):
+    proxy, url = proxied_postgres
     svc = Serve(tmp_path, counting_config(target, url))
     try:
         svc.start()
@@ -212,7 +219,6 @@ def test_refused_postgres_is_503_with_the_reason(target, tmp_path, postgres_url)
         assert svc.terminate(STOP_BOUND) < STOP_BOUND
     finally:
         svc.kill()
-        proxy.close()
     assert "Traceback" not in svc.log()
 
 
