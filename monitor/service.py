@@ -62,13 +62,13 @@ class Service:
         self._reloading = asyncio.Lock()  # one reload at a time (the watcher and SIGHUP may race)
         self._sighup_tasks: set[asyncio.Task[bool]] = set()
         self.heartbeats = Heartbeats(checks=lambda: engine.checks, run=engine.runner.run, db=self.db)
-        discovery = ClusterDiscovery(config=self._current, kube=lambda: kube_clients(engine.ctx),
+        discovery = ClusterDiscovery(config=lambda: engine.config, kube=lambda: kube_clients(engine.ctx),
                                      publish=engine.set_discovered)
         self.maintenance = MaintenanceSilencer(self.db)
-        self.alerting = Alerting(config=self._current, state=engine.state, tasks=engine.writer, db=self.db)
+        self.alerting = Alerting(config=lambda: engine.config, state=engine.state, tasks=engine.writer, db=self.db)
         self.alerting.extra_silencers.append(self.maintenance)
         engine.on_transition(self.alerting.on_run)
-        self.housekeeping = Housekeeping(db=self.db, config=self._current, writer=engine.writer,
+        self.housekeeping = Housekeeping(db=self.db, config=lambda: engine.config, writer=engine.writer,
                                          storage_ready=lambda: engine.storage_ready)
         self.parts: list[Part] = [discovery, self.maintenance, self.alerting, self.housekeeping]
         self.metrics_registry = build_registry(
@@ -81,9 +81,7 @@ class Service:
 
     @property
     def config(self) -> Config:
-        return self.engine.config
-
-    def _current(self) -> Config:
+        """The config in force (the engine's: a reload replaces it)."""
         return self.engine.config
 
     async def start(self) -> None:
