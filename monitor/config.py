@@ -123,6 +123,16 @@ class Defaults(RunSettings):
 class EngineConfig(_Model):
     concurrency: int = Field(default=1000, ge=1, le=100_000)
     """At most this many probes in flight at once, whatever their schedule."""
+    shards: int = Field(default=128, ge=1, le=4096)
+    """Checks hash into this many shards (crc32 of the check id mod shards); a process probes the
+    checks of the shards it holds a lease on. Fixed for a deployment: every process sharing one
+    database must use the same number (a process refuses to start against leases of another)."""
+    lease_ttl: Annotated[Duration, Field(ge=3, le=600)] = 15.0
+    """A process that cannot renew its leases for this long loses its shards to the others; it
+    stops probing and alerting for them before that (see docs/operations.md#several-replicas)."""
+    replica_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\s]+$")
+    """This process's name in the lease table and on /api/v1/replicas (default
+    "<hostname>-<pid>"). Two live processes must not share one."""
 
 
 class UiConfig(_Model):
