@@ -135,6 +135,12 @@ class Coordinator:
             return self.authority.valid(self._clock())
         return self.leader_held and self.authority.valid(self._clock())
 
+    def acting(self) -> bool:
+        """Whether this process may probe and alert for the shards it holds right now. Checked before
+        every run: a process that was paused (SIGSTOP, a VM frozen) past its authority must not run a
+        single probe before its watcher lets the shards go."""
+        return self.authority.valid(self._clock())
+
     def holds(self, name: str) -> bool:
         return name in self.fences
 

@@ -87,6 +87,8 @@ class Engine:
         self.scheduler = Scheduler(self._run_by_id, ownership=self.ownership)
         self.is_leader: Callable[[], bool] = lambda: True
         """Whether this process records component history (the service hands the leader lease)."""
+        self.may_act: Callable[[], bool] = lambda: True
+        """Whether its lease authority still holds (checked before each scheduled run)."""
         self.on_ownership: list[Callable[[set[str], set[str]], object]] = []
         """Called with (check ids newly held, check ids let go) after each change of held shards."""
         self.discovered: dict[str, list[CheckBase]] = {}
@@ -223,7 +225,7 @@ class Engine:
     # -- running -----------------------------------------------------------------------------
     async def _run_by_id(self, check_id: str) -> None:
         check = self.checks.get(check_id)
-        if check is not None:
+        if check is not None and self.may_act():
             await self.runner.run(check)
 
     async def run_once(self, check_ids: list[str] | None = None) -> dict[str, Result]:

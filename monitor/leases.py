@@ -11,6 +11,7 @@ stops, then the new one starts, never both at once."""
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ def fair_share(me: str, live: Iterable[str], shards: int) -> int:
 def _preference(me: str, shard: int) -> int:
     """Rendezvous order: each process tries free shards in its own order, so two processes joining
     together seldom reach for the same rows (the compare-and-set settles it when they do)."""
-    return zlib.crc32(f"{me}/{shard}".encode())
+    # not crc32: it is linear, so two names would order the shards alike
+    return int.from_bytes(hashlib.blake2b(f"{me}/{shard}".encode(), digest_size=8).digest(), "big")
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from monitor.elsewhere import Elsewhere
 from monitor.engine import Engine
 from monitor.heartbeats import Heartbeats, PingCollector
 from monitor.housekeeping import Housekeeping
-from monitor.metrics import EngineCollector, HousekeepingCollector, build_registry
+from monitor.metrics import EngineCollector, HousekeepingCollector, LeaseCollector, build_registry
 from monitor.ports import ReloadStats
 from probes.base import CheckBase
 from probes.kube import kube_clients
@@ -73,6 +73,7 @@ class Service:
             busy=lambda: {engine.ownership.shard(cid) for cid in list(engine.scheduler.in_flight)},
         )
         engine.is_leader = lambda: coordinator.leader
+        engine.may_act = coordinator.acting
         self.heartbeats = Heartbeats(checks=lambda: engine.checks, run=self._run_if_held, db=self.db)
         discovery = ClusterDiscovery(config=lambda: engine.config, kube=lambda: kube_clients(engine.ctx),
                                      publish=engine.set_discovered)
@@ -92,7 +93,9 @@ class Service:
         )
         self.parts: list[Part] = [discovery, self.elsewhere, self.maintenance, self.alerting, self.housekeeping]
         self.metrics_registry = build_registry(
-            EngineCollector(engine.state, engine.stats, self.reloads),
+            EngineCollector(engine.state, engine.stats, self.reloads, owns=engine.ownership.owns,
+                            leader=lambda: coordinator.leader),
+            LeaseCollector(coordinator),
             PingCollector(self.heartbeats),
             AlertsCollector(self.alerting),
             HousekeepingCollector(self.housekeeping),
