@@ -100,7 +100,7 @@ class Coordinator:
                  apply: Callable[[frozenset[int] | None], Awaitable[None]],
                  busy: Callable[[], set[int]], checks: Callable[[], int],
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.db = db
+        self.db = leases.lease_engine(db, ttl=ttl)
         self.shards = shards
         self.ttl = ttl
         self.id = replica_id or default_replica_id()
@@ -167,6 +167,10 @@ class Coordinator:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    def close(self) -> None:
+        """Close the lease engine's connections (after `retire`)."""
+        self.db.dispose()
 
     def retire(self) -> None:
         """A clean stop (blocking; after the engine stopped probing): free the leases at once so the

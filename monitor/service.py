@@ -164,6 +164,7 @@ class Service:
         await self.engine.stop()
         with contextlib.suppress(TimeoutError):  # a hung database: the others wait out lease_ttl instead
             await asyncio.wait_for(asyncio.to_thread(self.coordinator.retire), RETIRE_TIMEOUT)
+        self.coordinator.close()
         self.db.dispose()
 
     async def reload(self) -> bool:

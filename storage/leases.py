@@ -13,21 +13,53 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import Engine, delete, event, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from storage.db import insert_ignoring_duplicates
+from storage.db import create_db_engine, insert_ignoring_duplicates
 from storage.lease_models import LeaseRow, ReplicaRow
 
 __all__ = ["LEADER", "Lease", "Replica", "acquire", "db_now", "ensure_leases", "guard", "heartbeat",
-           "lease_name", "live_replicas", "read_leases", "release", "renew", "retire", "shard_number"]
+           "lease_engine", "lease_name", "live_replicas", "read_leases", "release", "renew", "retire", "shard_number"]
 
 LEADER = "leader"
 SHARD_PREFIX = "shard:"
 REPLICA_ROWS_KEPT = 3600.0
 """Seconds a dead process's replica row stays after it expired (shown as gone, then deleted): an
 hour of "who was here" for the operator, without rows piling up from every restart."""
+
+
+def lease_engine(db: Engine, *, ttl: float) -> Engine:
+    """The engine lease rounds run on: on PostgreSQL and MariaDB a small pool of its own whose
+    sessions bound every wait by the lease's time. A round waits at most ttl/5 for another's row
+    locks, and the server ends a round's transaction left idle for ttl/3 (its process frozen or
+    cut off mid-round), so a stuck process cannot hold the lease rows and stall everyone's rounds.
+    On SQLite the same engine (one file, one host; an in-memory database is per engine)."""
+    name = db.dialect.name
+    if name == "sqlite":
+        return db
+    lock_ms, idle_ms = max(100, int(ttl / 5 * 1000)), max(1000, int(ttl / 3 * 1000))
+    url = db.url.render_as_string(hide_password=False)
+    engine = create_db_engine(url, pool_size=2, max_overflow=2)
+
+    @event.listens_for(engine, "connect")
+    def _bounded(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        if name == "postgresql":
+            cur.execute(f"SET lock_timeout = {lock_ms}")
+            cur.execute(f"SET statement_timeout = {idle_ms}")
+            cur.execute(f"SET idle_in_transaction_session_timeout = {idle_ms}")
+        else:  # MariaDB (whole seconds for the lock and idle waits; at least 1)
+            cur.execute(f"SET SESSION innodb_lock_wait_timeout = {max(1, round(lock_ms / 1000))}")
+            cur.execute(f"SET SESSION idle_transaction_timeout = {max(1, round(idle_ms / 1000))}")
+            cur.execute(f"SET SESSION max_statement_time = {idle_ms / 1000}")
+        cur.close()
+        if name == "postgresql":
+            dbapi_conn.commit()
+
+    return engine
 
 
 def lease_name(shard: int) -> str:

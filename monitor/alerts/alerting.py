@@ -126,9 +126,14 @@ class Alerting:
                             f"{type(exc).__name__}: {exc}".splitlines()[0], LOAD_RETRY)
                 await asyncio.sleep(LOAD_RETRY)
         while True:
-            try:
-                if time.time() - self._synced_at >= SYNC_INTERVAL:
+            if time.time() - self._synced_at >= SYNC_INTERVAL:
+                try:
                     await self._sync()
+                except Exception as exc:  # the database is away: evaluate what is known, read again later
+                    self._synced_at = time.time()
+                    log.warning("alerting: reading other processes' alerts failed (%s); retrying in %.0fs",
+                                f"{type(exc).__name__}: {exc}".splitlines()[0], SYNC_INTERVAL)
+            try:
                 self.evaluate(time.time())
                 self._refresh_alertmanagers(time.time())
                 if self.config is not self._clients_source:  # a reload: drop clients of old TLS settings

@@ -58,7 +58,8 @@ def unknown_changes(url: str) -> int:
     engine = create_engine(url)
     try:
         with Session(engine) as session:
-            return session.scalar(select(func.count()).select_from(StateChangeRow).where(StateChangeRow.old == "unknown"))
+            query = select(func.count()).select_from(StateChangeRow).where(StateChangeRow.old == "unknown")
+            return session.scalar(query)
     finally:
         engine.dispose()
 
@@ -115,5 +116,68 @@ def test_two_processes_share_the_checks_and_one_takes_over_after_kill_9(backend,
     finally:
         for r in (a, b):
             r.stop()
+    for r in (a, b):
+        assert "Traceback" not in r.log(), r.log()[-3000:]
+
+
+def test_a_process_cut_off_from_the_database_stops_before_its_shards_move(postgres_url, tmp_path, target, hook):
+    """b reaches PostgreSQL through a proxy that freezes: b stops probing and alerting for its shards
+    (and says why on /readyz, still serving /metrics) before a may take them; a takes them after
+    lease_ttl; no check is probed by both within an interval at any time; when the proxy thaws, b
+    rejoins and the shards are split again, with nothing delivered twice."""
+    from sqlalchemy import make_url
+
+    from tests.tcpproxy import TcpProxy
+
+    real = make_url(postgres_url)
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    proxy.start()
+    proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    paths = [f"c{i}" for i in range(CHECKS)]
+    for name, url in (("a", postgres_url), ("b", proxied)):
+        write_config(tmp_path / f"{name}.yaml", url=url, target=target, checks=CHECKS, hook_port=hook.port,
+                     interval=INTERVAL, lease_ttl=LEASE_TTL, shards=SHARDS)
+    target.failing.add("c0")
+    a, b = Replica("a", tmp_path / "a.yaml", tmp_path), Replica("b", tmp_path / "b.yaml", tmp_path)
+    try:
+        a.start()
+        b.start()
+        wait_balanced([a, b], SHARDS)
+        wait_for(lambda: hook.events() == [("check:svc/c0", "firing")], timeout=15, what="c0's alert")
+        time.sleep(INTERVAL)
+        cut = time.time()
+        proxy.freeze()
+
+        def stopped() -> str | None:
+            body = b.json("/readyz") or {}
+            return (body.get("problems") or {}).get("leases")
+
+        reason = wait_for(stopped, timeout=LEASE_TTL + SLACK, interval=0.2, what="b saying it stopped")
+        stopped_after = time.time() - cut
+        assert "lost contact with the database" in reason, reason
+        assert b.metric("platform_monitor_shards_owned") == 0  # /metrics still answers
+        wait_for(lambda: (a.me() or {}).get("shards") == SHARDS, timeout=LEASE_TTL + INTERVAL + SLACK,
+                 interval=0.2, what="a holding every shard")
+        taken_after = time.time() - cut
+        time.sleep(2 * INTERVAL)
+        worst = max_probes_per_interval(target, paths, cut - INTERVAL, time.time(), INTERVAL)
+        assert max(worst.values()) == 1, worst  # never both: b stopped before a started
+        assert all(target.times(p, time.time() - 2 * INTERVAL) for p in paths)  # and none left out
+
+        proxy.thaw()
+        wait_balanced([a, b], SHARDS, timeout=30)
+        time.sleep(INTERVAL)
+        rejoined = time.time()
+        time.sleep(3 * INTERVAL)
+        worst = max_probes_per_interval(target, paths, rejoined, time.time(), INTERVAL)
+        assert max(worst.values()) == 1 and min(worst.values()) == 1, worst
+        assert b.json("/readyz") == {"status": "ready", "problems": {}}
+        assert hook.events() == [("check:svc/c0", "firing")] and hook.repeats == []
+        print(f"partition: b stopped {stopped_after:.1f}s after the cut, a held everything {taken_after:.1f}s after")
+    finally:
+        proxy.thaw()
+        for r in (a, b):
+            r.stop()
+        proxy.close()
     for r in (a, b):
         assert "Traceback" not in r.log(), r.log()[-3000:]
