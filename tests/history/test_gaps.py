@@ -246,3 +246,21 @@ def test_daily_bars_show_a_day_nobody_watched_as_unknown(paused):
     assert daily.availability[1] is None and availability == 100.0
     # Dec 3: configured at 09:00, first judged at 09:50, then the gap from 10:01
     assert daily.unknown_seconds == [50 * 60 + 14 * 3600 - 60, 86400.0, 11 * 3600]
+
+
+def test_a_check_unknown_before_the_pause(any_db):
+    """Its gap is written (the snapshot inside it says not monitored); the timeline keeps one
+    unknown interval across it, with the earlier reason: one interval per state."""
+    _sync(any_db, ["gaps/u"], T0 - timedelta(hours=1))
+    writer = Writer(any_db)
+    start = T0 - timedelta(minutes=10)
+    _runs(writer, "gaps/u", start, T0, lambda _t: "unknown", "dependency gaps/db is down")
+    writer.put_change("check", "gaps/u", _s(start), "unknown", "unknown", "dependency gaps/db is down")
+    writer.flush()
+    assert _record(any_db, RESUMED, ids=["gaps/u"]) == [Gap("gaps/u", GAP_START, "unknown")]
+    with Session(any_db) as s:
+        inside = history.snapshot(s, at=T0 + timedelta(days=1)).checks[0]
+        assert (inside.state, inside.since, inside.reason) == ("unknown", GAP_START, REASON)
+        tl = history.timeline(s, start=start, end=RESUMED).checks[0]
+        assert [(i.start, i.end, i.state, i.reason) for i in tl.intervals] == [
+            (start, RESUMED, "unknown", "dependency gaps/db is down")]
