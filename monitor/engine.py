@@ -21,7 +21,7 @@ from monitor.scheduler import Scheduler
 from monitor.state import StateMachine, Transition
 from probes.base import CheckBase, ProbeContext, Result, Status
 from probes.clients import ClientPool
-from storage import queries, raw
+from storage import gaps, queries, raw
 from storage.db import upgrade
 from storage.health import StorageHealth
 from storage.writer import Writer
@@ -156,6 +156,9 @@ class Engine:
         StateMachine.restore_many: at start, and when this process takes a shard over."""
         out = []
         with Session(self.db) as session, session.begin():
+            # time nobody probed them (all processes down, the shard unheld) becomes "not monitored"
+            gaps.record_gaps(session, now=time.time(),
+                             intervals={c: self.checks[c].interval for c in check_ids if c in self.checks})
             for start in range(0, len(check_ids), RESTORE_CHUNK):
                 chunk = check_ids[start:start + RESTORE_CHUNK]
                 states = queries.latest_states(session, check_ids=chunk)

@@ -181,3 +181,66 @@ def test_a_process_cut_off_from_the_database_stops_before_its_shards_move(postgr
         proxy.close()
     for r in (a, b):
         assert "Traceback" not in r.log(), r.log()[-3000:]
+
+
+def test_every_process_down_then_one_back_records_the_gap_as_not_monitored(postgres_url, tmp_path, target, hook):
+    """Both processes stop; one comes back after more than two intervals: the snapshot API at an
+    instant inside the pause says `unknown`, "not monitored", for every check (written by the one
+    that resumed), and the checks carry on after it."""
+    config = tmp_path / "pm.yaml"
+    write_config(config, url=postgres_url, target=target, checks=4, hook_port=hook.port, interval=INTERVAL,
+                 lease_ttl=LEASE_TTL, shards=SHARDS)
+    a, b = Replica("a", config, tmp_path), Replica("b", config, tmp_path)
+    try:
+        a.start()
+        b.start()
+        wait_balanced([a, b], SHARDS)
+        time.sleep(2 * INTERVAL)
+        a.stop()
+        b.stop()
+        stopped = time.time()
+        time.sleep(4 * INTERVAL)
+        resumed = time.time()
+        c = Replica("c", config, tmp_path).start()
+        try:
+            wait_for(lambda: all(target.times(f"c{i}", resumed) for i in range(4)), timeout=3 * INTERVAL + SLACK,
+                     what="the checks probed again")
+            inside = stopped + 2.5 * INTERVAL  # past the first missed run (≤ stop + 1 interval), before resuming
+            at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(inside)) + f".{int(inside % 1 * 1000):03d}Z"
+            snapshot = c.json(f"/api/v1/snapshot?at={at}")
+            states = {x["id"]: (x["state"], x["reason"]) for x in snapshot["checks"]}
+            assert len(states) == 4, snapshot
+            for cid, (state, reason) in states.items():
+                assert state == "unknown" and reason.startswith("not monitored"), (cid, state, reason)
+            wait_for(lambda: {x["id"]: x["state"] for x in c.json("/api/v1/snapshot")["checks"]}
+                     == dict.fromkeys(states, "up"), timeout=10, what="every check up again")
+        finally:
+            c.stop()
+        assert "Traceback" not in c.log()
+    finally:
+        for r in (a, b):
+            r.stop()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql", "sqlite"])
+def test_processes_starting_together_on_a_new_database_migrate_once(backend, request, tmp_path, target, hook):
+    """Three processes started at the same instant on an empty database: one migrates, the others
+    wait for its lock and find the schema in place; all three come up ready and share the shards."""
+    url = database_url(backend, request, tmp_path)
+    config = tmp_path / "pm.yaml"
+    write_config(config, url=url, target=target, checks=6, hook_port=hook.port, interval=INTERVAL,
+                 lease_ttl=LEASE_TTL, shards=SHARDS)
+    group = [Replica(name, config, tmp_path) for name in ("a", "b", "c")]
+    try:
+        for r in group:
+            r.start(wait=False)
+        for r in group:
+            wait_for(lambda r=r: (r.json("/readyz") or {}).get("status") == "ready", timeout=60, interval=0.3,
+                     what=f"{r.name} ready")
+        wait_balanced(group, SHARDS)
+    finally:
+        for r in group:
+            r.stop()
+    for r in group:
+        log = r.log()
+        assert "Traceback" not in log and "storage not ready" not in log, log[-3000:]
