@@ -133,6 +133,14 @@ class Replica:
                 return float(line.rsplit(" ", 1)[1])
         return None
 
+    def metric_sum(self, name: str, **labels: str) -> float:
+        """The sum of the series of `name` whose labels include `labels`."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def signal(self, sig: int) -> None:
         os.kill(self.pid, sig)
 

@@ -95,3 +95,61 @@ def test_ownership_none_owns_all_and_a_set_owns_its_shards():
     assert own.owns("x/y")
     other = next(f"x/{i}" for i in range(100) if shard_of(f"x/{i}", SHARDS) != shard_of("x/y", SHARDS))
     assert not own.owns(other)
+
+
+class Table:
+    """An in-memory lease table with the same compare-and-set rules as storage/leases.py, so that
+    many rounds of several processes can be played with a fake clock."""
+
+    def __init__(self, shards: int) -> None:
+        self.rows = {lease_name(n): Lease(lease_name(n), None, 0, None) for n in range(shards)}
+        self.rows[LEADER] = Lease(LEADER, None, 0, None)
+        self.alive: dict[str, float] = {}  # replica → expiry
+
+    def round(self, me: str, now: float, state: dict, shards: int, busy: set[int] = frozenset()) -> None:
+        self.alive[me] = now + TTL
+        live = [r for r, expiry in self.alive.items() if expiry > now]
+        p = plan(me=me, shards=shards, leases=self.rows, live=live, now=now, held=state["held"],
+                 draining=state["draining"], busy=busy)
+        for n in p.renew:
+            row = self.rows[lease_name(n)]
+            self.rows[row.name] = Lease(row.name, me, row.fence, now + TTL)
+        for n in p.release:
+            row = self.rows[lease_name(n)]
+            self.rows[row.name] = Lease(row.name, None, row.fence, None)
+        for n in p.acquire:
+            row = self.rows[lease_name(n)]
+            if row.free(now):
+                self.rows[row.name] = Lease(row.name, me, row.fence + 1, now + TTL)
+        mine = {n for n in range(shards) if self.rows[lease_name(n)].holder == me}
+        state["draining"] = (state["draining"] & mine) | set(p.drain)
+        state["held"] = mine
+        state["active"] = mine - state["draining"]
+
+
+def test_rounds_converge_to_fair_shares_and_never_run_a_shard_twice():
+    shards, period = 32, TTL / 5
+    table = Table(shards)
+    procs = {name: {"held": set(), "draining": set(), "active": set()} for name in ("a", "b", "c")}
+    now = 0.0
+
+    def play(names: list[str], rounds: int) -> None:
+        nonlocal now
+        for _ in range(rounds):
+            now += period
+            for name in names:
+                table.round(name, now, procs[name], shards)
+                actives = [procs[n]["active"] for n in names]
+                assert sum(len(a) for a in actives) == len(set().union(*actives))  # never two at once
+
+    play(["a"], 2)
+    assert len(procs["a"]["active"]) == shards
+    play(["a", "b", "c"], 4)  # b and c join: a drains, then releases, they take
+    assert sorted(len(p["active"]) for p in procs.values()) == [10, 11, 11]
+    # c is killed (its rounds stop): after its leases expire, a and b split its shards
+    before = {n: set(p["active"]) for n, p in procs.items()}
+    play(["a", "b"], 1)
+    assert {n: procs[n]["active"] for n in ("a", "b")} == {n: before[n] for n in ("a", "b")}  # not before expiry
+    play(["a", "b"], 6)
+    assert sorted(len(procs[n]["active"]) for n in ("a", "b")) == [16, 16]
+    assert all(table.rows[lease_name(n)].holder in ("a", "b") for n in range(shards))

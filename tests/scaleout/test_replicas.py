@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import signal
 import time
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from monitor.leases import shard_of
-from storage.models import StateChangeRow
+from storage.models import ComponentChangeRow, StateChangeRow
 from tests.alerts.servers import WebhookReceiver
 from tests.peers import free_port
 from tests.scaleout.harness import (
@@ -64,6 +65,20 @@ def unknown_changes(url: str) -> int:
         engine.dispose()
 
 
+def component_history_is_consistent(url: str) -> bool:
+    """The component's changes chain (each starts where the last ended): written once, by the
+    leader, not once per process."""
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            rows = session.execute(select(ComponentChangeRow.old, ComponentChangeRow.new)
+                                   .order_by(ComponentChangeRow.ts)).all()
+    finally:
+        engine.dispose()
+    assert rows and all(prev.new == row.old and row.old != row.new for prev, row in pairwise(rows)), rows
+    return True
+
+
 @pytest.mark.parametrize("backend", ["postgresql", "mysql", "sqlite"])
 def test_two_processes_share_the_checks_and_one_takes_over_after_kill_9(backend, request, tmp_path, target, hook):
     url = database_url(backend, request, tmp_path)
@@ -83,6 +98,12 @@ def test_two_processes_share_the_checks_and_one_takes_over_after_kill_9(backend,
         worst = max_probes_per_interval(target, paths, steady, time.time(), INTERVAL)
         assert max(worst.values()) == 1 and min(worst.values()) == 1, worst  # each probed, by one process
         wait_for(lambda: hook.events() == [("check:svc/c0", "firing")], timeout=15, what="c0's alert")
+        # the once-only work runs on the leader alone: housekeeping, component metrics
+        leaders = [r for r in (a, b) if r.me()["leader"]]
+        assert len(leaders) == 1
+        rollups = {r.name: r.metric_sum("platform_monitor_housekeeping_runs_total", job="rollup") for r in (a, b)}
+        assert rollups[leaders[0].name] >= 1 and sum(rollups.values()) == rollups[leaders[0].name], rollups
+        assert [("platform_monitor_component_up" in r.metrics()) for r in (a, b)] == [r in leaders for r in (a, b)]
 
         # kill -9 the process that holds c0's shard: its checks, its state and its alert move
         holder = next(r for r in (a, b) if shard_of("svc/c0", SHARDS) in r.me()["held_shards"])
@@ -110,6 +131,7 @@ def test_two_processes_share_the_checks_and_one_takes_over_after_kill_9(backend,
         wait_for(lambda: len(hook.events()) == 2, timeout=15, what="c0's resolution")
         assert hook.events()[-1] == ("check:svc/c0", "resolved") and hook.repeats == []
         assert survivor.metric("platform_monitor_shards_owned") == SHARDS
+        assert component_history_is_consistent(url)
         assert survivor.metric("platform_monitor_replicas") == 1
         print(f"{backend}: first probe after kill -9, seconds per check: max {max(late.values())}, "
               f"median {sorted(late.values())[len(late) // 2]}")
