@@ -102,12 +102,13 @@ def ping(session: Session) -> None:
 
 
 def recent_activity(session: Session, *, since: float) -> tuple[list[Any], list[Any]]:
-    """Results and state changes stored with a time at or after `since` (unix seconds), oldest
-    first: what other processes observed lately. Reads the hot results table only: results are
-    packed hours after they are written, long after a reader looking seconds back has seen them."""
+    """Results (without their details) and state changes stored with a time at or after `since`
+    (unix seconds), oldest first: what other processes observed lately. Reads the hot results table
+    only: results are packed hours after they are written, long after a reader looking seconds back
+    has seen them."""
     results = session.execute(
-        select(ResultRow.check_id, ResultRow.ts, ResultRow.status, ResultRow.latency, ResultRow.reason,
-               ResultRow.details).where(ResultRow.ts >= since).order_by(ResultRow.ts)
+        select(ResultRow.check_id, ResultRow.ts, ResultRow.status, ResultRow.latency, ResultRow.reason)
+        .where(ResultRow.ts >= since).order_by(ResultRow.ts)
     ).all()
     changes = session.execute(
         select(StateChangeRow.check_id, StateChangeRow.ts, StateChangeRow.old, StateChangeRow.new,

@@ -65,6 +65,12 @@ def unknown_changes(url: str) -> int:
         engine.dispose()
 
 
+def parse_time(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def component_history_is_consistent(url: str) -> bool:
     """The component's changes chain (each starts where the last ended): written once, by the
     leader, not once per process."""
@@ -98,6 +104,15 @@ def test_two_processes_share_the_checks_and_one_takes_over_after_kill_9(backend,
         worst = max_probes_per_interval(target, paths, steady, time.time(), INTERVAL)
         assert max(worst.values()) == 1 and min(worst.values()) == 1, worst  # each probed, by one process
         wait_for(lambda: hook.events() == [("check:svc/c0", "firing")], timeout=15, what="c0's alert")
+        # each process serves every check: those the other holds read back from the database
+        for r in (a, b):
+            checks = {c["id"]: c for c in r.json("/api/v1/checks")}
+            assert {cid: c["state"]["status"] for cid, c in checks.items()} == {
+                f"svc/c{i}": "down" if i == 0 else "up" for i in range(CHECKS)}
+            fresh = time.time() - 2 * INTERVAL - 3  # a run, the writer's batch, the 2 s read
+            stale = [cid for cid, c in checks.items()
+                     if c["last_result"] is None or parse_time(c["last_result"]["time"]) < fresh]
+            assert stale == [], (r.name, stale)
         # the once-only work runs on the leader alone: housekeeping, component metrics
         leaders = [r for r in (a, b) if r.me()["leader"]]
         assert len(leaders) == 1
