@@ -204,7 +204,7 @@ class Supervisor:
             return "gave up"
         delay = self.backoff.delay(worker.quick_exits)
         if delay:
-            log.error("%s: quick exit %d of %d in a row; restarting in %.0fs", what, worker.quick_exits,
+            log.error("%s: quick exit %d of %d in a row; restarting in %.3gs", what, worker.quick_exits,
                       self.backoff.give_up_after, delay)
         else:
             log.warning("%s; restarting it", what)
