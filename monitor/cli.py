@@ -12,8 +12,10 @@ import threading
 import time
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from monitor import __version__
-from monitor.config import Config, ConfigError, load_config
+from monitor.config import Config, ConfigError, EngineConfig, load_config
 
 EXIT_OK, EXIT_DOWN, EXIT_BAD_CONFIG = 0, 1, 2
 EXIT_STUCK = 3  # `serve` left at its shutdown deadline with calls still stuck (a hung database)
@@ -21,6 +23,9 @@ REQUESTS_GRACE = 5  # seconds in-flight HTTP requests get at shutdown before the
 SHUTDOWN_DEADLINE = 60.0
 """Seconds from SIGTERM/SIGINT to exit, whatever still hangs: in-flight runs (5 s), the writer's
 flush (30 s) and the parts' stops fit well inside it."""
+WORKER_EXIT_MARGIN = 10.0
+"""Seconds a supervisor (`serve --workers N`) waits for its workers beyond their own
+SHUTDOWN_DEADLINE before it kills them."""
 SHUTDOWN_DEADLINE_STORAGE_DOWN = 10.0
 """The same while the storage watchdog says the database is down or hung: the writer gives up
 after 3 s, and threads stuck in a database call (a stopped server never answers) would otherwise
@@ -45,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="override server.host (default: $PM_HOST, else the config's)")
     serve.add_argument("--port", type=int, default=os.environ.get("PM_PORT") or None,
                        help="override server.port (default: $PM_PORT, else the config's)")
+    serve.add_argument("--workers", type=_worker_count, default=1, metavar="N",
+                       help="run N worker processes of this config on ports PORT..PORT+N-1 under a "
+                            "supervisor that restarts them (default: 1, no supervisor)")
+    serve.add_argument("--replica-id", metavar="ID",
+                       help="override engine.replica_id, this process's name in the lease table "
+                            "(with --workers: the base of the workers' names, ID-w0, ID-w1, ...)")
 
     check = sub.add_parser("check", help="run every check once now, print a table, exit 1 if any is down")
     check.add_argument("--config", "-c", help=config_help)
@@ -61,23 +72,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers: give a whole number, 1 or more")
+    return count
+
+
 def _config_path(arg: str | None) -> Path | None:
     value = arg or os.environ.get("PM_CONFIG")
     return Path(value) if value else None
 
 
-def _load(arg: str | None, host: str | None = None, port: int | None = None) -> tuple[Config, Path | None]:
+def _load(arg: str | None, host: str | None = None, port: int | None = None,
+          replica_id: str | None = None) -> tuple[Config, Path | None]:
     path = _config_path(arg)
     if path is None:
         from monitor.defaults import default_config
 
-        return default_config(host or "127.0.0.1", port if port is not None else 8080), None
-    config = load_config(path)
-    if host is not None or port is not None:
+        config = default_config(host or "127.0.0.1", port if port is not None else 8080)
+    else:
+        config = load_config(path)
+    if path is not None and (host is not None or port is not None):
         server = config.server.model_copy(
             update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
         )
         config = config.model_copy(update={"server": server})
+    if replica_id is not None:
+        try:
+            engine = EngineConfig.model_validate({**config.engine.model_dump(), "replica_id": replica_id})
+        except ValidationError as exc:
+            raise ConfigError("--replica-id", [f"{replica_id!r}: {e['msg']}" for e in exc.errors()]) from None
+        config = config.model_copy(update={"engine": engine})
     return config, path
 
 
@@ -87,8 +116,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from monitor.api import create_app
     from monitor.process import configure_process, freeze_heap
 
+    if args.workers > 1:
+        return _serve_workers(args)
     configure_process()
-    config, path = _load(args.config, args.host, args.port)
+    config, path = _load(args.config, args.host, args.port, args.replica_id)
     logging.getLogger(__name__).info(
         "platform-monitor %s: %d checks, storage %s, config %s",
         __version__,
@@ -113,6 +144,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     threading.Thread(target=_exit_at_deadline, args=(server, app), name="shutdown-deadline", daemon=True).start()
     server.run()
     return EXIT_OK
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    """`serve --workers N`: this process supervises N `serve` processes (monitor.supervisor)."""
+    from monitor import supervisor
+
+    with supervisor.run_dir() as run:
+        path = _config_path(args.config) or supervisor.write_default_config(
+            run, host=args.host or "127.0.0.1", port=args.port if args.port is not None else 8080)
+        config, _ = _load(str(path), args.host, args.port, args.replica_id)
+        port, last = config.server.port, config.server.port + args.workers - 1
+        if port == 0 or last > supervisor.MAX_PORT:
+            print(f"--workers {args.workers} on port {port}: the workers listen on ports {port}..{last}, "
+                  f"which must lie within 1..{supervisor.MAX_PORT}", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        plan = supervisor.Plan(
+            workers=args.workers, port=port, host=args.host, config_path=path, log_level=args.log_level,
+            replica_base=config.engine.replica_id or supervisor.default_replica_base(),
+        )
+        return supervisor.supervise(plan, exit_wait=SHUTDOWN_DEADLINE + WORKER_EXIT_MARGIN)
 
 
 def _exit_at_deadline(server: object, app: object) -> None:

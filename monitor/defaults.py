@@ -41,6 +41,11 @@ checks:
 
 def default_config(host: str = "127.0.0.1", port: int = 8080, storage: str | None = None) -> Config:
     """The default config for a service listening on host:port, storing into `storage`."""
+    return parse_config(default_config_text(host, port, storage), "<built-in default config>")
+
+
+def default_config_text(host: str = "127.0.0.1", port: int = 8080, storage: str | None = None) -> str:
+    """The default config's YAML: `serve --workers N` writes it to a file that its workers share."""
     storage = storage or os.environ.get("PM_STORAGE_URL", "sqlite:///platform-monitor.db")
     probe_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     text = DEFAULT_CONFIG_TEMPLATE.format(host=host, port=port, storage=storage, probe_host=probe_host)
@@ -52,7 +57,7 @@ def default_config(host: str = "127.0.0.1", port: int = 8080, storage: str | Non
             "read-only; to watch only this service, run with a config file (platform-monitor serve "
             "--config FILE) or unset the context (KUBECONFIG=/dev/null)", cluster["context"], cluster["kubeconfig"],
         )
-    return parse_config(text, "<built-in default config>")
+    return text
 
 
 def current_cluster() -> dict[str, str] | None:

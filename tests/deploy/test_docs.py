@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import make_url
 
 from tests.deploy.image import WHEEL_COMMAND
 from tests.deploy.manifests import render, validate
@@ -180,12 +181,17 @@ class Checker:
 
     def secret(self, namespace: str | None, name: str, found: dict[str, list[str]]) -> str:
         [container] = deployment()["spec"]["template"]["spec"]["containers"]
-        assert {"secretRef": {"name": name, "optional": True}} in container["envFrom"]
+        assert {"secretRef": {"name": name}} in container["envFrom"]  # required: the pods wait for it
         assert namespace == deployment()["metadata"]["namespace"]
         config = objects()[("ConfigMap", "platform-monitor-config")]["data"]["config.yaml"]
         data = dict(literal.split("=", 1) for literal in found["--from-literal"])
         for key in data:
             assert "${" + key in config, f"the config does not read {key}"
+        # every ${VAR} the config needs (no :- default) comes from this Secret or the pod's own env
+        pod_env = {var["name"] for var in container.get("env", [])}
+        needed = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", config))
+        assert needed <= set(data) | pod_env, needed - set(data) - pod_env
+        assert make_url(data["PM_STORAGE_URL"]).get_backend_name() in ("postgresql", "mysql")
         validate({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
                   "type": "Opaque", "stringData": data})
         return "secret"
@@ -227,16 +233,22 @@ def test_the_offline_build_is_the_one_the_image_test_runs():
     assert '"bud", "--isolation", "chroot", "--layers"' in source and '"--build-arg", f"BASE_IMAGE={base}"' in source
 
 
-def test_the_scrape_config_reaches_the_service(tmp_path):
+def test_the_scrape_config_reaches_every_pod(tmp_path):
+    """Each replica exports only the checks it holds: Prometheus must scrape every pod, not the
+    Service (one pod at random)."""
     [block] = blocks(DOC, "yaml")
     [job] = yaml.safe_load(block)["scrape_configs"]
-    [target] = job["static_configs"][0]["targets"]
-    host, port = target.rsplit(":", 1)
-    service = objects()[("Service", "platform-monitor")]
-    assert host == f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
-    assert int(port) in [p["port"] for p in service["spec"]["ports"]] and job["metrics_path"] == "/metrics"
-    annotations = deployment()["spec"]["template"]["metadata"]["annotations"]
-    assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": port}
+    [sd] = job["dns_sd_configs"]
+    [name] = sd["names"]
+    service = objects()[("Service", name.split(".")[0])]
+    assert name == f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    assert service["spec"]["clusterIP"] == "None" and sd["type"] == "A"  # headless: one address per pod
+    deploy = deployment()
+    assert service["spec"]["selector"] == deploy["spec"]["template"]["metadata"]["labels"]
+    [container] = deploy["spec"]["template"]["spec"]["containers"]
+    assert sd["port"] == container["ports"][0]["containerPort"] and job["metrics_path"] == "/metrics"
+    annotations = deploy["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(sd["port"])}
     promtool = require_peer("promtool", "checks the documented scrape config")
     (tmp_path / "prometheus.yml").write_text(block)
     done = subprocess.run([promtool, "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True,

@@ -1,6 +1,7 @@
 """deploy/kubernetes/ as `kubectl apply -k` sends it (issue 14, item 10): every object valid
 against the Kubernetes API schemas (the official client's models), the image one a user pushed,
-the config watching its own cluster with the rights rbac.yaml grants, the pieces wired together."""
+the config watching its own cluster with the rights rbac.yaml grants, the pieces wired together;
+two replicas on the database the Secret names (issue 11), or the simple option: one on SQLite."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.config import parse_config
+from monitor.config import ConfigError, parse_config
 from tests.deploy.manifests import RenderError, load_documents, render, validate
 from tests.k8s.test_rbac import allowed
 
@@ -21,17 +22,48 @@ DEPLOY = ROOT / "deploy" / "kubernetes"
 SUBJECT = {"kind": "ServiceAccount", "name": "platform-monitor", "namespace": "platform-monitor"}
 
 
-def objects() -> dict[tuple[str, str | None, str], dict]:
-    return {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in render(DEPLOY)}
+POSTGRES = "postgresql+psycopg://monitor:secret@pg.example.com:5432/platform_monitor"
+POD_ENV = {"PM_STORAGE_URL": POSTGRES, "HOSTNAME": "platform-monitor-7d9c-x2kq"}  # the Secret's and the pod's
 
 
-def deployment() -> dict:
-    return objects()[("Deployment", "platform-monitor", "platform-monitor")]
+def objects(directory: Path = DEPLOY) -> dict[tuple[str, str | None, str], dict]:
+    return {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in render(directory)}
 
 
-def monitor_config():
-    configmap = objects()[("ConfigMap", "platform-monitor", "platform-monitor-config")]
-    return parse_config(configmap["data"]["config.yaml"])
+def deployment(directory: Path = DEPLOY) -> dict:
+    return objects(directory)[("Deployment", "platform-monitor", "platform-monitor")]
+
+
+def config_text() -> str:
+    return objects()[("ConfigMap", "platform-monitor", "platform-monitor-config")]["data"]["config.yaml"]
+
+
+def monitor_config(env: dict[str, str] = POD_ENV):
+    return parse_config(config_text(), env=env)
+
+
+def single_sqlite(tmp_path: Path) -> Path:
+    """A copy of deploy/kubernetes with single-sqlite.yaml listed instead of replicas.yaml, as the
+    kustomization's comment tells a user to do."""
+    copy = tmp_path / "kubernetes"
+    shutil.copytree(DEPLOY, copy)
+    kustomization = yaml.safe_load((copy / "kustomization.yaml").read_text())
+    kustomization["resources"] = [{"replicas.yaml": "single-sqlite.yaml"}.get(r, r) for r in kustomization["resources"]]
+    (copy / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return copy
+
+
+def container_env(deploy: dict, pod: dict[str, str]) -> dict[str, str]:
+    """The container's environment as the kubelet sets it: the Secret's keys (`pod` stands for them
+    and for the downward API's metadata.name), then `env`, which wins."""
+    [container] = deploy["spec"]["template"]["spec"]["containers"]
+    env = {k: v for k, v in pod.items() if k != "HOSTNAME"}
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif var["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}:
+            env[var["name"]] = pod["HOSTNAME"]
+    return env
 
 
 def test_every_object_is_valid_for_the_kubernetes_api():
@@ -118,8 +150,62 @@ def test_it_watches_its_own_cluster_and_listens_on_every_interface_of_its_pod():
     assert spec["serviceAccountName"] == SUBJECT["name"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert set(mounts) == {v["name"] for v in spec["volumes"]}
+    assert mounts["config"] == "/etc/platform-monitor"
+
+
+def test_two_replicas_share_the_secrets_database_on_different_nodes_and_never_both_go_at_once():
+    found = objects()
+    deploy = deployment()
+    spec = deploy["spec"]["template"]["spec"]
+    labels = deploy["spec"]["template"]["metadata"]["labels"]
+    assert deploy["spec"]["replicas"] == 2
+    assert deploy["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pdb = found[("PodDisruptionBudget", "platform-monitor", "platform-monitor")]
+    assert pdb["spec"]["minAvailable"] == 1 and pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    [term] = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= labels.items()
+    # the storage URL comes from the Secret, which is then required; the replica id is the pod's name
+    [container] = spec["containers"]
+    assert container["envFrom"] == [{"secretRef": {"name": "platform-monitor-env"}}]
+    config = monitor_config(container_env(deploy, POD_ENV))
+    assert config.storage.url == POSTGRES and config.engine.replica_id == POD_ENV["HOSTNAME"]
+    with pytest.raises(ConfigError, match="PM_STORAGE_URL"):
+        monitor_config({"HOSTNAME": "x"})
+    # nothing on a ReadWriteOnce volume, which two pods on two nodes could not share
+    assert not any(kind == "PersistentVolumeClaim" for kind, _, _ in found)
+    assert not any("persistentVolumeClaim" in volume for volume in spec["volumes"])
+
+
+def test_the_simple_option_is_one_replica_on_sqlite_in_a_volume(tmp_path):
+    copy = single_sqlite(tmp_path)
+    found = objects(copy)
+    for obj in found.values():
+        validate(obj)
+    deploy = deployment(copy)
+    spec = deploy["spec"]["template"]["spec"]
+    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"] == {"type": "Recreate"}
+    assert not any(kind == "PodDisruptionBudget" for kind, _, _ in found)  # minAvailable 1 of 1 blocks drains
+    [container] = spec["containers"]
+    assert container["envFrom"] == [{"secretRef": {"name": "platform-monitor-env", "optional": True}}]
+    config = monitor_config(container_env(deploy, {"HOSTNAME": "platform-monitor-0"}))  # no Secret at all
     assert config.storage.url == "sqlite:////var/lib/platform-monitor/platform-monitor.db"
-    assert mounts["data"] == "/var/lib/platform-monitor" and mounts["config"] == "/etc/platform-monitor"
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert mounts["data"] == "/var/lib/platform-monitor"
+    claim = volumes["data"]["persistentVolumeClaim"]["claimName"]
+    assert ("PersistentVolumeClaim", "platform-monitor", claim) in found
+    # the two Deployments agree on everything but the storage
+    replicated = deployment()
+    for path in (("spec", "selector"), ("spec", "template", "metadata"),
+                 ("spec", "template", "spec", "securityContext"), ("spec", "template", "spec", "serviceAccountName")):
+        ours, theirs = deploy, replicated
+        for key in path:
+            ours, theirs = ours[key], theirs[key]
+        assert ours == theirs, path
+    [other] = replicated["spec"]["template"]["spec"]["containers"]
+    for key in ("image", "args", "ports", "readinessProbe", "livenessProbe", "resources", "securityContext"):
+        assert container[key] == other[key], key
 
 
 def test_the_rbac_it_applies_grants_every_request_its_config_makes():
