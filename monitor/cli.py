@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -96,18 +97,28 @@ def _load(arg: str | None, host: str | None = None, port: int | None = None,
         config = default_config(host or "127.0.0.1", port if port is not None else 8080)
     else:
         config = load_config(path)
-    if path is not None and (host is not None or port is not None):
-        server = config.server.model_copy(
-            update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
-        )
-        config = config.model_copy(update={"server": server})
-    if replica_id is not None:
-        try:
-            engine = EngineConfig.model_validate({**config.engine.model_dump(), "replica_id": replica_id})
-        except ValidationError as exc:
-            raise ConfigError("--replica-id", [f"{replica_id!r}: {e['msg']}" for e in exc.errors()]) from None
-        config = config.model_copy(update={"engine": engine})
-    return config, path
+    return _overrides(host if path else None, port if path else None, replica_id)(config), path
+
+
+def _overrides(host: str | None, port: int | None, replica_id: str | None) -> Callable[[Config], Config]:
+    """The command line's settings over a config: applied at start and to every reloaded config
+    (a reload reads the file, which does not know them)."""
+
+    def apply(config: Config) -> Config:
+        if host is not None or port is not None:
+            server = config.server.model_copy(
+                update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+            )
+            config = config.model_copy(update={"server": server})
+        if replica_id is not None:
+            try:
+                engine = EngineConfig.model_validate({**config.engine.model_dump(), "replica_id": replica_id})
+            except ValidationError as exc:
+                raise ConfigError("--replica-id", [f"{replica_id!r}: {e['msg']}" for e in exc.errors()]) from None
+            config = config.model_copy(update={"engine": engine})
+        return config
+
+    return apply
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -127,7 +138,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _safe_url(config.storage.url),
         path or "built-in default",
     )
-    app = create_app(config, config_path=path, settle=freeze_heap)
+    app = create_app(config, config_path=path, settle=freeze_heap,
+                     adjust=_overrides(args.host, args.port, args.replica_id))
     loop = "uvloop" if _has_uvloop() else "asyncio"
     server = uvicorn.Server(
         uvicorn.Config(

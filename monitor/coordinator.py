@@ -238,6 +238,12 @@ class Coordinator:
         """One transaction: heartbeat, read, plan, renew/acquire/release (blocking)."""
         with Session(self.db) as session, session.begin():
             now = leases.db_now(session)
+            twin = leases.replica(session, replica_id=self.id)
+            if (twin is not None and twin.process != self.process and twin.expires_at > now
+                    and not gone_here(twin.process)):
+                return _RoundResult(now, {}, [], [], error=(
+                    f"another live process (pid {twin.pid} on {twin.host}) uses the replica id {self.id!r}: "
+                    "each process needs its own engine.replica_id; not taking any shard"))
             me = Replica(self.id, self.host, self.pid, self.started_at, now, now + self.ttl, self.shards,
                          len(self.active or ()), self._checks(), self.leader_held, __version__, self.process)
             leases.heartbeat(session, replica=me)

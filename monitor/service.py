@@ -57,13 +57,15 @@ class Service:
 
     def __init__(
         self, config: Config, *, config_path: Path | None = None, db: DbEngine | None = None,
-        settle: Callable[[], None] | None = None,
+        settle: Callable[[], None] | None = None, adjust: Callable[[Config], Config] | None = None,
     ) -> None:
         self.config_path = config_path
         self.db = db or create_db_engine(config.storage.url)
         self.engine = engine = Engine(config, db=self.db)
         self.reloads = ReloadStats()
         self._settle = settle or (lambda: None)
+        self._adjust = adjust or (lambda c: c)
+        """The command line's settings (--port, --replica-id), laid over every reloaded config."""
         self._watch: asyncio.Task[None] | None = None
         self._reloading = asyncio.Lock()  # one reload at a time (the watcher and SIGHUP may race)
         self._sighup_tasks: set[asyncio.Task[bool]] = set()
@@ -178,7 +180,7 @@ class Service:
             return False
         async with self._reloading:
             try:
-                new = await asyncio.to_thread(load_config, self.config_path)
+                new = await asyncio.to_thread(lambda: self._adjust(load_config(self.config_path)))
             except ConfigError as exc:
                 return self._refused(exc.render())
             except Exception as exc:  # a limit we missed or a bug: still only a refused reload

@@ -157,6 +157,11 @@ def live_replicas(session: Session, *, now: float, prune: bool = False) -> list[
     ]
 
 
+def replica(session: Session, *, replica_id: str) -> Replica | None:
+    """One replica row, or None."""
+    return next((r for r in live_replicas(session, now=0.0) if r.id == replica_id), None)
+
+
 def renew(session: Session, *, me: str, names: Iterable[str], now: float, ttl: float) -> None:
     """Push the expiry of leases `me` holds to now + ttl (the fence stays: same holder)."""
     names = list(names)

@@ -23,13 +23,14 @@ from monitor.service import Service
 
 
 def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine | None = None,
-               settle: Callable[[], None] | None = None) -> FastAPI:
+               settle: Callable[[], None] | None = None,
+               adjust: Callable[[Config], Config] | None = None) -> FastAPI:
     """The whole service as an ASGI app: engine and API start and stop with the app. `settle`:
     see monitor.service.Service (the CLI passes its process-level heap freeze)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = Service(config, config_path=config_path, db=db, settle=settle)
+        service = Service(config, config_path=config_path, db=db, settle=settle, adjust=adjust)
         app.state.service = service
         await service.start()
         try:

@@ -97,7 +97,9 @@ def test_two_processes_share_the_checks_and_one_takes_over_after_kill_9(backend,
     try:
         a.start()
         b.start()
+        joined = time.time()
         wait_balanced([a, b], SHARDS)
+        assert time.time() - joined <= 2 * LEASE_TTL + SLACK  # balanced within two lease_ttl of joining
         time.sleep(INTERVAL)  # the rebalancing's last hand-over settles
         steady = time.time()
         time.sleep(3 * INTERVAL)
@@ -281,3 +283,58 @@ def test_processes_starting_together_on_a_new_database_migrate_once(backend, req
     for r in group:
         log = r.log()
         assert "Traceback" not in log and "storage not ready" not in log, log[-3000:]
+
+
+def test_serve_workers_on_sqlite_share_the_checks_and_a_killed_worker_is_replaced(tmp_path, target, hook):
+    """`serve --workers 2` on one SQLite file: the workers split the shards, each check is probed
+    once per interval; kill -9 of a worker → the supervisor starts another under the same name,
+    which takes its shards back, with no check probed twice nor left out."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    config = tmp_path / "pm.yaml"
+    paths = [f"c{i}" for i in range(CHECKS)]
+    write_config(config, url=f"sqlite:///{tmp_path / 'pm.db'}", target=target, checks=CHECKS, hook_port=hook.port,
+                 interval=INTERVAL, lease_ttl=LEASE_TTL, shards=SHARDS)
+    port = free_port()
+    while free_port() == port + 1:  # the second worker takes the next port: make it unlikely to be taken
+        pass
+    log_path = tmp_path / "workers.log"
+    started = re.compile(r"worker (\d+) started: pid (\d+)")
+    with open(log_path, "ab") as log:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "serve", "--workers", "2", "--config", str(config), "--port", str(port),
+             "--replica-id", "node"],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PM_REPLICA": "unused", "HOOK_SECRET": SECRET})
+    workers = [Replica(f"w{i}", config, tmp_path) for i in range(2)]
+    for i, w in enumerate(workers):
+        w.port, w.url = port + i, f"http://127.0.0.1:{port + i}"
+    try:
+        wait_balanced(workers, SHARDS, timeout=60)
+        assert sorted(r["id"] for r in workers[0].replicas()["replicas"]) == ["node-w0", "node-w1"]
+        time.sleep(INTERVAL)
+        steady = time.time()
+        time.sleep(3 * INTERVAL)
+        worst = max_probes_per_interval(target, paths, steady, time.time(), INTERVAL)
+        assert max(worst.values()) == 1 and min(worst.values()) == 1, worst
+
+        pids = {int(m[1]): int(m[2]) for m in started.finditer(log_path.read_text())}
+        killed = time.time()
+        os.kill(pids[1], signal.SIGKILL)
+        wait_for(lambda: len(started.findall(log_path.read_text())) == 3, timeout=10, what="worker 1 replaced")
+        wait_balanced(workers, SHARDS, timeout=40)
+        wait_for(lambda: all(target.times(p, killed) for p in paths), timeout=LEASE_TTL + INTERVAL + SLACK,
+                 what="every check probed after the kill")
+        time.sleep(2 * INTERVAL)
+        worst = max_probes_per_interval(target, paths, killed, time.time(), INTERVAL)
+        assert max(worst.values()) == 1, worst
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        try:
+            supervisor.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+    text = log_path.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
