@@ -57,11 +57,14 @@ class Watchdog:
         self._beats = 0
         self._last_beat = 0.0  # monotonic seconds of the last attempt
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
 
     async def start(self) -> None:
+        self._stopped = False
         self._task = asyncio.create_task(self._run(), name="watchdog")
 
     async def stop(self) -> None:
+        self._stopped = True  # the loop ends even if a library swallowed the cancellation
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -69,7 +72,7 @@ class Watchdog:
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopped:
             try:
                 wait = await self._tick()
             except Exception:  # a bug here must not end the heartbeat for good
@@ -131,7 +134,9 @@ class Watchdog:
         else:
             sending = RECEIVERS[cfg.kind].send(cfg, notification, client)
         try:
-            await asyncio.wait_for(sending, cfg.timeout + 1)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation of stop()
+            async with asyncio.timeout(cfg.timeout + 1):
+                await sending
         except TimeoutError:
             return "timeout"
         except DeliveryError as exc:
