@@ -18,7 +18,8 @@ from sqlalchemy import Engine as DbEngine
 
 from monitor.alerts.alerting import Alerting
 from monitor.alerts.maintenance_silencer import MaintenanceSilencer
-from monitor.alerts.metrics import AlertsCollector
+from monitor.alerts.metrics import AlertsCollector, WatchdogCollector
+from monitor.alerts.watchdog import Watchdog
 from monitor.config import Config, ConfigError, load_config
 from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
@@ -70,11 +71,15 @@ class Service:
         engine.on_transition(self.alerting.on_run)
         self.housekeeping = Housekeeping(db=self.db, config=lambda: engine.config, writer=engine.writer,
                                          storage_ready=lambda: engine.storage_ready)
-        self.parts: list[Part] = [discovery, self.maintenance, self.alerting, self.housekeeping]
+        # after alerting: stopped before it, so the sender's clients it borrows are still open
+        self.watchdog = Watchdog(config=lambda: engine.config, client_for=self.alerting.sender.client_for,
+                                 active=lambda: True)  # issue 11: the leader lease decides
+        self.parts: list[Part] = [discovery, self.maintenance, self.alerting, self.housekeeping, self.watchdog]
         self.metrics_registry = build_registry(
             EngineCollector(engine.state, engine.stats, self.reloads),
             PingCollector(self.heartbeats),
             AlertsCollector(self.alerting),
+            WatchdogCollector(self.watchdog),
             HousekeepingCollector(self.housekeeping),
         )
         self._fingerprint = self._read_fingerprint()
