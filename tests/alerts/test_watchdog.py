@@ -1,8 +1,9 @@
 """The dead man's switch against real receivers on loopback: heartbeats arrive every interval
 while the process is the active one and not otherwise, stop with the part, survive receiver
-errors, follow reloads and reach a real Alertmanager as `alertname=Watchdog`; the service sends
-them as configured. The part runs with intervals far below the config's 10 s floor by building
-its `WatchdogConfig` without validation (`fast`): the floor protects receivers, not the code."""
+errors, follow reloads, reach a real Alertmanager as `alertname=Watchdog` and keep a second
+monitor's heartbeat check up; the service sends them as configured. The part runs with intervals
+far below the config's 10 s floor by building its `WatchdogConfig` without validation (`fast`):
+the floor protects receivers, not the code."""
 
 from __future__ import annotations
 
@@ -247,3 +248,30 @@ alerts:
     finally:
         svc.stop()
         hook.stop()
+
+
+async def test_a_second_monitors_heartbeat_check_is_up_while_heartbeats_come_and_down_once_they_stop(tmp_path):
+    token = "wd-peer-7e2b9c4d1a"
+    port = free_port()
+    peer_config = parse_config(f"""
+server: {{host: 127.0.0.1, port: {port}}}
+storage: {{url: "sqlite:///{tmp_path / 'peer.db'}", flush_interval: 100ms}}
+defaults: {{interval: 200ms, timeout: 200ms}}
+checks:
+  - {{name: monitor-a, component: monitoring, kind: heartbeat, token: {token}, period: 1s, grace: 1s,
+     failure_threshold: 1}}
+""")
+    peer = await asyncio.to_thread(ServiceThread(create_app(peer_config), port).start)
+
+    def peer_state() -> dict:
+        return peer.json("/api/v1/checks/monitoring/monitor-a")["state"]
+
+    try:
+        config = fast(receivers_yaml(hook=f"{peer.url}/ping/{token}"), receiver="hook", interval=0.5)
+        async with running(lambda: config) as watchdog:
+            await eventually(lambda: peer_state()["status"] == "up", "the peer's heartbeat check up")
+        assert watchdog.counts.get(("hook", "error"), 0) == 0
+        down = await eventually(lambda: (s := peer_state())["status"] == "down" and s, "down once they stop")
+        assert down["reason"].startswith("no ping since ")
+    finally:
+        await asyncio.to_thread(peer.stop)
