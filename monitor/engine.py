@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.heartbeats import ping_reader
+from monitor.leases import ShardOwnership
 from monitor.ports import EngineStats, WriterStats
 from monitor.redact import RedactingFilter, redact_settings
 from monitor.runner import Runner, Sink
@@ -20,7 +21,7 @@ from monitor.scheduler import Scheduler
 from monitor.state import StateMachine, Transition
 from probes.base import CheckBase, ProbeContext, Result, Status
 from probes.clients import ClientPool
-from storage import queries
+from storage import queries, raw
 from storage.db import upgrade
 from storage.health import StorageHealth
 from storage.writer import Writer
@@ -41,6 +42,10 @@ def check_catalog(checks: list[CheckBase], secrets: dict[str, str]) -> list[dict
     ]
 
 
+RESTORE_CHUNK = 1000  # check ids per query when restoring states (IN-lists stay short)
+RESTORE_WINDOW_MAX = 86400.0
+"""Seconds of results read back to rebuild threshold counters: a check with a long interval and high
+thresholds still reads at most a day."""
 STOP_GRACE = 5.0  # seconds in-flight runs get to finish at shutdown
 STARTUP_DB_TIMEOUT = 20.0  # seconds to wait for the database at start before probing without it
 STOP_FLUSH_TIMEOUT = 30.0  # seconds the writer gets at shutdown to write what is pending
@@ -78,7 +83,14 @@ class Engine:
         self.log_secrets = self._log_secrets()
         self.log_filter = RedactingFilter(lambda: self.log_secrets)
         self._filtered_handlers: list[logging.Handler] = []
-        self.scheduler = Scheduler(self._run_by_id)
+        self.ownership = ShardOwnership(config.engine.shards)
+        self.scheduler = Scheduler(self._run_by_id, ownership=self.ownership)
+        self.is_leader: Callable[[], bool] = lambda: True
+        """Whether this process records component history (the service hands the leader lease)."""
+        self.may_act: Callable[[], bool] = lambda: True
+        """Whether its lease authority still holds (checked before each scheduled run)."""
+        self.on_ownership: list[Callable[[set[str], set[str]], object]] = []
+        """Called with (check ids newly held, check ids let go) after each change of held shards."""
         self.discovered: dict[str, list[CheckBase]] = {}
         self.checks: dict[str, CheckBase] = self._all_checks()
         self.storage_ready = False
@@ -101,10 +113,16 @@ class Engine:
                 self.writer.put_task(self._prepare_storage_task)
             self.writer.start()
         if schedule:
-            self.scheduler.sync(self.checks.values())
-            self.scheduler.start()
+            self.schedule()
         self.started_at = time.time()
         log.info("engine started: %d checks in %d components", len(self.checks), len(self.state.components))
+
+    def schedule(self) -> None:
+        """Start running the checks this process owns (Engine.start does it unless told not to:
+        the service first settles which shards it holds)."""
+        self.scheduler.sync(self.checks.values())
+        if not self.scheduler.running:
+            self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop scheduling, let in-flight runs end, flush pending writes."""
@@ -130,11 +148,62 @@ class Engine:
         upgrade(self.db)
         with Session(self.db) as session, session.begin():
             queries.sync_checks(session, checks=self._catalog(), now=time.time())
-            restored = queries.latest_states(session)
-        for cid, (status, since, reason) in restored.items():
-            if cid in self.checks:
-                self.state.restore(cid, Status(status), since.timestamp(), reason)
+        self.state.restore_many(self._read_states(list(self.checks)))
         self.storage_ready = True
+
+    def _read_states(self, check_ids: list[str]) -> list[tuple[str, Status, float, str, list[Status] | None]]:
+        """The stored state and recent result statuses of `check_ids` (blocking: a thread), for
+        StateMachine.restore_many: at start, and when this process takes a shard over."""
+        out = []
+        with Session(self.db) as session, session.begin():
+            for start in range(0, len(check_ids), RESTORE_CHUNK):
+                chunk = check_ids[start:start + RESTORE_CHUNK]
+                states = queries.latest_states(session, check_ids=chunk)
+                recent = self._recent_statuses(session, chunk)
+                out.extend((cid, Status(status), since.timestamp(), reason, recent.get(cid))
+                           for cid, (status, since, reason) in states.items())
+        return out
+
+    def _recent_statuses(self, session: Session, check_ids: list[str]) -> dict[str, list[Status]]:
+        """Each check's last stored result statuses, newest first: as many as its thresholds
+        need (results older than that many intervals do not count)."""
+        checks = [self.checks[c] for c in check_ids if c in self.checks]
+        if not checks:
+            return {}
+        window = max((max(c.success_threshold, c.failure_threshold) + 1) * c.interval for c in checks)
+        start = int((time.time() - min(window, RESTORE_WINDOW_MAX)) * 1000)
+        out: dict[str, list[Status]] = {}
+        for row in raw.raw_results(session, check_ids=[c.id for c in checks], start=start, newest_first=True):
+            out.setdefault(row.check_id, []).append(Status(row.status))
+        return out
+
+    async def set_held(self, held: frozenset[int] | None) -> None:
+        """Probe the checks of the shards `held` (None: all). Checks newly held get their state and
+        counters from storage before their first run here; checks let go leave the schedule at
+        once (their runs in flight finish). Then the `on_ownership` callbacks run."""
+        before = {cid for cid in self.checks if self.ownership.owns(cid)}
+        after_ownership = ShardOwnership(self.ownership.shards)
+        after_ownership.held = held
+        after = {cid for cid in self.checks if after_ownership.owns(cid)}
+        taken, dropped = after - before, before - after
+        self.ownership.held = held
+        if dropped and self.scheduler.running:
+            self.scheduler.sync(self.checks.values())
+        if taken and self.db is not None:
+            try:
+                self.state.restore_many(await asyncio.to_thread(self._read_states, sorted(taken)))
+            except Exception as exc:  # probe them anyway: a state from scratch beats not probing
+                log.warning("restoring the state of %d checks taken over failed (%s); they start unknown",
+                            len(taken), f"{type(exc).__name__}: {exc}".splitlines()[0])
+        if taken and self.scheduler.running:
+            self.scheduler.sync(self.checks.values())
+        for callback in self.on_ownership:
+            callback(taken, dropped)
+
+    def owned_count(self) -> int:
+        if self.ownership.held is None:
+            return len(self.checks)
+        return sum(1 for cid in self.checks if self.ownership.owns(cid))
 
     def _prepare_storage_task(self, session: Session) -> None:
         upgrade(self.db)
@@ -150,12 +219,13 @@ class Engine:
             check.id, result.time, result.status.value, result.latency, result.reason, result.details
         )
         for t in transitions:
-            writer.put_change(t.kind, t.subject, t.at, t.old.value, t.new.value, t.reason)
+            if t.kind == "check" or self.is_leader():  # component history: the leader's alone
+                writer.put_change(t.kind, t.subject, t.at, t.old.value, t.new.value, t.reason)
 
     # -- running -----------------------------------------------------------------------------
     async def _run_by_id(self, check_id: str) -> None:
         check = self.checks.get(check_id)
-        if check is not None:
+        if check is not None and self.may_act():
             await self.runner.run(check)
 
     async def run_once(self, check_ids: list[str] | None = None) -> dict[str, Result]:

@@ -5,7 +5,7 @@ collector gets the narrow view it reads (monitor.ports), never the engine."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
@@ -41,10 +41,16 @@ class EngineCollector:
     figures (scheduler, storage) and this process's config reloads."""
 
     def __init__(self, state: StateView, stats: Callable[[], EngineStats] | None = None,
-                 reloads: ReloadStats | None = None) -> None:
+                 reloads: ReloadStats | None = None, *, owns: Callable[[str], bool] | None = None,
+                 leader: Callable[[], bool] | None = None) -> None:
         self.state = state
         self.stats = stats
         self.reloads = reloads
+        self.owns = owns
+        """With several processes each exports the checks it holds (Prometheus scrapes all of
+        them and aggregates by `check`); None: every check."""
+        self.leader = leader
+        """Whether this process exports the components (the leader alone, like their history)."""
 
     def collect(self) -> Iterator[Metric]:
         yield from self._checks()
@@ -86,7 +92,10 @@ class EngineCollector:
             "When the target's TLS certificate expires (unix seconds).",
             labels=labels,
         )
+        owns = self.owns
         for cid, st in self.state.checks.items():
+            if owns is not None and not owns(cid):
+                continue
             values = [cid, st.check.component, st.check.kind]
             up.add_metric(values, 1.0 if st.status == Status.UP else 0.0)
             for s in _STATUSES:
@@ -117,6 +126,8 @@ class EngineCollector:
             "1 for the component's derived status.",
             labels=["component", "status"],
         )
+        if self.leader is not None and not self.leader():
+            return
         for name, comp in self.state.components.items():
             up.add_metric([name], 1.0 if comp.status == Status.UP else 0.0)
             for s in _STATUSES:
@@ -217,3 +228,29 @@ def build_registry(*collectors: Collector) -> CollectorRegistry:
         registry.register(collector)
     ProcessCollector(registry=registry)
     return registry
+
+
+class LeaseCollector:
+    """The shards this process holds, its lease rounds, and the processes it sees."""
+
+    def __init__(self, coordinator: Any) -> None:
+        self.coordinator = coordinator
+
+    def collect(self) -> Iterator[Metric]:
+        c = self.coordinator
+        yield GaugeMetricFamily(PREFIX + "shards_owned", "Shards this process holds a lease on and probes.",
+                                value=len(c.active) if c.active is not None else c.shards)
+        renewals = CounterMetricFamily(
+            PREFIX + "lease_renewals",
+            "Lease rounds by outcome: success, failure (the database did not answer or refused), lost (a shard"
+            " another process holds now, counted per shard).", labels=["outcome"])
+        for outcome, count in c.stats.renewals.items():
+            renewals.add_metric([outcome], count)
+        yield renewals
+        now = c.stats.db_now
+        live = sum(1 for r in c.stats.replicas if now is not None and r.expires_at > now) if now is not None else 1
+        yield GaugeMetricFamily(PREFIX + "replicas",
+                                "Live processes sharing the database, as this one last saw them.", value=live)
+        yield GaugeMetricFamily(PREFIX + "leader",
+                                "1 if this process holds the leader lease (housekeeping, components).",
+                                value=1.0 if c.leader else 0.0)

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -29,9 +30,15 @@ DUE_TOLERANCE = 0.001
 microseconds, our floats do not round the same way)."""
 
 
-class Ownership:
-    """Which checks this replica runs. One replica owns all; a shared-database lease table can
-    replace this without touching the scheduler."""
+class Ownership(Protocol):
+    """Which checks this process runs (monitor.leases.ShardOwnership: those of the shards it
+    holds a lease on)."""
+
+    def owns(self, check_id: str) -> bool: ...
+
+
+class OwnsAll:
+    """Every check: one process alone, and the scheduler's tests."""
 
     def owns(self, check_id: str) -> bool:
         return True
@@ -63,7 +70,7 @@ class Scheduler:
 
     def __init__(self, run: Callable[[str], Awaitable[object]], ownership: Ownership | None = None) -> None:
         self._run = run
-        self.ownership = ownership or Ownership()
+        self.ownership: Ownership = ownership or OwnsAll()
         self._aps = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
         self._jobs: dict[str, _Job] = {}
         self.lag_buckets = [0] * (len(LAG_BUCKETS) + 1)
@@ -72,6 +79,8 @@ class Scheduler:
         self.skipped = 0
         self.on_lag: Callable[[float], None] | None = None
         self._running: set[asyncio.Task[object]] = set()
+        self.in_flight: dict[str, int] = {}
+        """Check id → its runs going now (a shard with one is not handed over yet)."""
         self._stopping = False
 
     @property
@@ -131,6 +140,7 @@ class Scheduler:
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
+        self.in_flight[check_id] = self.in_flight.get(check_id, 0) + 1
         try:
             await self._run(check_id)
         except asyncio.CancelledError:
@@ -139,6 +149,10 @@ class Scheduler:
             log.info("run of %s cancelled by shutdown", check_id)  # expected, not a job failure
         finally:
             self._running.discard(task)
+            if self.in_flight[check_id] <= 1:
+                del self.in_flight[check_id]
+            else:
+                self.in_flight[check_id] -= 1
 
     def _account(self, job: _Job, now: float) -> None:
         """This run serves the oldest unserved due instant: lag from there; the other due

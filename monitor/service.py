@@ -15,24 +15,30 @@ from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import Engine as DbEngine
+from sqlalchemy.orm import Session
 
 from monitor.alerts.alerting import Alerting
 from monitor.alerts.maintenance_silencer import MaintenanceSilencer
 from monitor.alerts.metrics import AlertsCollector, WatchdogCollector
 from monitor.alerts.watchdog import Watchdog
 from monitor.config import Config, ConfigError, load_config
+from monitor.coordinator import Coordinator
 from monitor.discovery import ClusterDiscovery
+from monitor.elsewhere import Elsewhere
 from monitor.engine import Engine
 from monitor.heartbeats import Heartbeats, PingCollector
 from monitor.housekeeping import Housekeeping
-from monitor.metrics import EngineCollector, HousekeepingCollector, build_registry
+from monitor.metrics import EngineCollector, HousekeepingCollector, LeaseCollector, build_registry
 from monitor.ports import ReloadStats
+from probes.base import CheckBase
 from probes.kube import kube_clients
 from storage.db import create_db_engine
+from storage.leases import LEADER, lease_name
 
 log = logging.getLogger(__name__)
 
 RELOAD_POLL_INTERVAL = 2.0  # seconds between looks at the config file
+RETIRE_TIMEOUT = 3.0  # seconds a clean stop waits to give its leases back before leaving them to expire
 
 
 class Part(Protocol):
@@ -62,21 +68,39 @@ class Service:
         self._watch: asyncio.Task[None] | None = None
         self._reloading = asyncio.Lock()  # one reload at a time (the watcher and SIGHUP may race)
         self._sighup_tasks: set[asyncio.Task[bool]] = set()
-        self.heartbeats = Heartbeats(checks=lambda: engine.checks, run=engine.runner.run, db=self.db)
+        self.coordinator = coordinator = Coordinator(
+            db=self.db, shards=config.engine.shards, ttl=config.engine.lease_ttl, replica_id=config.engine.replica_id,
+            apply=engine.set_held, checks=engine.owned_count,
+            busy=lambda: {engine.ownership.shard(cid) for cid in list(engine.scheduler.in_flight)},
+        )
+        engine.is_leader = lambda: coordinator.leader
+        engine.may_act = coordinator.acting
+        self.heartbeats = Heartbeats(checks=lambda: engine.checks, run=self._run_if_held, db=self.db)
         discovery = ClusterDiscovery(config=lambda: engine.config, kube=lambda: kube_clients(engine.ctx),
                                      publish=engine.set_discovered)
         self.maintenance = MaintenanceSilencer(self.db)
-        self.alerting = Alerting(config=lambda: engine.config, state=engine.state, tasks=engine.writer, db=self.db)
+        self.alerting = Alerting(config=lambda: engine.config, state=engine.state, tasks=engine.writer, db=self.db,
+                                 owns=self._owns_alert, guard=self._alert_guard)
+        engine.on_ownership.append(lambda _taken, _dropped: self.alerting.ownership_changed())
         self.alerting.extra_silencers.append(self.maintenance)
         engine.on_transition(self.alerting.on_run)
         self.housekeeping = Housekeeping(db=self.db, config=lambda: engine.config, writer=engine.writer,
-                                         storage_ready=lambda: engine.storage_ready)
+                                         storage_ready=lambda: engine.storage_ready and coordinator.leader)
+        ownership = engine.ownership
+        self.elsewhere = Elsewhere(
+            db=self.db, state=engine.state, owns=ownership.owns, leader=lambda: coordinator.leader,
+            all_owned=lambda: ownership.held is None or len(ownership.held) == ownership.shards,
+            record=lambda t: engine.writer.put_change(t.kind, t.subject, t.at, t.old.value, t.new.value, t.reason),
+        )
         # after alerting: stopped before it, so the sender's clients it borrows are still open
         self.watchdog = Watchdog(config=lambda: engine.config, client_for=self.alerting.sender.client_for,
-                                 active=lambda: True)  # issue 11: the leader lease decides
-        self.parts: list[Part] = [discovery, self.maintenance, self.alerting, self.housekeeping, self.watchdog]
+                                 active=lambda: coordinator.leader)  # issue 11: exactly one process sends it
+        self.parts: list[Part] = [discovery, self.elsewhere, self.maintenance, self.alerting, self.housekeeping,
+                                  self.watchdog]
         self.metrics_registry = build_registry(
-            EngineCollector(engine.state, engine.stats, self.reloads),
+            EngineCollector(engine.state, engine.stats, self.reloads, owns=engine.ownership.owns,
+                            leader=lambda: coordinator.leader),
+            LeaseCollector(coordinator),
             PingCollector(self.heartbeats),
             AlertsCollector(self.alerting),
             WatchdogCollector(self.watchdog),
@@ -84,13 +108,41 @@ class Service:
         )
         self._fingerprint = self._read_fingerprint()
 
+    # -- shards: what this process acts on ---------------------------------------------------
+    async def _run_if_held(self, check: CheckBase) -> object:
+        """A heartbeat ping runs its check at once where the check's shard is held; elsewhere the
+        ping is stored and the holder judges it at its next run."""
+        if self.engine.ownership.owns(check.id):
+            return await self.engine.runner.run(check)
+        return None
+
+    def _owns_alert(self, key: str) -> bool:
+        """Alerts of a check belong to the holder of its shard; a component's to the leader."""
+        kind, _, subject = key.partition(":")
+        if kind == "check":
+            return self.engine.ownership.owns(subject)
+        return self.coordinator.leader
+
+    def _alert_guard(self, session: Session, keys: list[str]) -> set[str]:
+        """The fencing of alert writes: the keys whose lease (the check's shard, or the leader
+        lease) this process still holds with its fence, checked in the writing transaction."""
+        names = {key: self._lease_of(key) for key in keys}
+        held = self.coordinator.guard(session, sorted(set(names.values())))
+        return {key for key, name in names.items() if name in held}
+
+    def _lease_of(self, key: str) -> str:
+        kind, _, subject = key.partition(":")
+        return lease_name(self.engine.ownership.shard(subject)) if kind == "check" else LEADER
+
     @property
     def config(self) -> Config:
         """The config in force (the engine's: a reload replaces it)."""
         return self.engine.config
 
     async def start(self) -> None:
-        await self.engine.start()
+        await self.engine.start(schedule=False)
+        await self.coordinator.start()  # which shards this process holds, before anything is probed
+        self.engine.schedule()
         for part in self.parts:
             await part.start()
         self._settle()
@@ -113,8 +165,12 @@ class Service:
                 await part.stop()
             except Exception:
                 log.exception("stopping %r failed", part)
+        await self.coordinator.stop()
         await self.heartbeats.stop()
         await self.engine.stop()
+        with contextlib.suppress(TimeoutError):  # a hung database: the others wait out lease_ttl instead
+            await asyncio.wait_for(asyncio.to_thread(self.coordinator.retire), RETIRE_TIMEOUT)
+        self.coordinator.close()
         self.db.dispose()
 
     async def reload(self) -> bool:

@@ -93,13 +93,51 @@ class StateMachine:
         self._rebuild_components()
         return dropped
 
-    def restore(self, check_id: str, status: Status, since: float, reason: str) -> None:
-        """Seed a check's confirmed state from storage after a restart."""
+    def restore(self, check_id: str, status: Status, since: float, reason: str, *,
+                recent: list[Status] | None = None) -> None:
+        """Seed a check's confirmed state from storage after a restart or a takeover. `recent`: the
+        statuses of its last stored results, newest first, from which the threshold counters are
+        rebuilt (a takeover carries on counting where the previous holder stopped)."""
+        self.restore_many([(check_id, status, since, reason, recent)])
+
+    def restore_many(self, items: Iterable[tuple[str, Status, float, str, list[Status] | None]]) -> None:
+        """`restore` for many checks, the components derived once."""
+        for check_id, status, since, reason, recent in items:
+            self._restore_one(check_id, status, since, reason, recent)
+        self._rebuild_components(keep_since=False)
+
+    def _restore_one(self, check_id: str, status: Status, since: float, reason: str,
+                     recent: list[Status] | None) -> None:
         state = self.checks.get(check_id)
         if state is not None:
-            # not confirmed by a run of this process: alerting waits for the thresholds again
-            state.status, state.since, state.reason, state.confirmed = status, since, reason, False
-        self._rebuild_components(keep_since=False)
+            state.status, state.since, state.reason = status, since, reason
+            state.last_result = None  # alerting waits for this process's first run of it
+            state.streak_status, state.streak, state.bad_streak = None, 0, 0
+            if recent:
+                state.streak_status = recent[0]
+                state.streak = next((i for i, s in enumerate(recent) if s != recent[0]), len(recent))
+                state.bad_streak = next((i for i, s in enumerate(recent) if s == Status.UP), len(recent))
+            # confirmed only when the stored runs back the stored state as firmly as a change would need
+            state.confirmed = state.streak_status == status and self._met(state, status)
+
+    def observe_elsewhere(self, check_id: str, *, status: Status, since: float, reason: str,
+                          confirmed: bool, last_result: Result | None) -> list[Transition]:
+        """Take the state of a check another process holds, as that process stored it. No check
+        transition comes of it (its holder recorded that); the component's status follows, and
+        its change is returned (the leader records component history)."""
+        state = self.checks.get(check_id)
+        if state is None:
+            return []
+        state.status, state.since, state.reason, state.confirmed = status, since, reason, confirmed
+        if last_result is not None and (state.last_result is None or last_result.time >= state.last_result.time):
+            state.last_result = last_result
+        comp = self.components[state.check.component]
+        comp_status = worst(self.checks[c].status for c in comp.check_ids)
+        if comp_status == comp.status:
+            return []
+        out = [Transition("component", comp.name, since, comp.status, comp_status, f"{check_id}: {reason}")]
+        comp.status, comp.since = comp_status, since
+        return out
 
     def _rebuild_components(self, keep_since: bool = True) -> None:
         members: dict[str, list[str]] = {}

@@ -40,6 +40,12 @@ def _cut(text: str | None) -> str | None:
     return None if text is None else text[:REASON_LENGTH]
 
 
+def acknowledge(session: Session, *, key: str, by: str, now: float) -> None:
+    """Mark an active alert acknowledged (through a process that does not own it)."""
+    session.execute(update(AlertStateRow).where(AlertStateRow.key == key, AlertStateRow.status != "resolved")
+                    .values(acknowledged_by=by, updated_at=now))
+
+
 def active_alert_states(session: Session) -> list[AlertStateRow]:
     """Alert states not resolved: what a restarted service must carry on from."""
     return list(session.scalars(select(AlertStateRow).where(AlertStateRow.status != "resolved")))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql import Insert
 
@@ -69,9 +72,57 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
+MIGRATION_LOCK = 7_291_604_113  # PostgreSQL advisory lock key: "platform-monitor migrations"
+MIGRATION_LOCK_NAME = "platform_monitor_migrations"  # MariaDB GET_LOCK name
+MIGRATION_LOCK_WAIT = 300
+"""Seconds a process waits for another's migration before giving up (then it says so and starts
+on what is there, retrying on the writer's thread): long enough for a big upgrade."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` (idempotent)."""
-    command.upgrade(alembic_config(engine), revision)
+    """Apply migrations up to `revision` (idempotent). Processes starting together migrate once: each
+    takes a lock in the database first (PostgreSQL advisory lock, MariaDB GET_LOCK, a lock file
+    beside an SQLite file), the others wait for it and then find nothing to do."""
+    with _migration_lock(engine):
+        command.upgrade(alembic_config(engine), revision)
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    name = engine.dialect.name
+    if name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        path = Path(database).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{path}.migrate-lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return
+    with engine.connect() as conn:
+        if name == "postgresql":
+            conn.execute(text(f"SET statement_timeout = {MIGRATION_LOCK_WAIT * 1000}"))
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        else:
+            got = conn.execute(text("SELECT GET_LOCK(:name, :wait)"),
+                               {"name": MIGRATION_LOCK_NAME, "wait": MIGRATION_LOCK_WAIT}).scalar()
+            if got != 1:
+                raise TimeoutError(f"another process held the migration lock for {MIGRATION_LOCK_WAIT}s")
+        conn.commit()
+        try:
+            yield
+        finally:
+            if name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                conn.execute(text("SET statement_timeout = 0"))
+            else:
+                conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": MIGRATION_LOCK_NAME})
+            conn.commit()
 
 
 def insert_ignoring_duplicates(engine: Engine, table: Any) -> Insert:

@@ -89,5 +89,6 @@ class ComponentChangeRow(Base):
 # create_all see them.
 from storage import alert_models as _alert_models  # noqa: E402, F401
 from storage import heartbeat_models as _heartbeat_models  # noqa: E402, F401
+from storage import lease_models as _lease_models  # noqa: E402, F401
 from storage import packed_models as _packed_models  # noqa: E402, F401
 from storage import rollup_models as _rollup_models  # noqa: E402, F401

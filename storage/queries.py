@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from storage import raw
 from storage.db import insert_ignoring_duplicates
-from storage.models import CheckRow, StateChangeRow
+from storage.models import CheckRow, ResultRow, StateChangeRow
 from storage.raw import RawResult
 
 
@@ -46,13 +46,12 @@ def sync_checks(session: Session, *, checks: list[dict[str, Any]], now: float) -
     return retired
 
 
-def latest_states(session: Session) -> dict[str, tuple[str, datetime, str]]:
-    """Each check's last recorded state change: id → (state, since, reason)."""
-    last = (
-        select(StateChangeRow.check_id, func.max(StateChangeRow.ts).label("ts"))
-        .group_by(StateChangeRow.check_id)
-        .subquery()
-    )
+def latest_states(session: Session, *, check_ids: list[str] | None = None) -> dict[str, tuple[str, datetime, str]]:
+    """Each check's (of `check_ids`, None: all) last recorded state change: id → (state, since, reason)."""
+    last = select(StateChangeRow.check_id, func.max(StateChangeRow.ts).label("ts")).group_by(StateChangeRow.check_id)
+    if check_ids is not None:
+        last = last.where(StateChangeRow.check_id.in_(check_ids))
+    last = last.subquery()
     rows = session.execute(
         select(StateChangeRow.check_id, StateChangeRow.new, StateChangeRow.ts, StateChangeRow.reason).join(
             last, (StateChangeRow.check_id == last.c.check_id) & (StateChangeRow.ts == last.c.ts)
@@ -100,3 +99,18 @@ def state_changes(
 
 def ping(session: Session) -> None:
     session.execute(select(1))
+
+
+def recent_activity(session: Session, *, since: float) -> tuple[list[Any], list[Any]]:
+    """Results and state changes stored with a time at or after `since` (unix seconds), oldest
+    first: what other processes observed lately. Reads the hot results table only: results are
+    packed hours after they are written, long after a reader looking seconds back has seen them."""
+    results = session.execute(
+        select(ResultRow.check_id, ResultRow.ts, ResultRow.status, ResultRow.latency, ResultRow.reason,
+               ResultRow.details).where(ResultRow.ts >= since).order_by(ResultRow.ts)
+    ).all()
+    changes = session.execute(
+        select(StateChangeRow.check_id, StateChangeRow.ts, StateChangeRow.old, StateChangeRow.new,
+               StateChangeRow.reason).where(StateChangeRow.ts >= since).order_by(StateChangeRow.ts)
+    ).all()
+    return results, changes

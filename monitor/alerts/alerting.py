@@ -33,6 +33,9 @@ from storage import alert_queries
 log = logging.getLogger(__name__)
 
 EVALUATE_INTERVAL = 1.0  # seconds between evaluations (group waits, reminders, silences ending)
+SYNC_INTERVAL = 5.0
+"""Seconds between reads of what other processes changed (their alerts, acknowledgements and
+silences made through them): a silence added on one process silences on all within this."""
 LOAD_RETRY = 5.0  # seconds between attempts to read the alert state at start
 
 
@@ -44,8 +47,18 @@ class Alerting:
     """Owns the alert records in memory (mirrored in the `alert_states` table), the silences and
     the sender. Its state is loaded before the first evaluation, so a restart carries on."""
 
-    def __init__(self, *, config: ConfigSource, state: StateView, tasks: StorageTasks, db: DbEngine) -> None:
+    def __init__(self, *, config: ConfigSource, state: StateView, tasks: StorageTasks, db: DbEngine,
+                 owns: Callable[[str], bool] = lambda _key: True,
+                 guard: Callable[[Session, list[str]], set[str]] | None = None) -> None:
         self._current = config
+        self.owns = owns
+        """Whether this process decides and sends the alert of a key (the holder of the check's
+        shard; the leader for components). Keys it does not own are only shown (`elsewhere`)."""
+        self.guard = guard
+        """Fencing: which keys this process may still write, checked in the writing transaction."""
+        self.elsewhere: dict[str, AlertRecord] = {}
+        """Active alerts other processes own, as last read from the database (for the API)."""
+        self._synced_at = 0.0
         self.state = state
         self.tasks = tasks
         self.db = db
@@ -113,6 +126,13 @@ class Alerting:
                             f"{type(exc).__name__}: {exc}".splitlines()[0], LOAD_RETRY)
                 await asyncio.sleep(LOAD_RETRY)
         while True:
+            if time.time() - self._synced_at >= SYNC_INTERVAL:
+                try:
+                    await self._sync()
+                except Exception as exc:  # the database is away: evaluate what is known, read again later
+                    self._synced_at = time.time()
+                    log.warning("alerting: reading other processes' alerts failed (%s); retrying in %.0fs",
+                                f"{type(exc).__name__}: {exc}".splitlines()[0], SYNC_INTERVAL)
             try:
                 self.evaluate(time.time())
                 self._refresh_alertmanagers(time.time())
@@ -125,6 +145,51 @@ class Alerting:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), EVALUATE_INTERVAL)
 
+    def ownership_changed(self) -> None:
+        """The shards or the leadership of this process changed: forget the alerts it no longer owns
+        (and their queued notifications) at once; the next sync loads those it gained."""
+        for key in [k for k in self.records if not self.owns(k)]:
+            self.elsewhere[key] = self.records.pop(key)
+        self.sender.retain(self.owns)
+        self._synced_at = 0.0
+        self._wake.set()
+
+    async def _sync(self) -> None:
+        """Read what other processes changed (every SYNC_INTERVAL, and after a change of shards):
+        the alerts this process gained (a takeover) and their pending notifications, the ones the
+        others own (shown by the API), acknowledgements and silences made through another process."""
+
+        def read() -> tuple[list, list, list]:
+            with Session(self.db) as session:
+                states = alert_queries.active_alert_states(session)
+                silences = alert_queries.current_silences(session, now=time.time())
+                pending = alert_queries.pending_outbox(session)
+                session.expunge_all()
+                return states, silences, pending
+
+        self._synced_at = time.time()
+        states, silences, pending = await asyncio.to_thread(read)
+        stored = {row.key: _record_from_row(row) for row in states}
+        for key, record in stored.items():
+            mine = self.records.get(key)
+            if not self.owns(key):
+                continue
+            if mine is None:
+                self.records[key] = record  # taken over: carry on from what its previous holder stored
+            elif record.acknowledged_by and not mine.acknowledged_by:
+                self.records[key] = replace(mine, acknowledged_by=record.acknowledged_by)
+        self.elsewhere = {k: r for k, r in stored.items() if not self.owns(k)}
+        self.silences.set_api(silence_from_row(row) for row in silences)
+        self.sender.enqueue(
+            Delivery(row.event_id, row.receiver, row.key, payload, row.created_at.timestamp(), row.attempts,
+                     row.next_attempt_at.timestamp())
+            for row, payload in pending if self.owns(row.key)
+        )
+
+    def all_records(self) -> dict[str, AlertRecord]:
+        """Every active alert: this process's, and those other processes own (as last read)."""
+        return {**self.elsewhere, **self.records}
+
     async def _load(self) -> None:
         def read() -> tuple[list, list, list]:
             with Session(self.db) as session:
@@ -135,13 +200,16 @@ class Alerting:
                 return states, silences, pending
 
         states, silences, pending = await asyncio.to_thread(read)
-        self.records = {row.key: _record_from_row(row) for row in states}
+        stored = {row.key: _record_from_row(row) for row in states}
+        self.records = {k: r for k, r in stored.items() if self.owns(k)}
+        self.elsewhere = {k: r for k, r in stored.items() if not self.owns(k)}
         self.silences.set_api(silence_from_row(row) for row in silences)
         self.sender.enqueue(
             Delivery(row.event_id, row.receiver, row.key, payload, row.created_at.timestamp(), row.attempts,
                      row.next_attempt_at.timestamp())
-            for row, payload in pending
+            for row, payload in pending if self.owns(row.key)
         )
+        self._synced_at = time.time()
         self.loaded = True
         log.info("alerting: %d active alerts, %d silences, %d notifications pending",
                  len(self.records), len(silences), len(pending))
@@ -160,6 +228,8 @@ class Alerting:
         if "check" in cfg.subjects:
             for cid, st in list(state.checks.items()):
                 key = f"check:{cid}"
+                if not self.owns(key):
+                    continue
                 # a state restored from storage is not an observation: wait for this process's first run
                 status = st.status if st.last_result is not None else Status.UNKNOWN
                 if status not in bad and key not in self.records:
@@ -172,7 +242,7 @@ class Alerting:
                 parents = tuple(f"check:{p}" for p in check.depends_on)
                 out[key] = Subject(key, "check", cid, status, st.since, st.reason, previous, labels, severity, parents,
                                    st.confirmed)
-        if "component" in cfg.subjects:
+        if "component" in cfg.subjects and self.owns("component:"):
             for name, comp in list(state.components.items()):
                 key = f"component:{name}"
                 observed = all(state.checks[c].last_result is not None for c in comp.check_ids if c in state.checks)
@@ -245,9 +315,21 @@ class Alerting:
 
     def _persist(self, states: list[dict], events: list[dict], outbox: list[dict], deliveries: list[Delivery]) -> None:
         def task(session: Session) -> None:
+            nonlocal states, events, outbox, deliveries
+            if self.guard is not None:  # fencing: a process that lost a key's lease writes nothing of it
+                keys = {row["key"] for row in states} | {row["key"] for row in events}
+                allowed = self.guard(session, sorted(keys))
+                if allowed != keys:
+                    log.warning("alert decisions for %s not stored: their lease moved to another process",
+                                ", ".join(sorted(keys - allowed)))
+                    states = [r for r in states if r["key"] in allowed]
+                    events = [r for r in events if r["key"] in allowed]
+                    outbox = [r for r in outbox if r["key"] in allowed]
+                    deliveries = [d for d in deliveries if d.key in allowed]
             alert_queries.save_alerts(session, states=states, events=events, outbox=outbox)
             if deliveries:
-                sa_event.listen(session, "after_commit", lambda _s: self._hand_over(deliveries), once=True)
+                sent = deliveries
+                sa_event.listen(session, "after_commit", lambda _s: self._hand_over(sent), once=True)
 
         self.tasks.put_task(task)
 
@@ -272,7 +354,14 @@ class Alerting:
         """Stop the reminders of a firing alert until it resolves. None if it is not active."""
         record = self.records.get(key)
         if record is None:
-            return None
+            record = self.elsewhere.get(key)
+            if record is None:
+                return None
+            # another process owns it: store the acknowledgement, its owner reads it at its next sync
+            record = self.elsewhere[key] = replace(record, acknowledged_by=by or "api")
+            acked_by = record.acknowledged_by
+            self.tasks.put_task(lambda s: alert_queries.acknowledge(s, key=key, by=acked_by, now=time.time()))
+            return record
         record = replace(record, acknowledged_by=by or "api")
         self.records[key] = record
         self._persist([_row_from_record(record, time.time())], [], [], [])

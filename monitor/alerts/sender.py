@@ -72,6 +72,7 @@ class Sender:
         self.last_errors: dict[str, str] = {}
         self.clock: Callable[[], float] = time.time
         self._stopped = False
+        self._queued: set[tuple[str, str]] = set()  # (event id, receiver) of every queued item
 
     @property
     def depth(self) -> dict[str, int]:
@@ -112,6 +113,9 @@ class Sender:
         if self._stopped:
             return
         for item in deliveries:
+            if (item.event_id, item.receiver) in self._queued:
+                continue  # read again from the outbox by a sync: queued already
+            self._queued.add((item.event_id, item.receiver))
             self.queues.setdefault(item.receiver, deque()).append(item)
             self._wake.setdefault(item.receiver, asyncio.Event()).set()
             worker = self._workers.get(item.receiver)
@@ -119,6 +123,17 @@ class Sender:
                 self._workers[item.receiver] = asyncio.create_task(
                     self._work(item.receiver), name=f"alert-sender:{item.receiver}"
                 )
+
+    def retain(self, keep: Callable[[str], bool]) -> None:
+        """Drop the queued notifications whose alert key `keep` refuses (another process owns them
+        now and sends them from the outbox). A send in progress finishes."""
+        for queue in self.queues.values():
+            kept = [item for i, item in enumerate(queue) if i == 0 or keep(item.key)]
+            for item in queue:
+                if item not in kept:
+                    self._queued.discard((item.event_id, item.receiver))
+            queue.clear()
+            queue.extend(kept)
 
     def _count(self, receiver: str, outcome: str) -> None:
         self.counts[(receiver, outcome)] = self.counts.get((receiver, outcome), 0) + 1
@@ -192,6 +207,7 @@ class Sender:
         queue = self.queues[name]
         if queue and queue[0] is item:
             queue.popleft()
+        self._queued.discard((item.event_id, name))
         self._count(name, outcome)
         if error:
             self.last_errors[name] = error

@@ -139,7 +139,7 @@ def list_alerts(
     """Alerts firing, silenced and covered (by a parent's alert), recent deliveries with their
     outcome, what waits in the outbox, the receivers (secrets redacted) and the silences."""
     alerting = service.alerting
-    records = sorted(alerting.records.values(), key=lambda r: r.episode_start)
+    records = sorted(alerting.all_records().values(), key=lambda r: r.episode_start)
     covered: dict[str, list[str]] = {}  # what each alert covers now (its last message said what it covered then)
     for r in records:
         if r.status == "covered" and r.suppressed_by:

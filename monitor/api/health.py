@@ -32,6 +32,8 @@ async def readyz(service: ServiceDep) -> JSONResponse:
         problems["storage"] = reason
     elif engine.writer is not None and engine.writer.last_error:
         problems["storage"] = "writes failing"
+    if service.coordinator.problem is not None:
+        problems["leases"] = service.coordinator.problem
     body = {"status": "ready" if not problems else "not ready", "problems": problems}
     return JSONResponse(body, status_code=200 if not problems else 503)
 
