@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts.alerting import Alerting
 from monitor.alerts.maintenance_silencer import MaintenanceSilencer
-from monitor.alerts.metrics import AlertsCollector
+from monitor.alerts.metrics import AlertsCollector, WatchdogCollector
+from monitor.alerts.watchdog import Watchdog
 from monitor.config import Config, ConfigError, load_config
 from monitor.coordinator import Coordinator
 from monitor.discovery import ClusterDiscovery
@@ -93,13 +94,18 @@ class Service:
             all_owned=lambda: ownership.held is None or len(ownership.held) == ownership.shards,
             record=lambda t: engine.writer.put_change(t.kind, t.subject, t.at, t.old.value, t.new.value, t.reason),
         )
-        self.parts: list[Part] = [discovery, self.elsewhere, self.maintenance, self.alerting, self.housekeeping]
+        # after alerting: stopped before it, so the sender's clients it borrows are still open
+        self.watchdog = Watchdog(config=lambda: engine.config, client_for=self.alerting.sender.client_for,
+                                 active=lambda: coordinator.leader)  # issue 11: exactly one process sends it
+        self.parts: list[Part] = [discovery, self.elsewhere, self.maintenance, self.alerting, self.housekeeping,
+                                  self.watchdog]
         self.metrics_registry = build_registry(
             EngineCollector(engine.state, engine.stats, self.reloads, owns=engine.ownership.owns,
                             leader=lambda: coordinator.leader),
             LeaseCollector(coordinator),
             PingCollector(self.heartbeats),
             AlertsCollector(self.alerting),
+            WatchdogCollector(self.watchdog),
             HousekeepingCollector(self.housekeeping),
         )
         self._fingerprint = self._read_fingerprint()

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.alerts.receivers import RECEIVERS
 from monitor.alerts.silences import matches
 from monitor.instants import UtcDatetime
-from probes.base import Duration
+from probes.base import Duration, format_duration
 
-__all__ = ["AlertsConfig", "AnyReceiver", "ConfigSilence", "DeliveryConfig", "Route"]
+__all__ = ["AlertsConfig", "AnyReceiver", "ConfigSilence", "DeliveryConfig", "Route", "WatchdogConfig"]
 
 
 class _Model(BaseModel):
@@ -70,6 +70,26 @@ class DeliveryConfig(_Model):
     """A notification not delivered within this time after it was queued is given up (expired)."""
 
 
+WATCHDOG_INTERVAL_MIN = 10.0  # seconds: a heartbeat more often than this only costs the receiver
+WATCHDOG_INTERVAL_MAX = 3600.0  # seconds: a longer silence would hide an outage of the monitor too long
+
+
+class WatchdogConfig(_Model):
+    """The dead man's switch: an always-firing `Watchdog` alert sent to `receiver` every
+    `interval` while the monitor runs, so that a system outside notices when it stops."""
+
+    receiver: str = Field(min_length=1)
+    interval: Duration = 60.0
+
+    @field_validator("interval")
+    @classmethod
+    def _bounded(cls, value: float) -> float:
+        if not WATCHDOG_INTERVAL_MIN <= value <= WATCHDOG_INTERVAL_MAX:
+            raise ValueError(f"must be from {format_duration(WATCHDOG_INTERVAL_MIN)} to "
+                             f"{format_duration(WATCHDOG_INTERVAL_MAX)} (got {format_duration(value)})")
+        return value
+
+
 class AlertsConfig(_Model):
     subjects: list[Literal["check", "component"]] = Field(default_factory=lambda: ["check"])
     """What alerts are about: each check, each component, or both."""
@@ -87,6 +107,8 @@ class AlertsConfig(_Model):
     routes: list[Route] = Field(default_factory=list)
     silences: list[ConfigSilence] = Field(default_factory=list)
     delivery: DeliveryConfig = DeliveryConfig()
+    watchdog: WatchdogConfig | None = None
+    """The dead man's switch (None: off)."""
 
     @model_validator(mode="after")
     def _names(self) -> AlertsConfig:
@@ -99,6 +121,10 @@ class AlertsConfig(_Model):
             for j, name in enumerate(route.receivers):
                 if name not in seen:
                     raise ValueError(f"routes[{i}].receivers[{j}]: no receiver named {name!r}")
+        if self.watchdog is not None and self.watchdog.receiver not in seen:
+            known = ", ".join(repr(r.name) for r in self.receivers)
+            have = f"receivers: {known}" if known else "no receivers are configured"
+            raise ValueError(f"watchdog.receiver: no receiver named {self.watchdog.receiver!r} ({have})")
         return self
 
     def receiver_by_name(self) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Alerting's Prometheus metrics, from in-memory counters and records: `collect()` never
-touches the database."""
+"""Alerting's Prometheus metrics (and the watchdog's), from in-memory counters and records:
+`collect()` never touches the database."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from monitor.alerts.machine import COVERED, FIRING, SILENCED
 
 if TYPE_CHECKING:
     from monitor.alerts.alerting import Alerting
+    from monitor.alerts.watchdog import Watchdog
 
 PREFIX = "platform_monitor_"
 
@@ -53,3 +54,23 @@ class AlertsCollector:
         for status in (SILENCED, COVERED):
             suppressed.add_metric([status], sum(1 for r in records if r.status == status))
         yield suppressed
+
+
+class WatchdogCollector:
+    """Yields the dead man's switch's heartbeats by receiver and outcome and its last success."""
+
+    def __init__(self, watchdog: Watchdog) -> None:
+        self.watchdog = watchdog
+
+    def collect(self) -> Iterator[Metric]:
+        watchdog = self.watchdog
+        sent = CounterMetricFamily(PREFIX + "watchdog_sent", "Watchdog heartbeats sent by receiver and outcome "
+                                   "(delivered, error: not retried, the next heartbeat follows).",
+                                   labels=["receiver", "outcome"])
+        for (receiver, outcome), count in sorted(watchdog.counts.items()):
+            sent.add_metric([receiver, outcome], count)
+        yield sent
+        if watchdog.last_success is not None:
+            yield GaugeMetricFamily(PREFIX + "watchdog_last_success_timestamp_seconds",
+                                    "When a watchdog heartbeat was last delivered (unix seconds).",
+                                    value=watchdog.last_success)

@@ -10,9 +10,13 @@ from urllib.parse import quote
 from monitor.alerts.machine import COVERS_LISTED, RESOLVED, AlertEvent
 from monitor.instants import iso_text
 
-__all__ = ["PAYLOAD_VERSION", "build_payload", "fingerprint"]
+__all__ = ["PAYLOAD_VERSION", "WATCHDOG_KEY", "WATCHDOG_LABELS", "build_payload", "build_watchdog_payload",
+           "fingerprint"]
 
 PAYLOAD_VERSION = "1"
+WATCHDOG_KEY = "watchdog"
+WATCHDOG_LABELS = {"alertname": "Watchdog", "severity": "none", "subject": "watchdog"}
+WATCHDOG_SUMMARY = "platform-monitor is running; this alert fires for as long as it is alive"
 
 
 def fingerprint(key: str) -> str:
@@ -63,4 +67,38 @@ def build_payload(event: AlertEvent, *, public_url: str, previous: dict[str, Any
             "api": f"{base}/api/v1/{path}",
             "alerts": f"{base}/api/v1/alerts",
         },
+    }
+
+
+def build_watchdog_payload(*, event_id: str, beat: int, started_at: float, now: float,
+                           public_url: str) -> dict[str, Any]:
+    """The payload of one heartbeat of the dead man's switch (`alerts.watchdog`): always firing,
+    in the schema of every other alert. `beat` counts the heartbeats since this process began
+    sending them at `started_at`: the first is a `firing`, the later ones `reminder`s."""
+    base = public_url.rstrip("/")
+    return {
+        "version": PAYLOAD_VERSION,
+        "event_id": event_id,
+        "idempotency_key": event_id,
+        "type": "reminder" if beat else "firing",
+        "status": "firing",
+        "summary": WATCHDOG_SUMMARY,
+        "alert": {
+            "key": WATCHDOG_KEY,
+            "subject": "watchdog",
+            "id": WATCHDOG_KEY,
+            "check": None,
+            "component": None,
+            "kind": "watchdog",
+            "severity": WATCHDOG_LABELS["severity"],
+            "labels": dict(WATCHDOG_LABELS),
+            "fingerprint": fingerprint(WATCHDOG_KEY),
+        },
+        "state": {"old": "up", "new": "up", "reason": ""},
+        "starts_at": iso_text(started_at),
+        "ends_at": None,
+        "event_at": iso_text(now),
+        "reminder": beat,
+        "covers": {"count": 0, "subjects": []},
+        "links": {"ui": f"{base}/", "api": f"{base}/api/v1/checks", "alerts": f"{base}/api/v1/alerts"},
     }

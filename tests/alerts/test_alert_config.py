@@ -97,3 +97,23 @@ def test_docs_alerting_example_is_a_valid_config():
     env["SLACK_WEBHOOK_URL"] = "https://hooks.slack.com/services/T1/B2/abc"
     config = parse_config(example, "docs/alerting.md", env)
     assert len(config.alerts.receivers) == 7 and config.checks[1].depends_on == ["cluster-a/apiserver"]
+
+
+def test_watchdog_names_a_configured_receiver_and_its_interval_is_bounded():
+    hooks = "receivers: [{name: ops-hook, kind: webhook, url: u}, {name: am, kind: alertmanager, url: u}]"
+    config = parse_config(f"alerts: {{{hooks}, watchdog: {{receiver: am}}}}", env={})
+    assert (config.alerts.watchdog.receiver, config.alerts.watchdog.interval) == ("am", 60.0)
+    assert parse_config("alerts: {watchdog: null}", env={}).alerts.watchdog is None
+    assert parse_config(f"alerts: {{{hooks}, watchdog: {{receiver: am, interval: 10s}}}}",
+                        env={}).alerts.watchdog.interval == 10.0
+
+    assert errors_of(f"alerts: {{{hooks}, watchdog: {{receiver: pager}}}}") == [
+        "alerts: watchdog.receiver: no receiver named 'pager' (receivers: 'ops-hook', 'am')"]
+    assert errors_of("alerts: {watchdog: {receiver: pager}}") == [
+        "alerts: watchdog.receiver: no receiver named 'pager' (no receivers are configured)"]
+    assert errors_of(f"alerts: {{{hooks}, watchdog: {{receiver: am, interval: 5s}}}}") == [
+        "alerts.watchdog.interval: must be from 10s to 1h (got 5s)"]
+    assert errors_of(f"alerts: {{{hooks}, watchdog: {{receiver: am, interval: 2h}}}}") == [
+        "alerts.watchdog.interval: must be from 10s to 1h (got 2h)"]
+    assert errors_of(f"alerts: {{{hooks}, watchdog: {{interval: 1m}}}}") == [
+        "alerts.watchdog.receiver: Field required"]

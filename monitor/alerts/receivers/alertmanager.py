@@ -39,8 +39,10 @@ def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def alert(cfg: Receiver, payload: Mapping[str, Any], *, now: datetime, title: str = "", text: str = "") -> dict:
-    """One Alertmanager alert from our event payload."""
+def alert(cfg: Receiver, payload: Mapping[str, Any], *, now: datetime, title: str = "", text: str = "",
+          alertname: str | None = None, ends_at: datetime | None = None) -> dict:
+    """One Alertmanager alert from our event payload. `alertname` and `ends_at` replace the
+    receiver's alert names and the firing alert's end (the watchdog sets both)."""
     info = payload["alert"]
     labels = {_label_name(k): str(v) for k, v in (info.get("labels") or {}).items()}
     labels.update({_label_name(k): str(v) for k, v in cfg.extra_labels.items()})
@@ -48,13 +50,13 @@ def alert(cfg: Receiver, payload: Mapping[str, Any], *, now: datetime, title: st
         if info.get(name):
             labels[name] = str(info[name])
     is_component = info.get("subject") == "component"
-    labels["alertname"] = cfg.component_alertname if is_component else cfg.alertname
+    labels["alertname"] = alertname or (cfg.component_alertname if is_component else cfg.alertname)
     starts = datetime.fromisoformat(payload["starts_at"])
     if payload["status"] == "resolved":
         ended = datetime.fromisoformat(payload["ends_at"] or payload["event_at"])
         ends = max(ended, starts + timedelta(milliseconds=1))  # Alertmanager wants start < end
     else:
-        ends = now + timedelta(seconds=cfg.resend_interval * ENDS_AT_INTERVALS)
+        ends = ends_at or now + timedelta(seconds=cfg.resend_interval * ENDS_AT_INTERVALS)
     annotations = {"summary": title or payload.get("summary", ""), "reason": payload["state"].get("reason", "")}
     if text:
         annotations["description"] = text
@@ -69,15 +71,18 @@ def alert(cfg: Receiver, payload: Mapping[str, Any], *, now: datetime, title: st
     }
 
 
+async def post(cfg: Receiver, alerts: Sequence[Mapping[str, Any]], client: httpx.AsyncClient) -> None:
+    """POST alerts built by `alert` to Alertmanager (DeliveryError when it does not take them)."""
+    await post_json(client, cfg.url.rstrip("/") + "/api/v2/alerts", list(alerts), request_timeout=cfg.timeout)
+
+
 async def refresh(cfg: Receiver, payloads: Sequence[Mapping[str, Any]], client: httpx.AsyncClient) -> None:
     """Send every still-firing alert again in one request (not a notification: no outbox)."""
     if payloads:
         now = datetime.now(UTC)
-        body = [alert(cfg, p, now=now) for p in payloads]
-        await post_json(client, cfg.url.rstrip("/") + "/api/v2/alerts", body, request_timeout=cfg.timeout)
+        await post(cfg, [alert(cfg, p, now=now) for p in payloads], client)
 
 
 async def send(cfg: Receiver, notification: Notification, client: httpx.AsyncClient) -> None:
-    body = [alert(cfg, notification.payload, now=datetime.now(UTC), title=notification.title,
-                  text=notification.text)]
-    await post_json(client, cfg.url.rstrip("/") + "/api/v2/alerts", body, request_timeout=cfg.timeout)
+    body = alert(cfg, notification.payload, now=datetime.now(UTC), title=notification.title, text=notification.text)
+    await post(cfg, [body], client)
