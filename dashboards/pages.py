@@ -1,6 +1,6 @@
-"""HTML pages: overview, component, check, replay, incidents and the public status page. Thin: a
-page is a template with a few data attributes; its scripts read /api/v1 (and /ui/figure/* for the
-server-drawn charts, /status/data for the public page)."""
+"""HTML pages: overview, component, check, replay, incidents, processes and the public status page.
+Thin: a page is a template with a few data attributes; its scripts read /api/v1 (and /ui/figure/*
+for the server-drawn charts, /status/data for the public page)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,13 @@ def replay_page(request: Request) -> HTMLResponse:
 @router.get("/incidents", response_class=HTMLResponse)
 def incidents_page(request: Request) -> HTMLResponse:
     return render(request, "incidents.html", page="incidents")
+
+
+@router.get("/processes", response_class=HTMLResponse)
+def processes_page(request: Request) -> HTMLResponse:
+    """The processes sharing the database and the shards they hold (/api/v1/replicas); internal,
+    so `ui.public_only` turns it off with the rest (dashboards.web.PublicOnlyGate)."""
+    return render(request, "processes.html", page="processes")
 
 
 @router.get("/status", response_class=HTMLResponse)

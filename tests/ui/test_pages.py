@@ -12,7 +12,8 @@ import httpx
 from dashboards.web import STATIC
 from tests.ui.conftest import MAINTENANCE_REASON, XSS
 
-PAGES = ["/", "/replay", "/incidents", "/status", "/components/paas", "/checks/paas/api", "/checks/registry/old-mirror"]
+PAGES = ["/", "/replay", "/incidents", "/processes", "/status", "/components/paas", "/checks/paas/api",
+         "/checks/registry/old-mirror"]
 ATTR_URL = re.compile(r"""\b(?:src|href)\s*=\s*["']([^"']*)["']""")
 IMPORT = re.compile(r"""^\s*import\b[^"']*["']([^"']+)["']""", re.M)
 
@@ -113,7 +114,8 @@ def test_public_only_turns_every_internal_surface_off(ui_service):
         assert root.status_code == 307 and root.headers["location"] == "/status"
         for path in ("/api/v1/checks", "/api/v1/checks/paas/api/results", "/api/v1/components", "/metrics", "/docs",
                      "/openapi.json", "/replay", "/incidents", "/components/paas", "/checks/paas/api",
-                     "/api/v1/changes", "/ui/figure/timeline", "/ui/figure/incidents", "/statusx"):
+                     "/api/v1/changes", "/ui/figure/timeline", "/ui/figure/incidents", "/statusx",
+                     "/processes", "/api/v1/replicas"):
             assert get(path).status_code == 404, path
         for path in ("/status", "/status/data", "/static/css/monitor.css", "/vendor/plotly.min.js", "/healthz"):
             assert get(path).status_code == 200, path

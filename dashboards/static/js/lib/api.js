@@ -1,5 +1,5 @@
 // The pages' reads of /api/v1 (the JSON API users call), shaped for the widgets: live state,
-// the platform at an instant, incidents, daily uptime bars, maintenance occurrences.
+// the platform at an instant, incidents, daily uptime bars, maintenance occurrences, processes.
 import { apiCheckPath } from "./dom.js";
 import { getDated, getJSON, query } from "./fetch.js";
 
@@ -115,4 +115,16 @@ export async function maintenanceComing({ component = null, check = null } = {})
     }
   }
   return out.sort((a, b) => Date.parse(a.start) - Date.parse(b.start) || a.id - b.id);
+}
+
+// The processes sharing the database as the answering process last saw them (/api/v1/replicas):
+// {as_of, replicas, shards, unheld_shards, observed_at, problem}; as_of is the service's clock.
+// A shard the answering process holds now (its held_shards) is not unheld, whatever its last
+// read of the lease table said: its first round reads before it claims, so for that round
+// every shard it holds is also listed as unheld.
+export async function processesNow() {
+  const { data, asOf } = await getDated("/api/v1/replicas");
+  const self = data.replicas.find((r) => r.self);
+  const mine = new Set((self && self.held_shards) || []);
+  return { as_of: asOf, ...data, unheld_shards: data.unheld_shards.filter((s) => !mine.has(s)) };
 }

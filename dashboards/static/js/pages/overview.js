@@ -1,13 +1,15 @@
 // Overview: every component with its checks and 90-day uptime bar, refreshed in place.
 import { AsOfClock } from "../lib/asof.js";
-import { liveState } from "../lib/api.js";
+import { liveState, processesNow } from "../lib/api.js";
 import { Poller, refreshMs } from "../lib/fetch.js";
 import { GroupList } from "../widgets/grouplist.js";
 import { loadMaintenance } from "../widgets/maintenance.js";
+import { renderSummaryLink } from "../widgets/processes.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
 const REFRESH_MS = refreshMs(5000); // current state: cheap (engine memory)
 const UPTIME_REFRESH_MS = 300000; // daily bars move slowly; computed from storage
+const PROCESSES_REFRESH_MS = 15000; // who holds the shards: a line, not the page's subject
 
 const byId = (id) => document.getElementById(id);
 const clock = new AsOfClock();
@@ -24,3 +26,5 @@ new Poller(async () => {
 }, REFRESH_MS, () => clock.fail()).start();
 new Poller(() => uptime.load(), UPTIME_REFRESH_MS, () => {}).start();
 new Poller(() => loadMaintenance(byId("maintenance"), {}), 60000, () => {}).start();
+new Poller(async () => renderSummaryLink(byId("processes-summary"), await processesNow()), PROCESSES_REFRESH_MS,
+  () => byId("processes-summary").classList.add("hidden")).start();
