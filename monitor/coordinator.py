@@ -288,8 +288,10 @@ class Coordinator:
     async def _settle(self, r: _RoundResult, started: float) -> None:
         self.stats.replicas = r.replicas
         self.stats.db_now = r.now
+        # free as read at the round's start, less what this round took
         self.stats.unheld = sorted(n for n in range(self.shards)
-                                   if (lease := r.rows.get(lease_name(n))) is not None and lease.free(r.now))
+                                   if (lease := r.rows.get(lease_name(n))) is not None and lease.free(r.now)
+                                   and lease_name(n) not in r.fences)
         if r.error is not None:
             self.stats.renewals["failure"] += 1
             self.problem = r.error
