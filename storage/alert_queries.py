@@ -73,10 +73,12 @@ def mark_delivery(
     now: float,
     last_error: str | None = None,
 ) -> None:
-    """Record one attempt's outcome (`pending` again when it will be retried)."""
+    """Record one attempt's outcome (`pending` again when it will be retried). A final outcome is
+    final: a late `pending` write of an earlier attempt does not reopen a delivered row."""
     session.execute(
         update(AlertOutboxRow)
-        .where(AlertOutboxRow.event_id == event_id, AlertOutboxRow.receiver == receiver)
+        .where(AlertOutboxRow.event_id == event_id, AlertOutboxRow.receiver == receiver,
+               AlertOutboxRow.outcome == PENDING)
         .values(
             outcome=outcome,
             attempts=attempts,

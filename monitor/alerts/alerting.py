@@ -83,6 +83,7 @@ class Alerting:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._refresh_due: dict[str, float] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._marking: set[asyncio.Task[None]] = set()
 
     @property
     def config(self) -> AlertsConfig:
@@ -343,11 +344,29 @@ class Alerting:
     def _record_delivery(self, event_id: str, receiver: str, outcome: str, attempts: int, next_at: float,
                          error: str | None) -> None:
         now = time.time()
-        self.tasks.put_task(
-            lambda s: alert_queries.mark_delivery(s, event_id=event_id, receiver=receiver, outcome=outcome,
-                                                  attempts=attempts, next_attempt_at=next_at, now=now,
-                                                  last_error=error)
-        )
+
+        def mark(session: Session) -> None:
+            alert_queries.mark_delivery(session, event_id=event_id, receiver=receiver, outcome=outcome,
+                                        attempts=attempts, next_attempt_at=next_at, now=now, last_error=error)
+
+        if outcome == "pending" or self._loop is None:
+            self.tasks.put_task(mark)
+            return
+        # A final outcome is written at once, not behind the writer's queue: until it is committed, a
+        # process that takes the alert's shard over (or this one after a restart) would send it again.
+        task = self._loop.create_task(self._mark_now(mark))
+        self._marking.add(task)
+        task.add_done_callback(self._marking.discard)
+
+    async def _mark_now(self, mark: Callable[[Session], None]) -> None:
+        def write() -> None:
+            with Session(self.db) as session, session.begin():
+                mark(session)
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception:  # the database is away: the writer keeps it and retries
+            self.tasks.put_task(mark)
 
     # -- operator actions (event loop) -------------------------------------------------------
     def acknowledge(self, key: str, by: str) -> AlertRecord | None:
