@@ -338,3 +338,37 @@ def test_serve_workers_on_sqlite_share_the_checks_and_a_killed_worker_is_replace
             supervisor.kill()
     text = log_path.read_text(errors="replace")
     assert "Traceback" not in text, text[-3000:]
+
+
+def test_a_paused_process_resumes_without_probing_on_its_stale_leases(postgres_url, tmp_path, target, hook):
+    """SIGSTOP b (a frozen VM, a long GC pause): a takes b's shards after lease_ttl; SIGCONT b: b
+    runs no probe on the leases it lost (its authority ended while it slept), rejoins, and the
+    shards are split again; no check probed twice within an interval, no alert sent twice."""
+    config = tmp_path / "pm.yaml"
+    paths = [f"c{i}" for i in range(CHECKS)]
+    write_config(config, url=postgres_url, target=target, checks=CHECKS, hook_port=hook.port, interval=INTERVAL,
+                 lease_ttl=LEASE_TTL, shards=SHARDS)
+    target.failing.add("c0")
+    a, b = Replica("a", config, tmp_path), Replica("b", config, tmp_path)
+    try:
+        a.start()
+        b.start()
+        wait_balanced([a, b], SHARDS)
+        wait_for(lambda: hook.events() == [("check:svc/c0", "firing")], timeout=15, what="c0's alert")
+        time.sleep(INTERVAL)
+        paused = time.time()
+        b.signal(signal.SIGSTOP)
+        wait_for(lambda: (a.me() or {}).get("shards") == SHARDS, timeout=LEASE_TTL + INTERVAL + SLACK,
+                 interval=0.2, what="a holding every shard")
+        time.sleep(INTERVAL)
+        b.signal(signal.SIGCONT)
+        wait_balanced([a, b], SHARDS, timeout=30)
+        time.sleep(3 * INTERVAL)
+        worst = max_probes_per_interval(target, paths, paused - INTERVAL, time.time(), INTERVAL)
+        assert max(worst.values()) == 1, worst
+        assert hook.events() == [("check:svc/c0", "firing")] and hook.repeats == []
+    finally:
+        for r in (a, b):
+            r.stop()
+    for r in (a, b):
+        assert "Traceback" not in r.log(), r.log()[-3000:]
