@@ -275,6 +275,9 @@ class Alerting:
                         "config", "config")
                 for i, s in enumerate(cfg.silences)
             )
+        for key in [k for k in self.records if not self.owns(k)]:
+            # owned elsewhere now (a shard or the leadership moved): the machine would resolve it as gone
+            self.elsewhere[key] = self.records.pop(key)
         policy = Policy(on_degraded=cfg.on_degraded, repeat_interval=cfg.repeat_interval, group_wait=cfg.group_wait)
         silencers = [self.silences, *self.extra_silencers]
         decisions = machine.evaluate(self.subjects(), self.records, now=now, policy=policy, silencers=silencers)
