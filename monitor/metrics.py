@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 PREFIX = "platform_monitor_"
 _STATUSES = (Status.UP, Status.DEGRADED, Status.DOWN, Status.UNKNOWN)
+_UP_VALUE: dict[Status, float] = {Status.UP: 1.0, Status.DEGRADED: 1.0, Status.DOWN: 0.0}
+"""The `*_up` value of a state: available (up or degraded, as uptime counts it) or down. Unknown has
+no sample, so `avg_over_time(..._up[30d])` leaves unknown time out, as the availability figures do."""
 
 
 def _histogram_buckets(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:
@@ -60,10 +63,15 @@ class EngineCollector:
     def _checks(self) -> Iterator[Metric]:
         labels = ["check", "component", "kind"]
         up = GaugeMetricFamily(
-            PREFIX + "check_up", "1 if the check's confirmed state is up, else 0.", labels=labels
+            PREFIX + "check_up",
+            "1 if the check's state is up or degraded (available), 0 if down; no sample while unknown."
+            " The state itself: platform_monitor_check_status.",
+            labels=labels,
         )
         status = GaugeMetricFamily(
-            PREFIX + "check_status", "1 for the check's confirmed state.", labels=[*labels, "status"]
+            PREFIX + "check_status",
+            "1 on the series of the check's state (status: up, degraded, down, unknown), 0 on the other three.",
+            labels=[*labels, "status"],
         )
         last_run = GaugeMetricFamily(
             PREFIX + "check_last_run_timestamp_seconds",
@@ -97,7 +105,8 @@ class EngineCollector:
             if owns is not None and not owns(cid):
                 continue
             values = [cid, st.check.component, st.check.kind]
-            up.add_metric(values, 1.0 if st.status == Status.UP else 0.0)
+            if st.status in _UP_VALUE:
+                up.add_metric(values, _UP_VALUE[st.status])
             for s in _STATUSES:
                 status.add_metric([*values, s.value], 1.0 if st.status == s else 0.0)
             for result, count in st.runs.items():
@@ -119,17 +128,22 @@ class EngineCollector:
 
     def _components(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
-            PREFIX + "component_up", "1 if every known check of the component is up.", labels=["component"]
+            PREFIX + "component_up",
+            "1 if the component's status (the worst known state of its checks) is up or degraded (available),"
+            " 0 if down; no sample while unknown (no check known)."
+            " The status itself: platform_monitor_component_status.",
+            labels=["component"],
         )
         status = GaugeMetricFamily(
             PREFIX + "component_status",
-            "1 for the component's derived status.",
+            "1 on the series of the component's status (up, degraded, down, unknown), 0 on the other three.",
             labels=["component", "status"],
         )
         if self.leader is not None and not self.leader():
             return
         for name, comp in self.state.components.items():
-            up.add_metric([name], 1.0 if comp.status == Status.UP else 0.0)
+            if comp.status in _UP_VALUE:
+                up.add_metric([name], _UP_VALUE[comp.status])
             for s in _STATUSES:
                 status.add_metric([name, s.value], 1.0 if comp.status == s else 0.0)
         yield from (up, status)

@@ -65,8 +65,8 @@ class PrometheusPeer(Peer):
 
 @pytest.fixture
 def prometheus_factory(peer_stack: PeerStack) -> Callable[..., PrometheusPeer]:
-    """`prometheus_factory(targets, *, job=, metrics_path=, scheme=, scrape_configs=, extra_args=)`:
-    a Prometheus scraping `targets` ("host:port" or a list of them) every second."""
+    """`prometheus_factory(targets, *, job=, metrics_path=, scheme=, scrape_configs=, rule_files=, extra_args=)`:
+    a Prometheus scraping `targets` ("host:port" or a list of them) and evaluating `rule_files` every second."""
     binary = require_peer("prometheus", "Prometheus server for scrape and query tests")
 
     def make(
@@ -76,6 +76,7 @@ def prometheus_factory(peer_stack: PeerStack) -> Callable[..., PrometheusPeer]:
         metrics_path: str = "/metrics",
         scheme: str = "http",
         scrape_configs: Sequence[Mapping[str, Any]] | None = None,
+        rule_files: Sequence[Path] = (),
         extra_args: Sequence[str] = (),
     ) -> PrometheusPeer:
         base = peer_stack.tmpdir("prometheus")
@@ -93,6 +94,7 @@ def prometheus_factory(peer_stack: PeerStack) -> Callable[..., PrometheusPeer]:
         config = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "scrape_configs": [dict(c) for c in scrape_configs],
+            "rule_files": [str(f) for f in rule_files],
         }
         url = f"http://127.0.0.1:{port}"
         peer = PrometheusPeer(
