@@ -391,7 +391,7 @@ def _without_echoes(problems: list[Problem], unset: list[tuple[DataPath, str]]) 
     """Leave out what an unset variable's empty value made wrong (`port: ${PORT}` is not also
     "not a valid integer"): the variable's own error says it."""
     holes = {path for path, _ in unset}
-    return [p for p in problems if not any(p.path[:len(hole)] == hole for hole in holes)]
+    return [p for p in problems if not any(p.path[:n] in holes for n in range(len(p.path) + 1))]
 
 
 def _error(source: str, problems: list[Problem], raw: Any, original: Any, places: Places,
@@ -404,7 +404,7 @@ def _error(source: str, problems: list[Problem], raw: Any, original: Any, places
         if not path and (lead := _LEADING_PATH.match(text.removeprefix("(top level): "))):
             path = (lead.group(1), int(lead.group(2)))  # a whole-config rule's message names its place
         if kept is not None:
-            path, text = _renumbered(path, kept), _LEADING_CHECK.sub(lambda m: f"checks[{kept[int(m[1])]}]", text)
+            path, text = _renumbered(path, kept), _CHECK_INDEX.sub(lambda m: _renumbered_index(m, kept), text)
         located.append((places.find(original, path), text))
     located.sort(key=lambda item: item[0])
     shown = located[:MAX_ERRORS_SHOWN]
@@ -416,13 +416,19 @@ def _error(source: str, problems: list[Problem], raw: Any, original: Any, places
     return ConfigError(source, lines, where)
 
 
-_LEADING_CHECK = re.compile(r"\bchecks\[(\d+)\]")
+_CHECK_INDEX = re.compile(r"\bchecks\[(\d+)\]")
 
 
 def _renumbered(path: DataPath, kept: list[int]) -> DataPath:
+    """A path into `_selected`'s checks as a path into the file's."""
     if len(path) >= 2 and path[0] == "checks" and isinstance(path[1], int) and path[1] < len(kept):
         return ("checks", kept[path[1]], *path[2:])
     return path
+
+
+def _renumbered_index(match: re.Match[str], kept: list[int]) -> str:
+    index = int(match[1])
+    return f"checks[{kept[index]}]" if index < len(kept) else match[0]
 
 
 def _selected(raw: dict[str, Any], only: Collection[str], env: dict[str, str]) -> tuple[dict[str, Any], list[int]]:

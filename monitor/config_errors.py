@@ -154,7 +154,7 @@ def _keys_at(root: type[BaseModel], path: tuple[Any, ...], raw: Any) -> set[str]
     node = raw
     for step in path:
         following: list[Any] = []
-        for tp in _expand(types_here, node):
+        for tp in _concrete(types_here, node):
             if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(step, str):
                 field = next((f for name, f in tp.model_fields.items() if step in (name, f.alias)), None)
                 if field is not None:
@@ -166,7 +166,7 @@ def _keys_at(root: type[BaseModel], path: tuple[Any, ...], raw: Any) -> set[str]
         types_here = following
         node = _at(node, [step])
     keys: set[str] = set()
-    for tp in _expand(types_here, node):
+    for tp in _concrete(types_here, node):
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             for name, field in tp.model_fields.items():
                 keys.update(k for k in (name, field.alias) if k)
@@ -180,7 +180,7 @@ def _annotated(field: Any) -> Any:
     return field.annotation
 
 
-def _expand(tps: Iterable[Any], node: Any) -> list[Any]:
+def _concrete(tps: Iterable[Any], node: Any) -> list[Any]:
     """The concrete types a value may be: unions opened, Annotated unwrapped, and a discriminated
     union narrowed to the member `node`'s tag names."""
     out: list[Any] = []

@@ -48,7 +48,8 @@ checks:
 """)
     done = cli("validate", str(path))
     assert done.returncode == 2
-    assert done.stderr == f"{path}: 1 error\n  {path}:4:5: checks[0] (paas/api).type: use `kind: http`, not `type: http`\n"
+    assert done.stderr == (f"{path}: 1 error\n"
+                           f"  {path}:4:5: checks[0] (paas/api).type: use `kind: http`, not `type: http`\n")
 
 
 @pytest.mark.parametrize(("check", "error"), [
