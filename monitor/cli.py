@@ -214,7 +214,11 @@ def _has_uvloop() -> bool:
 def cmd_check(args: argparse.Namespace) -> int:
     from monitor.engine import Engine
 
-    config, _ = _load(args.config)
+    path = _config_path(args.config)
+    if args.only and path is not None:
+        config = load_config(path, only=args.only)  # the other checks' ${VAR}s need not be set
+    else:
+        config, _ = _load(args.config)
     known = config.check_by_id()
     unknown = [cid for cid in args.only or [] if cid not in known]
     if unknown:

@@ -7,7 +7,8 @@ import ipaddress
 import logging
 import os
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, Union
 from urllib.parse import urlsplit
@@ -26,7 +27,8 @@ from pydantic import (
 from monitor.alerts.config import AlertsConfig
 from monitor.alerts.receivers import RECEIVERS
 from monitor.clusters import ClusterConfig, cluster_checks
-from monitor.config_yaml import MAX_CONFIG_BYTES, YamlLimitError, read_yaml
+from monitor.config_errors import Problem, UnionTags, format_path, problems_of
+from monitor.config_yaml import MAX_CONFIG_BYTES, Places, YamlLimitError, read_yaml
 from monitor.record_config import ComponentConfig, MaintenanceList, RetentionConfig
 from monitor.redact import Redactor, data_secrets
 from probes import PROBES
@@ -40,16 +42,22 @@ DEFAULT_STORAGE_URL = "sqlite:///platform-monitor.db"
 
 
 class ConfigError(Exception):
-    """A config that cannot be used. `errors` holds one line per problem, each naming its place."""
+    """A config that cannot be used. `errors` holds one line per problem, each naming its place;
+    `places` the (line, column) in the file where each is, when known."""
 
-    def __init__(self, source: str, errors: list[str]):
+    def __init__(self, source: str, errors: list[str], places: list[tuple[int, int] | None] | None = None):
         self.source = source
         self.errors = errors
+        self.places = places if places is not None else [None] * len(errors)
         super().__init__(f"{source}: " + "; ".join(errors))
 
     def render(self) -> str:
+        """`FILE: N errors`, then one line per error, `FILE:LINE:COLUMN: place: what is wrong` when
+        its place in the file is known (the form editors and terminals jump to)."""
         head = f"{self.source}: {len(self.errors)} error{'s' if len(self.errors) != 1 else ''}"
-        return "\n".join([head, *(f"  {line}" for line in self.errors)])
+        lines = [f"{self.source}:{place[0]}:{place[1]}: {line}" if place else line
+                 for line, place in zip(self.errors, self.places, strict=True)]
+        return "\n".join([head, *(f"  {line}" for line in lines)])
 
 
 class _Model(BaseModel):
@@ -91,7 +99,7 @@ def storage_url(value: str) -> str:
         raise ValueError(f"{backend!r} is not a supported database: use one of "
                          + ", ".join(f"{scheme}://" for scheme, _ in STORAGE_DRIVERS.values()))
     scheme, extra = STORAGE_DRIVERS[backend]
-    install = f" (pip install 'platform-monitor[{extra}]')" if extra else ""
+    install = f" ({_install(extra)})" if extra else ""
     try:
         dialect = url.get_dialect()
     except NoSuchModuleError:
@@ -102,9 +110,20 @@ def storage_url(value: str) -> str:
     try:
         dialect.import_dbapi()
     except ImportError as exc:
-        raise ValueError(f"the driver for {url.drivername}:// is not installed ({exc.name or exc}): "
+        missing = f"No module named {exc.name!r}" if exc.name else str(exc)
+        if url.drivername == scheme and extra:
+            raise ValueError(f"the driver for {scheme}:// is not installed ({missing}): "
+                             f"install the {extra} extra: {_install(extra)}") from None
+        raise ValueError(f"the driver for {url.drivername}:// is not installed ({missing}): "
                          f"use {scheme}://{install}") from None
     return value
+
+
+def _install(extra: str) -> str:
+    """The command that installs a package extra into the environment running this process (the
+    quick start's venv included: pip keeps the installed platform-monitor and adds the extra's
+    packages)."""
+    return f"{sys.executable} -m pip install 'platform-monitor[{extra}]'"
 
 
 class StorageConfig(_Model):
@@ -236,14 +255,15 @@ def _check_dependencies(checks: list[CheckBase], cluster_checks: list[CheckBase]
 
 
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+DataPath = tuple[Any, ...]  # keys and indexes into the file's data: ("checks", 3, "url")
 
 
-def _expand(
-    node: Any, path: str, env: dict[str, str], errors: list[str], secrets: dict[str, str], done: dict[int, Any]
-) -> Any:
-    """Substitute `${VAR}` in every string. A list or mapping reached again through an alias is
-    expanded once (`done`, by identity) and shared, never walked again as a copy: aliases cost
-    nothing here, and an error names the first place the shared value appears."""
+def _expand(node: Any, path: DataPath, env: dict[str, str], unset: list[tuple[DataPath, str]], secrets: dict[str, str],
+            done: dict[int, Any]) -> Any:
+    """Substitute `${VAR}` in every string; an unset one becomes "" and is noted in `unset` with
+    its place. A list or mapping reached again through an alias is expanded once (`done`, by
+    identity) and shared, never walked again as a copy: aliases cost nothing here, and an error
+    names the first place the shared value appears."""
     if isinstance(node, (dict, list)):
         if id(node) in done:
             return done[id(node)]
@@ -251,12 +271,12 @@ def _expand(
             result: Any = {}
             done[id(node)] = result
             for k, v in node.items():
-                result[k] = _expand(v, _join(path, str(k)), env, errors, secrets, done)
+                result[k] = _expand(v, (*path, k), env, unset, secrets, done)
         else:
             result = []
             done[id(node)] = result
             for i, v in enumerate(node):
-                result.append(_expand(v, f"{path}[{i}]", env, errors, secrets, done))
+                result.append(_expand(v, (*path, i), env, unset, secrets, done))
         return result
     if not isinstance(node, str) or "$" not in node:
         return node
@@ -270,7 +290,7 @@ def _expand(
         elif default is not None:
             return default
         else:
-            errors.append(f"{path}: environment variable {name} is not set")
+            unset.append((path, name))
             return ""
         if len(value) >= 4:  # shorter values would redact too much text by accident
             secrets[value] = "${" + name + "}"
@@ -279,71 +299,32 @@ def _expand(
     return _VAR_RE.sub(substitute, node)
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+_CONTEXT = {"config_file": True}
+"""Validation context of a config file's text (probes.base.Duration refuses a bare number there)."""
 
 
 def _apply_defaults(raw: dict[str, Any]) -> None:
-    """Copy `defaults` into every check that leaves a key unset, so one place sets them and the
-    check models stay complete on their own."""
+    """Copy `defaults` into every check and cluster that leaves a key unset, so one place sets them
+    and the check models stay complete on their own. A default that is itself wrong is not copied:
+    its error is said once, at `defaults`, not again for every check."""
     defaults = raw.get("defaults") or {}
     if not isinstance(defaults, dict):
         return
+    try:
+        Defaults.model_validate(defaults, context=_CONTEXT)
+        wrong: set[Any] = set()
+    except ValidationError as exc:
+        wrong = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    copied = {k: v for k, v in defaults.items() if k in RunSettings.model_fields and k not in wrong}
     for check in [*(raw.get("checks") or []), *(raw.get("clusters") or [])]:
         if isinstance(check, dict):
-            for key, value in defaults.items():
-                if key in RunSettings.model_fields:
-                    check.setdefault(key, value)
+            for key, value in copied.items():
+                check.setdefault(key, value)
 
 
-_UNION_TAGS = {"checks": PROBES, "alerts.receivers": RECEIVERS}  # lists whose items are unions on `kind`
-
-
-def _format_loc(loc: Iterable[Any], raw: dict[str, Any]) -> str:
-    parts: list[str] = []
-    loc = list(loc)
-    i = 0
-    while i < len(loc):
-        item = loc[i]
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-            tags = _UNION_TAGS.get("".join(parts[:-1]))
-            if tags is not None:
-                i += 1
-                # a discriminated union puts the kind tag into the path: drop it
-                if i < len(loc) and isinstance(loc[i], str) and loc[i] in tags:
-                    i += 1
-                continue
-        else:
-            parts.append(("." if parts else "") + str(item))
-        i += 1
-    return "".join(parts) or "(top level)"
-
-
-def _check_label(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
-    if len(loc) >= 2 and loc[0] == "checks" and isinstance(loc[1], int):
-        try:
-            check = raw["checks"][loc[1]]
-            return f" ({check['component']}/{check['name']})"
-        except (KeyError, IndexError, TypeError):
-            return ""
-    return ""
-
-
-def _validation_errors(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
-    lines = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = tuple(err["loc"])
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        place = _format_loc(loc, raw)
-        label = _check_label(loc, raw)
-        if label and place.startswith("checks["):
-            end = place.index("]") + 1
-            place = place[:end] + label + place[end:]
-        lines.append(f"{place}: {msg}")
-    return lines
+_UNIONS = {"checks": UnionTags(PROBES, "check"), "alerts.receivers": UnionTags(RECEIVERS, "receiver")}
+"""Lists whose items are unions on `kind`."""
+_LEADING_PATH = re.compile(r"^(checks|clusters)\[(\d+)\]")
 
 
 def _redacted(errors: list[str], raw: Any, secrets: dict[str, str]) -> list[str]:
@@ -358,50 +339,127 @@ MAX_ERRORS_SHOWN = 50
 there are instead of flooding the terminal and the log."""
 
 
-def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None = None) -> Config:
-    """Parse and validate config text; raise ConfigError listing every problem found.
+def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None = None, *,
+                 only: Collection[str] | None = None) -> Config:
+    """Parse and validate config text; raise ConfigError listing every problem found, each with its
+    line and column: unset `${VAR}`s together with every other error.
 
     Refused with the place: invalid YAML, a key given twice, a document past the limits of
     monitor.config_yaml (values with aliases counted as copies, aliases, nesting depth), and an
     empty document (a file with nothing in it is a truncated write or the wrong file far more often
-    than a wish for the defaults: `{}` says that)."""
+    than a wish for the defaults: `{}` says that).
+
+    `only` (check ids): the config `check --only` needs, `_selected` from the file: only those
+    checks' `${VAR}`s must be set and only their errors (and those of `defaults` and `engine`)
+    stop it."""
     env = dict(os.environ) if env is None else env
+    places = Places()
     try:
-        raw = read_yaml(text)
+        original = read_yaml(text, places)
     except YamlLimitError as exc:
         raise ConfigError(source, [f"{exc.place}: {exc.problem}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError(source, [_yaml_error(exc, text)]) from None
-    if raw is None:
+    if original is None:
         raise ConfigError(source, ["line 1: the file holds no settings (it is empty or only comments); "
                                    "write `{}` to run with the built-in defaults and no checks"])
-    if not isinstance(raw, dict):
+    if not isinstance(original, dict):
         raise ConfigError(source, [f"(top level): a mapping (server:, storage:, checks: ...) is expected, "
-                                   f"not a {_yaml_kind(raw)}"])
-    errors: list[str] = []
+                                   f"not a {_yaml_kind(original)}"])
+    chosen, kept = _selected(original, only, env) if only is not None else (original, None)
+    unset: list[tuple[DataPath, str]] = []
     secrets: dict[str, str] = {}
-    raw = _expand(raw, "", env, errors, secrets, {})
-    if errors:
-        raise ConfigError(source, _capped(_redacted(errors, raw, secrets)))
+    raw = _expand(chosen, (), env, unset, secrets, {})
     own_keys = [set(c) if isinstance(c, dict) else set() for c in _as_list(raw.get("checks"))]
     _apply_defaults(raw)
+    problems = [Problem(path, f"{format_path(path, raw)}: environment variable {name} is not set")
+                for path, name in unset]
     try:
-        config = Config.model_validate(raw)
+        config = Config.model_validate(raw, context=_CONTEXT)
+        found = [*_timeout_errors(config, own_keys), *_host_errors(config)]
     except ValidationError as exc:
-        raise ConfigError(source, _capped(_redacted(_validation_errors(exc, raw), raw, secrets))) from None
-    errors = [*_timeout_errors(config, own_keys), *_host_errors(config)]
-    if errors:
-        raise ConfigError(source, _capped(_redacted(errors, raw, secrets)))
+        found = problems_of(exc, raw, Config, _UNIONS)
+    problems += _without_echoes(found, unset)
+    if problems:
+        raise _error(source, problems, raw, original, places, secrets, kept)
     config._secrets.update(secrets)
     _warn_unverified_receivers(config, source)
     return config
+
+
+def _without_echoes(problems: list[Problem], unset: list[tuple[DataPath, str]]) -> list[Problem]:
+    """Leave out what an unset variable's empty value made wrong (`port: ${PORT}` is not also
+    "not a valid integer"): the variable's own error says it."""
+    holes = {path for path, _ in unset}
+    return [p for p in problems if not any(p.path[:n] in holes for n in range(len(p.path) + 1))]
+
+
+def _error(source: str, problems: list[Problem], raw: Any, original: Any, places: Places,
+           secrets: dict[str, str], kept: list[int] | None) -> ConfigError:
+    """The ConfigError for `problems`, in the order of the file, each placed at its line and column.
+    `kept`: the indexes in the file of the checks `_selected` chose (paths and texts count in those)."""
+    located = []
+    for problem in problems:
+        path, text = problem.path, problem.text
+        if not path and (lead := _LEADING_PATH.match(text.removeprefix("(top level): "))):
+            path = (lead.group(1), int(lead.group(2)))  # a whole-config rule's message names its place
+        if kept is not None:
+            path, text = _renumbered(path, kept), _CHECK_INDEX.sub(lambda m: _renumbered_index(m, kept), text)
+        located.append((places.find(original, path), text))
+    located.sort(key=lambda item: item[0])
+    shown = located[:MAX_ERRORS_SHOWN]
+    lines = _redacted([text for _, text in shown], raw, secrets)
+    where: list[tuple[int, int] | None] = [place for place, _ in shown]
+    if len(located) > len(shown):
+        lines.append(f"... and {len(located) - len(shown):,} more errors")
+        where.append(None)
+    return ConfigError(source, lines, where)
+
+
+_CHECK_INDEX = re.compile(r"\bchecks\[(\d+)\]")
+
+
+def _renumbered(path: DataPath, kept: list[int]) -> DataPath:
+    """A path into `_selected`'s checks as a path into the file's."""
+    if len(path) >= 2 and path[0] == "checks" and isinstance(path[1], int) and path[1] < len(kept):
+        return ("checks", kept[path[1]], *path[2:])
+    return path
+
+
+def _renumbered_index(match: re.Match[str], kept: list[int]) -> str:
+    index = int(match[1])
+    return f"checks[{kept[index]}]" if index < len(kept) else match[0]
+
+
+def _selected(raw: dict[str, Any], only: Collection[str], env: dict[str, str]) -> tuple[dict[str, Any], list[int]]:
+    """What running the checks `only` once needs of the file: `defaults`, `engine` and those checks
+    (without `depends_on`, which a single run does not use and which names other checks); the
+    clusters too when an id is none of the configured checks' (a cluster's checks are known only
+    once it is read). Nothing else is read: neither the other parts' `${VAR}`s nor their errors stop
+    the run. Returns it and the chosen checks' indexes in the file."""
+    checks = _as_list(raw.get("checks"))
+    kept = [i for i, check in enumerate(checks) if _id_of(check, env) in only]
+    chosen: dict[str, Any] = {key: raw[key] for key in ("defaults", "engine") if key in raw}
+    chosen["checks"] = [{k: v for k, v in checks[i].items() if k != "depends_on"} for i in kept]
+    if set(only) - {_id_of(checks[i], env) for i in kept} and "clusters" in raw:
+        chosen["clusters"] = raw["clusters"]
+    return chosen, kept
+
+
+def _id_of(check: Any, env: dict[str, str]) -> str | None:
+    """A check's id as written (`${VAR}`s expanded, unset ones empty), before it is validated."""
+    if not isinstance(check, dict):
+        return None
+    unset: list[tuple[DataPath, str]] = []
+    parts = [_expand(check.get(key), (), env, unset, {}, {}) for key in ("component", "name")]
+    return "/".join(str(part) for part in parts)
 
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _timeout_errors(config: Config, own_keys: list[set[str]]) -> list[str]:
+def _timeout_errors(config: Config, own_keys: list[set[str]]) -> list[Problem]:
     """A timeout longer than its interval: the next run would be due while this one may still be
     going (the scheduler would skip it, silently halving the rate). Prometheus refuses the same of a
     scrape. Said once where it is set: in defaults, or on the check or cluster that sets either."""
@@ -409,18 +467,20 @@ def _timeout_errors(config: Config, own_keys: list[set[str]]) -> list[str]:
     rule = "(a timeout must not exceed the interval)"
     d = config.defaults
     if d.timeout > d.interval:
-        errors.append(f"defaults.timeout: {format_duration(d.timeout)} is longer than defaults.interval "
-                      f"{format_duration(d.interval)} {rule}")
+        errors.append(Problem(("defaults", "timeout"), f"defaults.timeout: {format_duration(d.timeout)} is longer "
+                              f"than defaults.interval {format_duration(d.interval)} {rule}"))
     for i, check in enumerate(config.checks):
         keys = own_keys[i] if i < len(own_keys) else set()
         if check.timeout > check.interval and keys & {"timeout", "interval"}:
             origin = "" if "timeout" in keys else " (from defaults.timeout)"
-            errors.append(f"checks[{i}] ({check.id}).timeout: {format_duration(check.timeout)}{origin} is longer "
-                          f"than its interval {format_duration(check.interval)} {rule}")
+            errors.append(Problem(("checks", i, "timeout" if "timeout" in keys else "interval"),
+                                  f"checks[{i}] ({check.id}).timeout: {format_duration(check.timeout)}{origin} is "
+                                  f"longer than its interval {format_duration(check.interval)} {rule}"))
     for i, cluster in enumerate(config.clusters):
         if cluster.timeout > cluster.interval and (cluster.timeout, cluster.interval) != (d.timeout, d.interval):
-            errors.append(f"clusters[{i}] ({cluster.name}).timeout: {format_duration(cluster.timeout)} is longer "
-                          f"than its interval {format_duration(cluster.interval)} {rule}")
+            errors.append(Problem(("clusters", i, "timeout"),
+                                  f"clusters[{i}] ({cluster.name}).timeout: {format_duration(cluster.timeout)} is "
+                                  f"longer than its interval {format_duration(cluster.interval)} {rule}"))
     return errors
 
 
@@ -450,7 +510,7 @@ def host_problem(host: str) -> str | None:
     return None
 
 
-def _host_errors(config: Config) -> list[str]:
+def _host_errors(config: Config) -> list[Problem]:
     errors = []
     for i, check in enumerate(config.checks):
         for field in (*_HOST_FIELDS, *_URL_FIELDS):
@@ -472,7 +532,8 @@ def _host_errors(config: Config) -> list[str]:
                 problem = host_problem(value)
                 shown = repr(value)
             if problem:
-                errors.append(f"checks[{i}] ({check.id}).{field}: {shown} is not a valid host name: {problem}")
+                errors.append(Problem(("checks", i, field),
+                                      f"checks[{i}] ({check.id}).{field}: {shown} is not a valid host name: {problem}"))
     return errors
 
 
@@ -495,12 +556,6 @@ def _yaml_kind(value: Any) -> str:
     )
 
 
-def _capped(errors: list[str]) -> list[str]:
-    if len(errors) <= MAX_ERRORS_SHOWN:
-        return errors
-    return [*errors[:MAX_ERRORS_SHOWN], f"... and {len(errors) - MAX_ERRORS_SHOWN:,} more errors"]
-
-
 def _warn_unverified_receivers(config: Config, source: str) -> None:
     """A receiver with `tls.verify: false` is allowed (a last resort) but never quietly."""
     for i, receiver in enumerate(config.alerts.receivers):
@@ -510,11 +565,13 @@ def _warn_unverified_receivers(config: Config, source: str) -> None:
                         "checked, whoever answers at its address gets the alerts", source, i, receiver.name)
 
 
-def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+def load_config(path: str | Path, env: dict[str, str] | None = None, *,
+                only: Collection[str] | None = None) -> Config:
     """Read and validate a config file; raise ConfigError naming the file on any problem. Blocking
-    and CPU-bound (up to seconds for a large file): a running service calls it in a thread."""
+    and CPU-bound (up to seconds for a large file): a running service calls it in a thread.
+    `only`: see parse_config."""
     path = Path(path)
-    return parse_config(read_config_text(path), str(path), env)
+    return parse_config(read_config_text(path), str(path), env, only=only)
 
 
 def read_config_text(path: Path) -> str:

@@ -1,9 +1,11 @@
 """Reading a config file's YAML within limits: size, values (aliases counted as the copies they
 become), aliases and nesting depth, each refused with the line and column where it is crossed.
-Builds plain Python data straight from the parser's events; knows nothing of the config's keys."""
+Builds plain Python data straight from the parser's events, noting where each value starts
+(`Places`); knows nothing of the config's keys."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +24,7 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-__all__ = ["MAX_ALIASES", "MAX_CONFIG_BYTES", "MAX_DEPTH", "MAX_VALUES", "YamlLimitError", "read_yaml"]
+__all__ = ["MAX_ALIASES", "MAX_CONFIG_BYTES", "MAX_DEPTH", "MAX_VALUES", "Places", "YamlLimitError", "read_yaml"]
 
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
 """Bytes in a config file. A 10,000-check config is ~1.2 MB (~120 bytes a check) and a verbose one
@@ -65,6 +67,55 @@ class YamlLimitError(Exception):
         return f"line {self.mark.line + 1}, column {self.mark.column + 1}" if self.mark else "(top level)"
 
 
+_COLUMN_BITS = 24  # a place is one int, (line << _COLUMN_BITS) | column: ~30 bytes a value, not a tuple's ~120
+
+
+def _place(mark: yaml.Mark) -> int:
+    return (mark.line << _COLUMN_BITS) | min(mark.column, (1 << _COLUMN_BITS) - 1)
+
+
+class Places:
+    """Where the values of a document read by `read_yaml` start, found by their path (the keys and
+    indexes that lead to them, as a validation error gives them). A mapping's value is placed at its
+    key, a list's item where it starts; a value reached through an alias at the anchor's text (the
+    alias itself for the item or key that holds it). Holds the document's lists and mappings."""
+
+    def __init__(self) -> None:
+        self._tables: dict[int, tuple[Any, list[int]]] = {}  # id(container) → (it, its items' places)
+        self.root = 0  # line 1, column 1 (0-based inside)
+
+    def add(self, container: list[Any] | dict[Any, Any], places: list[int]) -> None:
+        self._tables[id(container)] = (container, places)  # kept: an id must not be reused by another
+
+    def of(self, container: Any) -> list[int]:
+        """Where the items of one of the document's lists or mappings start, in its order."""
+        entry = self._tables.get(id(container))
+        return entry[1] if entry is not None else []
+
+    def find(self, root: Any, path: Iterable[Any]) -> tuple[int, int]:
+        """(line, column), 1-based, of the deepest value along `path` that `root` holds (a missing
+        key or index stops the walk: its parent's place is the best there is)."""
+        place, node = self.root, root
+        for step in path:
+            items = self.of(node)
+            index = _index_of(node, step)
+            if index is None or index >= len(items):
+                break
+            place = items[index]
+            node = node[step] if isinstance(node, list) else list(node.values())[index]
+        return (place >> _COLUMN_BITS) + 1, (place & ((1 << _COLUMN_BITS) - 1)) + 1
+
+
+def _index_of(node: Any, step: Any) -> int | None:
+    if isinstance(node, list):
+        return step if isinstance(step, int) and 0 <= step < len(node) else None
+    if isinstance(node, dict):
+        for i, key in enumerate(node):
+            if key == step or str(key) == str(step):
+                return i
+    return None
+
+
 @dataclass(slots=True)
 class _Built:
     """A finished value, with its size (values, aliases counted as copies) and height (levels)."""
@@ -84,6 +135,7 @@ class _Open:
     size: int = 1
     height: int = 0
     pairs: list[tuple[Any, Any, yaml.Mark]] = field(default_factory=list)  # mapping: (key, value, key mark)
+    places: list[int] = field(default_factory=list)  # list: where each item starts (`_place`)
     key: tuple[Any, yaml.Mark] | None = None  # mapping: a key waiting for its value
     merges: list[dict[Any, Any]] = field(default_factory=list)  # mapping: `<<` sources, in order
 
@@ -141,8 +193,9 @@ class _Scalars(yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
         return value
 
 
-def read_yaml(text: str) -> Any:
-    """Parse one YAML document into plain data (dict, list, str, int, float, bool, None, datetime).
+def read_yaml(text: str, places: Places | None = None) -> Any:
+    """Parse one YAML document into plain data (dict, list, str, int, float, bool, None, datetime),
+    noting into `places`, when given, where each value starts.
 
     Raises yaml.YAMLError for invalid YAML (a key given twice included) and YamlLimitError for a
     document past MAX_VALUES, MAX_ALIASES or MAX_DEPTH or one that contains itself. An alias
@@ -156,7 +209,7 @@ def read_yaml(text: str) -> Any:
             return None
         first = events.get_event()
         assert isinstance(first, DocumentStartEvent)
-        root = _build(events, scalars)
+        root = _build(events, scalars, places)
         end = events.get_event()
         assert isinstance(end, DocumentEndEvent)
         if not isinstance(events.peek_event(), StreamEndEvent):
@@ -172,7 +225,7 @@ def read_yaml(text: str) -> Any:
             dispose()
 
 
-def _build(events: Any, scalars: _Scalars) -> Any:
+def _build(events: Any, scalars: _Scalars, places: Places | None) -> Any:
     """Build the document's root from events, iteratively (no recursion, whatever the nesting)."""
     anchors: dict[str, _Built | None] = {}  # None: still being built (an alias to it is a cycle)
     stack: list[_Open] = []
@@ -217,6 +270,7 @@ def _build(events: Any, scalars: _Scalars) -> Any:
             if event.anchor is None and stack and type(stack[-1].value) is list:  # the common case, fast
                 top = stack[-1]
                 top.value.append(scalars.scalar(event))
+                top.places.append(_place(mark))
                 top.size += 1
                 top.height = top.height or 1
                 continue
@@ -227,7 +281,9 @@ def _build(events: Any, scalars: _Scalars) -> Any:
         elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
             node = stack.pop()
             if isinstance(node.value, dict):
-                _finish_mapping(node)
+                node.places = _finish_mapping(node, places)
+            if places is not None:
+                places.add(node.value, node.places)
             done = _Built(node.value, node.size, node.height + 1)
             if node.anchor is not None:
                 anchors[node.anchor] = done
@@ -242,6 +298,7 @@ def _build(events: Any, scalars: _Scalars) -> Any:
         parent.height = max(parent.height, done.height)
         if isinstance(parent.value, list):
             parent.value.append(done.value)
+            parent.places.append(_place(mark))
         elif parent.key is None:
             parent.key = (done.value, mark)
         else:
@@ -279,11 +336,13 @@ def _merge_sources(value: Any, mark: yaml.Mark) -> list[dict[Any, Any]]:
     )
 
 
-def _finish_mapping(node: _Open) -> None:
+def _finish_mapping(node: _Open, places: Places | None) -> list[int]:
     """Fill the mapping: its own keys (each once), then keys merged in by `<<` that it does not set
-    (an earlier merge source wins over a later one, as the YAML merge spec says)."""
+    (an earlier merge source wins over a later one, as the YAML merge spec says). Returns where
+    each key is written, in the mapping's order (a merged key: in its source)."""
     data = node.value
     assert isinstance(data, dict)
+    where: list[int] = []
     lines: dict[Any, int] = {}
     for key, value, mark in node.pairs:
         try:
@@ -298,6 +357,11 @@ def _finish_mapping(node: _Open) -> None:
             )
         lines[key] = mark.line
         data[key] = value
+        where.append(_place(mark))
     for source in node.merges:
-        for key, value in source.items():
-            data.setdefault(key, value)
+        source_places = places.of(source) if places is not None else []
+        for i, (key, value) in enumerate(source.items()):
+            if key not in data:
+                data[key] = value
+                where.append(source_places[i] if i < len(source_places) else _place(node.event.start_mark))
+    return where

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationInfo
 
 __all__ = [
     "CheckBase",
@@ -30,26 +30,74 @@ __all__ = [
     "parse_duration",
 ]
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_FORMS = "500ms, 30s, 5m, 1m30s, 1h or 1d"
 
 
 def parse_duration(value: Any) -> float:
-    """`500ms`, `30s`, `5m`, `1h`, `2d` or a bare number of seconds → seconds (float)."""
+    """`500ms`, `30s`, `5m`, `1h`, `2d`, a sum of them (`1m30s`, `2d12h`) or a bare number of
+    seconds → seconds (float). A config file may not give a bare number (`Duration` refuses it
+    there); Python callers and the API's JSON may."""
     if isinstance(value, bool):
-        raise ValueError("a duration like 500ms, 30s, 5m, 1h or 1d is expected")
+        raise ValueError(f"a duration like {_DURATION_FORMS} is expected")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
-        match = _DURATION_RE.match(value)
-        if not match:
-            raise ValueError(f"{value!r} is not a duration (use e.g. 500ms, 30s, 5m, 1h, 1d)")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        seconds = _parse_text(value)
     else:
-        raise ValueError("a duration like 500ms, 30s, 5m, 1h or 1d is expected")
+        raise ValueError(f"a duration like {_DURATION_FORMS} is expected")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
+
+
+def _parse_text(value: str) -> float:
+    if _is_number(value):
+        return float(value)
+    seconds, end = 0.0, 0
+    while end < len(value) and (part := _DURATION_PART.match(value, end)):
+        seconds += float(part.group(1)) * _UNIT_SECONDS[part.group(2)]
+        end = part.end()
+    if end == 0 or end < len(value):
+        raise ValueError(f"{value!r} is not a duration (use e.g. {_DURATION_FORMS})")
+    return seconds
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value) is not None
+
+
+def _config_duration(value: Any, info: ValidationInfo) -> float:
+    """A Duration's value. Read from a config file (the loader validates with `{"config_file":
+    True}` as context), a bare number other than 0 is refused: `max_latency: 800` meant as
+    milliseconds would silently be 800 seconds."""
+    if info.context and info.context.get("config_file") and _is_number(value) and float(value) != 0:
+        raise ValueError(unitless_duration(float(value)))
+    return parse_duration(value)
+
+
+def unitless_duration(number: float) -> str:
+    """What is wrong with a bare number where a duration is expected, with the spellings it may mean."""
+    shown = f"{number:g}"
+    spellings = [f"{shown}ms", f"{shown}s"]
+    if number >= 60 and number == int(number):
+        spellings.append(compound_duration(number))
+    return f"{shown}: a duration needs a unit: " + ", ".join(spellings)
+
+
+def compound_duration(seconds: float) -> str:
+    """Whole seconds as the sum of days, hours, minutes and seconds (`13m20s`, `1d2h`)."""
+    rest, parts = int(seconds), []
+    for unit in ("d", "h", "m", "s"):
+        n, rest = divmod(rest, int(_UNIT_SECONDS[unit]))
+        if n:
+            parts.append(f"{n}{unit}")
+    return "".join(parts) or "0s"
 
 
 def format_duration(seconds: float) -> str:
@@ -65,9 +113,10 @@ def format_duration(seconds: float) -> str:
 
 Duration = Annotated[
     float,
-    BeforeValidator(parse_duration),
+    BeforeValidator(_config_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
 ]
+"""Seconds, written with a unit (`format_duration`'s forms and sums of them: `1m30s`)."""
 
 
 def _compile_regex(value: Any) -> re.Pattern[str]:

@@ -67,11 +67,11 @@ def test_mistakes_are_refused_with_their_place():
     assert errors_of("alerts: {receivers: [{name: x, kind: webhook, url: u}], routes: [{receivers: [y]}]}") == [
         "alerts: routes[0].receivers[0]: no receiver named 'y'"]
     assert errors_of("alerts: {receivers: [{name: x, kind: pager, url: u}]}")[0].startswith(
-        "alerts.receivers[0]: Input tag 'pager' found using 'kind' does not match")
+        "alerts.receivers[0].kind: 'pager' is not a kind of receiver: the kinds of receiver are alertmanager, ")
     [error] = errors_of("alerts: {receivers: [{name: x, kind: slack, url: u, template: {text: '{% if %}'}}]}")
     assert error.startswith("alerts.receivers[0].template.text: invalid template")
     [error] = errors_of("alerts: {receivers: [{name: x, kind: webhook, url: u, secert: s}]}")
-    assert error.startswith("alerts.receivers[0].secert: Extra inputs")
+    assert error == "alerts.receivers[0].secert: unknown key: did you mean `secret`?"
 
 
 def test_receiver_secrets_are_redacted():

@@ -292,7 +292,7 @@ def test_an_encrypted_key_is_refused_instead_of_asking_for_a_pass_phrase(pki, tm
 def test_apprise_has_no_tls_block():
     with pytest.raises(ConfigError) as info:
         load({"name": "ap", "kind": "apprise", "urls": ["json://127.0.0.1/"], "tls": {"verify": False}})
-    assert info.value.errors[0].startswith("alerts.receivers[0].tls: Extra inputs are not permitted")
+    assert info.value.errors[0].startswith("alerts.receivers[0].tls: unknown key: the keys here are `kind`, ")
 
 
 def test_validate_command_names_the_file_and_field(tmp_path, capsys):

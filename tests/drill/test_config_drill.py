@@ -80,9 +80,13 @@ CASES = [
     Case("wrong_type_port", "server: {port: http}\n", ("server.port:",)),
     Case("wrong_type_section", "server: localhost\n", ("server:",)),
     Case("checks_not_a_list", "checks: {a: 1}\n", ("checks:",)),
-    Case("unknown_top_key", "servr: {port: 1}\n", ("servr:", "Extra inputs")),
-    Case("unknown_check_key", f"checks:\n  - {GOOD_CHECK[:-1]}, intervall: 5s}}\n", ("checks[0] (c/a).intervall:",)),
-    Case("unknown_kind", "checks: [{name: a, component: c, kind: nope}]\n", ("checks[0]",)),
+    Case("unknown_top_key", "servr: {port: 1}\n", (":1:1: servr: unknown key: did you mean `server`?",)),
+    Case("unknown_check_key", f"checks:\n  - {GOOD_CHECK[:-1]}, intervall: 5s}}\n",
+         (":2:66: checks[0] (c/a).intervall: unknown key: did you mean `interval`?",)),
+    Case("unknown_kind", "checks: [{name: a, component: c, kind: nope}]\n",
+         (":1:34: checks[0] (c/a).kind: 'nope' is not a kind of check: the kinds of check are dns, ",)),
+    Case("type_for_kind", "checks: [{name: a, component: c, type: tcp}]\n",
+         (":1:34: checks[0] (c/a).type: use `kind: tcp`, not `type: tcp`",)),
     Case("duplicate_key", "server: {port: 1}\nstorage: {}\nserver: {port: 2}\n",
          ("line 3, column 1:", "appears twice")),
     Case("duplicate_check_id", f"checks:\n  - {GOOD_CHECK}\n  - {GOOD_CHECK}\n", ("checks[1]", "already used")),
@@ -130,8 +134,10 @@ CASES = [
          ("checks[9999] (comp99/c09999).url:", "not a valid host name"), extra_cpu=6.0),
     # values
     Case("missing_variable", f"checks:\n  - {GOOD_CHECK[:-1]}, description: '${{PM_DRILL_UNSET}}'}}\n",
-         ("checks[0].description:", "PM_DRILL_UNSET is not set")),
+         (":2:66: checks[0] (c/a).description: environment variable PM_DRILL_UNSET is not set",)),
     Case("bad_duration", f"checks:\n  - {GOOD_CHECK[:-1]}, interval: 5 parsecs}}\n", ("checks[0] (c/a).interval:",)),
+    Case("unitless_duration", f"checks:\n  - {GOOD_CHECK[:-1]}, interval: 90}}\n",
+         (":2:66: checks[0] (c/a).interval: 90: a duration needs a unit: 90ms, 90s, 1m30s",)),
     Case("zero_interval", f"checks:\n  - {GOOD_CHECK[:-1]}, interval: 0s}}\n", ("checks[0] (c/a).interval:",)),
     Case("storage_url_unparsable", "storage: {url: 'not a url'}\n", ("storage.url:", "not a database URL")),
     Case("storage_url_unknown_dialect", "storage: {url: 'oracle://h/db'}\n", ("storage.url:", "not a supported")),
@@ -385,5 +391,5 @@ def test_serve_with_a_bad_storage_url_exits_2_with_the_validate_message(tmp_path
     assert served.returncode == 2 and validated.returncode == 2
     assert "Traceback" not in served.stderr
     assert served.stderr.strip() == validated.stderr.strip()
-    assert f"{path}: 1 error\n  storage.url: " in served.stderr
+    assert f"{path}: 1 error\n  {path}:2:11: storage.url: " in served.stderr
     assert "pip install 'platform-monitor[postgres]'" in served.stderr and "pw-drill" not in served.stderr

@@ -80,7 +80,7 @@ maintenance:
      "retention.alert_outbox: 'soon' is not a retention: a duration like 7d or 400d, or forever"),
     ("retention: {alert_events: -30d}",
      "retention.alert_events: '-30d' is not a retention: a duration like 7d or 400d, or forever"),
-    ("retention: {alert_outbx: 30d}", "retention.alert_outbx: Extra inputs are not permitted"),
+    ("retention: {alert_outbx: 30d}", "retention.alert_outbx: unknown key: did you mean `alert_outbox`?"),
     ("components: {x: {slo: 100}}", "components.x.slo: Input should be less than 100"),
     ("maintenance: [{name: a, components: [x], every: week, days: [sunday], at: 2:00, duration: 1h}]",
      'maintenance[0].at: write the time of day in quotes, e.g. at: "02:00"'),

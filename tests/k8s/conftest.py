@@ -15,7 +15,7 @@ import yaml
 from monitor.config import Config, parse_config
 from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
-from probes.base import Result, parse_duration
+from probes.base import Result, format_duration, parse_duration
 from probes.kube import kube_clients
 from tests.k8s.fake_apiserver import FakeApiServer
 
@@ -30,7 +30,7 @@ def apiserver(tmp_path: Path) -> Iterator[FakeApiServer]:
 def cluster_config(kubeconfig: Path | None, **cluster: Any) -> Config:
     entry: dict[str, Any] = {"name": "prod-a", "interval": "30s", **cluster}
     # 3 s, or the interval when it is shorter (a timeout must not exceed the interval)
-    entry.setdefault("timeout", min(3.0, parse_duration(entry["interval"])))
+    entry.setdefault("timeout", format_duration(min(3.0, parse_duration(entry["interval"]))))
     if kubeconfig is not None:
         entry.setdefault("kubeconfig", str(kubeconfig))
     return parse_config(yaml.safe_dump({"clusters": [entry]}), env={})

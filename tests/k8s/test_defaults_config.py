@@ -39,7 +39,7 @@ def test_cluster_section_errors_are_placed():
         ]}), env={})
     text = "\n".join(err.value.errors)
     assert "in_cluster uses the pod's service account" in text
-    assert "clusters[1].probes.kubelett: Extra inputs are not permitted" in text
+    assert "clusters[1].probes.kubelett: unknown key: did you mean `kubelet`?" in text
 
 
 def test_defaults_apply_to_clusters_and_duplicate_names_are_refused():
