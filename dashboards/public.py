@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from monitor.api.components import list_components
+from monitor.api.components import display_order, list_components
 from monitor.api.deps import EngineDep
 from monitor.api.history import get_incidents, get_overview, list_maintenance
 from monitor.api.times import iso_text
@@ -25,10 +25,12 @@ UPCOMING = timedelta(days=7)  # maintenance windows listed ahead of now
 
 
 def public_status(engine: EngineDep, session: Session, *, title: str) -> dict[str, Any]:
-    """Everything the public page shows. Names of components are public by nature, and so are a
-    maintenance window's title and times; nothing else from the config or the targets is."""
+    """Everything the public page shows. Names of components are public by nature, and so are
+    their display settings (title, group, description: written for readers) and a maintenance
+    window's title and times; nothing else from the config or the targets is. Components come in
+    the config's order (monitor.api.components.display_order): ungrouped first, then by group."""
     now = datetime.now(UTC)
-    comps = sorted(list_components(engine), key=lambda c: c.name)
+    comps = sorted(list_components(engine), key=display_order(engine))
     names = [c.name for c in comps]
     found = get_overview(session, engine, days=UPTIME_DAYS)
     overview = {c.id: c for c in found.components}
@@ -37,7 +39,8 @@ def public_status(engine: EngineDep, session: Session, *, title: str) -> dict[st
     return {
         "title": title,
         "as_of": iso_text(now),
-        "components": [{"name": c.name, "status": c.status, "since": iso_text(c.since)} for c in comps],
+        "components": [{"name": c.name, "title": c.title, "group": c.group, "description": c.description,
+                        "status": c.status, "since": iso_text(c.since)} for c in comps],
         "uptime": {
             "days": UPTIME_DAYS,
             "uptime": {name: _fraction(overview[name].availability) if name in overview else None for name in names},

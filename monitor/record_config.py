@@ -18,7 +18,8 @@ from storage.maintenance import WEEKDAYS
 from storage.retention import Retention
 from storage.uptime import DEFAULT_SLO
 
-__all__ = ["ComponentConfig", "MaintenanceIn", "MaintenanceWindow", "RetentionConfig", "component_settings"]
+__all__ = ["ComponentConfig", "MaintenanceIn", "MaintenanceWindow", "RetentionConfig", "component_entry",
+           "component_settings"]
 
 
 class _Model(BaseModel):
@@ -80,19 +81,26 @@ class ComponentConfig(_Model):
     title: str | None = None
     """Display name in the UI (default: the component's name)."""
     group: str | None = None
-    """Heading the UI groups the component under."""
+    """Heading the public status page groups the component under (groups in file order)."""
     description: str = ""
+    """A sentence for readers, shown under the title on the status page and the component page."""
 
 
 def component_settings(components: dict[str, ComponentConfig], name: str) -> ComponentConfig:
     """The settings of component `name`: its own entry, else the first key (in file order) that
     matches it as an fnmatch pattern (`cluster-*/control-plane`, `*`), else the defaults."""
+    return component_entry(components, name)[1]
+
+
+def component_entry(components: dict[str, ComponentConfig], name: str) -> tuple[int, ComponentConfig]:
+    """The settings of component `name` (as component_settings) and the file position of the entry
+    they come from: len(components) for the defaults. Pages list components in this order."""
     if name in components:
-        return components[name]
-    for pattern, settings in components.items():
+        return list(components).index(name), components[name]
+    for position, (pattern, settings) in enumerate(components.items()):
         if fnmatchcase(name, pattern):
-            return settings
-    return ComponentConfig()
+            return position, settings
+    return len(components), ComponentConfig()
 
 
 UtcDatetime = UtcInstant  # no offset given: UTC; bounded (monitor.instants)

@@ -65,7 +65,8 @@ def test_checks_run_states_change_and_are_stored(target, tmp_path, env):
         assert {c["id"] for c in checks} == {"paas/health", "paas/port"}
         comps = svc.json("/api/v1/components")
         assert comps == [
-            {"name": "paas", "status": "up", "since": comps[0]["since"], "checks": {"up": 2},
+            {"name": "paas", "title": "paas", "group": None, "description": "", "status": "up",
+             "since": comps[0]["since"], "checks": {"up": 2},
              "check_ids": ["paas/health", "paas/port"]}
         ]
 

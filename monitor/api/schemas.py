@@ -44,6 +44,9 @@ class CheckDetailOut(CheckOut):
 
 class ComponentOut(BaseModel):
     name: str
+    title: str = Field(description="display name from the config's `components` (default: the name)")
+    group: str | None = Field(description="display group from the config's `components` (default: none)")
+    description: str = Field(description="from the config's `components` (default: empty)")
     status: str
     since: datetime | None
     checks: dict[str, int]

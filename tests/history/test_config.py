@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.config import ConfigError, parse_config
-from monitor.record_config import ComponentConfig, component_settings
+from monitor.record_config import ComponentConfig, component_entry, component_settings
 from storage.retention import Retention
 
 
@@ -50,6 +50,11 @@ components:
     assert component_settings(config.components, "cluster-a/control-plane").slo == 99.5
     assert component_settings(config.components, "paas").slo == 99.0
     assert component_settings({}, "paas") == ComponentConfig()
+    # the position of the entry that applies: the order the status page lists components in
+    assert component_entry(config.components, "registry-prod")[0] == 0
+    assert component_entry(config.components, "cluster-a/control-plane")[0] == 1
+    assert component_entry(config.components, "paas")[0] == 2
+    assert component_entry({}, "paas") == (0, ComponentConfig())
 
 
 def test_maintenance_windows():
