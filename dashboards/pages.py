@@ -47,10 +47,13 @@ def overview_page(request: Request) -> HTMLResponse:
 
 @router.get("/components/{name:path}", response_class=HTMLResponse)
 def component_page(request: Request, name: str, engine: EngineDep, session: SessionDep) -> HTMLResponse:
-    current = any(c.name == name for c in list_components(engine))
-    if not current and not history.component_known(session, name=name):
+    """Headed by the component's title and description (/api/v1/components); one no longer
+    configured keeps its page under its name."""
+    current = next((c for c in list_components(engine) if c.name == name), None)
+    if current is None and not history.component_known(session, name=name):
         return _not_found(request, f"component {name}")
-    return render(request, "component.html", page="component", component=name)
+    return render(request, "component.html", page="component", component=name,
+                  title=current.title if current else name, description=current.description if current else "")
 
 
 @router.get("/checks/{check_id:check_id}", response_class=HTMLResponse)
@@ -58,7 +61,9 @@ def check_page(request: Request, check_id: str, engine: EngineDep, session: Sess
     header = _check_header(engine, session, check_id)
     if header is None:
         return _not_found(request, f"check {check_id}")
-    return render(request, "check.html", page="check", check=header)
+    titles = {c.name: c.title for c in list_components(engine)}
+    return render(request, "check.html", page="check", check=header,
+                  component_title=titles.get(header["component"], header["component"]))
 
 
 def _check_header(engine: EngineDep, session: SessionDep, check_id: str) -> dict[str, Any] | None:

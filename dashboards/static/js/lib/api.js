@@ -1,5 +1,5 @@
 // The pages' reads of /api/v1 (the JSON API users call), shaped for the widgets: live state,
-// the platform at an instant, incidents, daily uptime bars, maintenance occurrences, processes.
+// components' titles, the platform at an instant, incidents, daily uptime bars, maintenance occurrences, processes.
 import { apiCheckPath } from "./dom.js";
 import { getDated, getJSON, query } from "./fetch.js";
 
@@ -15,12 +15,14 @@ function liveCheck(c) {
   };
 }
 
-// Every component (or one) and its checks now: {as_of, components: [{name, status, since, counts}], checks}.
+// Every component (or one) and its checks now:
+// {as_of, components: [{name, title, group, description, status, since, counts}], checks}.
 export async function liveState({ component = null } = {}) {
   const [comps, checks] = await Promise.all([
     getDated("/api/v1/components"), getDated(`/api/v1/checks?${query({ component })}`)]);
   const components = comps.data.filter((c) => component === null || c.name === component)
-    .map((c) => ({ name: c.name, status: c.status, since: c.since, counts: c.checks })).sort(byKey("name"));
+    .map((c) => ({ name: c.name, title: c.title, group: c.group, description: c.description, status: c.status,
+      since: c.since, counts: c.checks })).sort(byKey("name"));
   return { as_of: checks.asOf, components, checks: checks.data.map(liveCheck).sort(byKey("id")) };
 }
 
@@ -30,13 +32,23 @@ export async function liveCheckState(id) {
   return { as_of: asOf, check: liveCheck(data), settings: data.settings };
 }
 
-// The platform at `ms` (/api/v1/snapshot), shaped like liveState(), with the nearest changes.
+// Current components' titles (config `components.<name>.title`, the name by default): name → title.
+// A component no longer configured has none: pages show its name.
+export async function componentTitles() {
+  const comps = await getJSON("/api/v1/components");
+  return new Map(comps.map((c) => [c.name, c.title]));
+}
+
+// The platform at `ms` (/api/v1/snapshot), shaped like liveState(), with the nearest changes;
+// components carry today's titles.
 export async function snapshotAt(ms) {
-  const s = await getJSON(`/api/v1/snapshot?${query({ at: new Date(ms) })}`);
+  const [s, titles] = await Promise.all([getJSON(`/api/v1/snapshot?${query({ at: new Date(ms) })}`),
+    componentTitles()]);
   return {
     as_of: s.at,
     components: s.components.map((c) => ({
-      name: c.id, status: c.state, since: c.since, counts: c.checks, maintenance: c.maintenance })),
+      name: c.id, title: titles.get(c.id) || c.id, status: c.state, since: c.since, counts: c.checks,
+      maintenance: c.maintenance })),
     checks: s.checks.map((c) => ({
       id: c.id, name: c.name, component: c.component, kind: c.kind, status: c.state, since: c.since,
       reason: c.reason, maintenance: c.maintenance, latency: c.last_result ? c.last_result.latency : null,
@@ -46,19 +58,24 @@ export async function snapshotAt(ms) {
   };
 }
 
-// State changes in [from, to) (ms): {changes, truncated}, newest first.
+// State changes in [from, to) (ms): {changes, truncated}, newest first; a component's change
+// carries its title.
 export async function changesBetween(from, to) {
-  return getJSON(`/api/v1/changes?${query({ from: new Date(from), to: new Date(to) })}`);
+  const [found, titles] = await Promise.all([
+    getJSON(`/api/v1/changes?${query({ from: new Date(from), to: new Date(to) })}`), componentTitles()]);
+  for (const c of found.changes) if (c.kind === "component") c.title = titles.get(c.subject) || c.subject;
+  return found;
 }
 
-// Incidents overlapping [from, to) (ms) with what was alerted: {as_of, incidents} as the table shows them.
+// Incidents overlapping [from, to) (ms) with what was alerted, and their component's title:
+// {as_of, incidents} as the table shows them.
 export async function incidentsBetween(from, to, { component = null } = {}) {
-  const { data, asOf } = await getDated(`/api/v1/incidents?${query({
-    component, from: new Date(from), to: new Date(to), alerts: true })}`);
+  const [{ data, asOf }, titles] = await Promise.all([getDated(`/api/v1/incidents?${query({
+    component, from: new Date(from), to: new Date(to), alerts: true })}`), componentTitles()]);
   return {
     as_of: asOf,
     incidents: data.map((i) => ({
-      component: i.component, start: i.start, end: i.end, duration: i.duration_seconds, worst: i.worst,
+      component: i.component, title: titles.get(i.component) || i.component, start: i.start, end: i.end, duration: i.duration_seconds, worst: i.worst,
       reason: i.reasons.length ? i.reasons[0].reason : "", checks: i.checks, maintenance: i.maintenance_seconds,
       alerts: i.alerts })),
   };

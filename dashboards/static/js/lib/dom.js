@@ -47,6 +47,16 @@ export const checkHref = (id) => `/checks/${pathOf(id)}`;
 export const componentHref = (name) => `/components/${pathOf(name)}`;
 export const apiCheckPath = (id) => `/api/v1/checks/${pathOf(id)}`;
 
+// A component as people read it: its title (config `components.<name>.title`), then its name as a
+// monospace hint when they differ, since operators search and configure by name. With `href`, the
+// title links to the component's page; `hint: false` leaves the name out (the public page).
+export function componentName(name, title, { href = null, hint = true, props = {} } = {}) {
+  const shown = title || name;
+  const named = shown !== name;
+  const label = h(href ? "a" : "span", { ...props, class: "comp-title", href, title: named ? name : null }, shown);
+  return named && hint ? [label, " ", h("span", { class: "mono name-hint" }, name)] : [label];
+}
+
 // -- states ---------------------------------------------------------------------------------
 export const STATES = ["down", "degraded", "unknown", "up", "nodata"];
 const LABELS = { up: "up", degraded: "degraded", down: "down", unknown: "unknown", nodata: "no data" };
@@ -59,6 +69,14 @@ export function stateLabel(state) {
 export function badge(state, text) {
   const known = state in LABELS ? state : "unknown";
   return h("span", { class: `badge ${known}`, dataset: { state: known } }, text ?? stateLabel(state));
+}
+
+// The state a set of components shows together (a status page's group): the worst known one,
+// unknown only when none is known (the rule a component applies to its checks).
+export function worstState(states) {
+  const known = states.filter((s) => s !== "unknown" && s !== "nodata");
+  if (!known.length) return states.includes("unknown") ? "unknown" : "nodata";
+  return known.reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a));
 }
 
 export function setBadge(el, state, text) {

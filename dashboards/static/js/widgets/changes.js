@@ -1,5 +1,5 @@
 // The platform-wide list of state changes in a window, newest first; a change's time replays it.
-import { badge, checkHref, componentHref, fmtTime, h, replace, table } from "../lib/dom.js";
+import { badge, checkHref, componentHref, componentName, fmtTime, h, replace, table } from "../lib/dom.js";
 
 export function renderChanges(root, changes, onPick) {
   if (!changes.length) {
@@ -18,7 +18,7 @@ export function renderChanges(root, changes, onPick) {
         onclick: (e) => { e.preventDefault(); onPick(Date.parse(c.time)); },
       }, fmtTime(c.time))),
       h("td", { class: "muted" }, c.kind),
-      h("td", null, h("a", { href }, c.subject)),
+      h("td", null, c.kind === "check" ? h("a", { href }, c.subject) : componentName(c.subject, c.title, { href })),
       h("td", null, badge(c.old), " → ", badge(c.new)),
       h("td", { class: "reason" }, c.reason || "")));
   }

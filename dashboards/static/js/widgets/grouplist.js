@@ -1,7 +1,7 @@
 // Components as collapsible groups of their checks, for the overview and the replay. Readable at
 // thousands of checks: groups start collapsed when there are many, a search box and a state
 // filter work client-side, and only expanded groups have check rows in the DOM.
-import { badge, componentHref, h, replace, setBadge, since, SEVERITY, stateLabel } from "../lib/dom.js";
+import { badge, componentHref, componentName, h, replace, setBadge, since, SEVERITY, stateLabel } from "../lib/dom.js";
 import { CheckRows } from "./checkrows.js";
 
 const EXPANDED_UP_TO = 60; // checks in all: up to this many, every group starts expanded
@@ -60,7 +60,7 @@ export class GroupList {
   visible(comp) {
     const checks = this.byComponent.get(comp.name) || [];
     const stateOk = (s) => this.filter === "all" || (s !== "up" && s !== "nodata");
-    const nameHit = this.query.length > 0 && this.matches(`${comp.name} ${comp.status}`);
+    const nameHit = this.query.length > 0 && this.matches(`${comp.name} ${comp.title || ""} ${comp.status}`);
     const shown = checks.filter((c) => stateOk(c.status)
       && (!this.query.length || nameHit || this.matches(`${c.id} ${c.kind} ${c.status} ${c.reason}`)));
     const show = (this.filter === "all" || stateOk(comp.status) || shown.length > 0)
@@ -110,7 +110,7 @@ export class GroupList {
     const head = {
       caret: h("span", { class: "caret", "aria-hidden": "true" }, "▸"),
       badge: badge("nodata"),
-      name: h("a", { class: "group-name", href: componentHref(name), onclick: (e) => e.stopPropagation() }, name),
+      name: h("span", { class: "group-name" }), // filled by fillGroup: the title can change on a reload
       counts: h("span", { class: "group-counts" }),
       bar: h("div", { class: "uptime-slot" }),
       pct: h("span", { class: "uptime-pct muted" }),
@@ -131,7 +131,7 @@ export class GroupList {
         toggle();
       }
     });
-    const group = { el, head, body, rows: null, expanded: false, name };
+    const group = { el, head, body, rows: null, expanded: false, name, title: null };
     this.groups.set(name, group);
     if (this.uptime) this.uptime.attach(name, head.bar, head.pct);
     return group;
@@ -139,6 +139,12 @@ export class GroupList {
 
   fillGroup(group, comp, checks, expanded, now) {
     const { head } = group;
+    const title = comp.title || comp.name;
+    if (group.title !== title) {
+      replace(head.name, componentName(comp.name, title, {
+        href: componentHref(comp.name), props: { onclick: (e) => e.stopPropagation() } }));
+      group.title = title;
+    }
     setBadge(head.badge, comp.status);
     const counts = Object.entries(comp.counts || {})
       .sort((a, b) => (SEVERITY[b[0]] ?? 0) - (SEVERITY[a[0]] ?? 0))

@@ -1,7 +1,7 @@
-// Incidents as a table (component, worst state, start, end, duration, checks involved, reason)
+// Incidents as a table (component by its title, worst state, start, end, duration, checks involved, reason)
 // and what was alerted (events, receivers, outcomes) from /api/v1/incidents?alerts=true; the public page passes
 // rows without checks, reasons or alerts.
-import { badge, checkHref, componentHref, fmtDuration, fmtTime, h, replace, table } from "../lib/dom.js";
+import { badge, checkHref, componentHref, componentName, fmtDuration, fmtTime, h, replace, table } from "../lib/dom.js";
 
 const CHECKS_LISTED = 6; // check links per incident before "+N more"
 
@@ -19,9 +19,9 @@ export function renderIncidents(root, incidents, { links = true, checks = true, 
   ].filter(Boolean);
   const { el, body } = table(columns);
   for (const i of incidents) {
-    const name = links ? h("a", { href: componentHref(i.component) }, i.component) : i.component;
+    const name = componentName(i.component, i.title, { href: links ? componentHref(i.component) : null, hint: links });
     const cells = [
-      h("td", null, name), h("td", null, badge(i.worst)), h("td", { class: "mono" }, fmtTime(i.start)),
+      h("td", { dataset: { component: i.component } }, name), h("td", null, badge(i.worst)), h("td", { class: "mono" }, fmtTime(i.start)),
       h("td", { class: i.end ? "mono" : "" }, i.end ? fmtTime(i.end) : badge(i.worst, "ongoing")),
       h("td", { class: "num" }, fmtDuration(i.duration)),
     ];

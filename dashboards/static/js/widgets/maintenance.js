@@ -3,14 +3,16 @@
 import { fmtTime, h, replace } from "../lib/dom.js";
 import { maintenanceComing } from "../lib/api.js";
 
-export function renderMaintenance(root, windows, { reasons = true } = {}) {
+// titles: name → title of the components listed (the public page lists names, not patterns).
+export function renderMaintenance(root, windows, { reasons = true, titles = null } = {}) {
   root.classList.toggle("hidden", !windows.length);
   if (!windows.length) {
     replace(root);
     return;
   }
   const items = windows.map((w) => {
-    const covers = [...(w.components || []), ...(w.checks || [])].join(", ");
+    const comps = (w.components || []).map((c) => (titles && titles.get(c)) || c);
+    const covers = [...comps, ...(w.checks || [])].join(", ");
     return h("li", { class: w.active ? "maint active" : "maint", dataset: { window: w.name || w.title } },
       h("b", null, w.active ? "In maintenance: " : "Planned maintenance: "), w.name || w.title, " · ",
       h("span", { class: "mono" }, `${fmtTime(w.start, { seconds: false })} → ${fmtTime(w.end, { seconds: false })} UTC`),
