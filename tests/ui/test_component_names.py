@@ -148,6 +148,10 @@ def test_incident_and_change_lists_name_components_by_title(named, open_page):
     cell = page.locator('#incidents td[data-component="registry-us"]').first
     expect(cell.locator("a.comp-title")).to_have_text("US registry", timeout=TIMEOUT_MS)
     expect(cell.locator(".name-hint")).to_have_text("registry-us")
+    page.locator("#search").fill("us registry")  # found by its title
+    expect(page.locator("#incidents tbody tr")).not_to_have_count(0)
+    expect(page.locator("#incidents tbody td[data-component]")).to_have_text(
+        ["US registry registry-us"] * page.locator("#incidents tbody tr").count())
     op.goto(named.url + "/replay")
     change = page.locator('#changes a[href="/components/registry-us"]').first
     expect(change).to_have_text("US registry", timeout=TIMEOUT_MS)

@@ -13,7 +13,7 @@ const clock = new AsOfClock();
 let last = null;
 
 function matches(incident, terms) {
-  const hay = `${incident.component} ${incident.worst} ${incident.checks.join(" ")}`.toLowerCase();
+  const hay = `${incident.component} ${incident.title} ${incident.worst} ${incident.checks.join(" ")}`.toLowerCase();
   return terms.every((t) => hay.includes(t));
 }
 
