@@ -6,6 +6,7 @@ a config file edited into something invalid raises the config banner with the re
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -169,6 +170,7 @@ def test_acknowledge_through_the_form(alerts_service, open_page):
     assert page.evaluate("() => Object.values(sessionStorage)").count(TOKEN) == 1
     assert TOKEN not in page.evaluate("() => JSON.stringify(localStorage)")
     assert TOKEN not in page.url and TOKEN not in page.evaluate("() => document.cookie")
+    page.evaluate("() => { window.__same_page = true; }")
     page.click(f'#firing tr[data-alert="{KEY}"] button.ack')
     expect(page.locator("#write-message")).to_have_text(f"Acknowledged {KEY}: no reminders until it resolves.")
     row = page.locator(f'#firing tr[data-alert="{KEY}"]')
@@ -176,6 +178,7 @@ def test_acknowledge_through_the_form(alerts_service, open_page):
     expect(row.locator("button.ack")).to_have_count(0)
     [alert] = [a for a in alerts_service.alerts()["firing"] if a["key"] == KEY]
     assert alert["acknowledged_by"] == "ann"
+    assert page.evaluate("() => window.__same_page") is True  # no page load: the form wrote in place
     op.screenshot()
     op.assert_clean()
 
@@ -277,6 +280,30 @@ def test_a_refused_reload_raises_the_config_banner(alerts_service, open_page):
     status = alerts_service.svc.json("/api/v1/config/status")
     assert status["file"] == "applied" and status["last_reload"]["outcome"] == "success"
     assert status["last_reload"]["reason"] is None
+    op.assert_clean()
+
+
+def route_config_status(page, answer: dict) -> None:
+    body = json.dumps(answer)
+    page.route("**/api/v1/config/status", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=body))
+
+
+def test_a_file_not_reloaded_yet_or_unreadable_is_warned_about(alerts_service, open_page):
+    """Crafted answers: a changed file is warned about once a second refresh still sees it (a
+    good edit is applied within 2 s and never flashes a warning); an unreadable one at once."""
+    path = "/etc/pm/config.yaml"
+    answer = {"path": path, "file": "changed", "last_reload": None, "reloads": {"success": 0, "failure": 0}}
+    op = open_page()
+    route_config_status(op.page, answer)
+    page = op.goto(alerts_service.url + "/incidents?refresh=1").page
+    config = page.locator('#ops-banners [data-banner="config"]')
+    expect(config).to_have_text(f"{path} on disk differs from the running config: not reloaded yet.",
+                                timeout=TIMEOUT_MS)
+    op.page.unroute("**/api/v1/config/status")
+    route_config_status(op.page, answer | {"file": "unreadable"})
+    expect(config).to_have_text(f"{path} cannot be read: the service runs the config it last loaded.",
+                                timeout=TIMEOUT_MS)
     op.assert_clean()
 
 

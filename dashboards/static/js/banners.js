@@ -19,10 +19,16 @@ export function receiverBanners(alerts) {
       seeAlerts())));
 }
 
+// A file edited a moment ago is reloaded within 2 s: "not reloaded yet" waits for a second look.
+let changedBefore = false;
+
 export function configBanner(status) {
   const last = status.last_reload;
   const refused = last && last.outcome === "failure";
-  if (!refused && (status.file === null || status.file === "applied")) return null;
+  const pending = !refused && status.file === "changed";
+  const wait = pending && !changedBefore;
+  changedBefore = pending;
+  if (wait || (!refused && (status.file === null || status.file === "applied"))) return null;
   const file = status.path || "the config file";
   let head;
   if (refused) {
