@@ -80,7 +80,7 @@ function endSilence(id, button) {
 
 // -- forms ------------------------------------------------------------------------------------
 // "label=value" lines → {label: value}; a label given twice accepts either value. Throws on a bad line.
-export function parseMatchers(text) {
+function parseMatchers(text) {
   const matchers = {};
   for (const [i, raw] of text.split("\n").entries()) {
     const line = raw.trim();
@@ -108,7 +108,9 @@ function patterns(text) {
   return text.split(",").map((p) => p.trim()).filter(Boolean);
 }
 
-function onSubmit(form, what, build, send) {
+// A form that writes in place: build() its body (throwing on bad input), send() it, then reset
+// the form and call after() (the fields a reset clears but the next entry needs).
+function onSubmit(form, what, build, send, after = () => {}) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     let body;
@@ -119,8 +121,10 @@ function onSubmit(form, what, build, send) {
       return;
     }
     const button = form.querySelector('button[type="submit"]');
-    if (await act(button, what, () => send(body))) form.reset();
-    if (form.id === "maintenance-form") byId("maintenance-start").value = toInputValue(Date.now()).slice(0, 16);
+    if (await act(button, what, () => send(body))) {
+      form.reset();
+      after();
+    }
   });
 }
 
@@ -131,7 +135,8 @@ onSubmit(byId("silence-form"), "Silence added.", () => ({
   created_by: operator.get(),
 }), (body) => write("POST", "/api/v1/silences", body));
 
-byId("maintenance-start").value = toInputValue(Date.now()).slice(0, 16);
+const startNow = () => { byId("maintenance-start").value = toInputValue(Date.now()).slice(0, 16); };
+startNow();
 onSubmit(byId("maintenance-form"), "Maintenance window added.", () => {
   const start = fromInputValue(byId("maintenance-start").value);
   if (start === null) throw new Error("Maintenance: give a start time (UTC).");
@@ -145,7 +150,7 @@ onSubmit(byId("maintenance-form"), "Maintenance window added.", () => {
   if (!body.components.length && !body.checks.length) throw new Error("Maintenance: name components or checks.");
   const name = byId("maintenance-name").value.trim();
   return name ? { name, ...body } : body;
-}, (body) => write("POST", "/api/v1/maintenance", body));
+}, (body) => write("POST", "/api/v1/maintenance", body), startNow);
 
 // -- live data --------------------------------------------------------------------------------
 function paint(alerts, windows) {
