@@ -1,4 +1,4 @@
-"""HTML pages: overview, component, check, replay, incidents, processes and the public status page.
+"""HTML pages: overview, component, check, replay, incidents, processes, alerts and the public status page.
 Thin: a page is a template with a few data attributes; its scripts read /api/v1 (and /ui/figure/*
 for the server-drawn charts, /status/data for the public page)."""
 
@@ -92,6 +92,13 @@ def processes_page(request: Request) -> HTMLResponse:
     """The processes sharing the database and the shards they hold (/api/v1/replicas); internal,
     so `ui.public_only` turns it off with the rest (dashboards.web.PublicOnlyGate)."""
     return render(request, "processes.html", page="processes")
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request) -> HTMLResponse:
+    """Alerts firing and held back, deliveries per receiver, silences; acknowledge, silence and
+    maintenance forms writing /api/v1 with the API token. Internal: off under `ui.public_only`."""
+    return render(request, "alerts.html", page="alerts")
 
 
 @router.get("/status", response_class=HTMLResponse)

@@ -66,7 +66,8 @@ class ReloadStats:
     success: int = 0
     failure: int = 0
     last_successful: bool = True  # False from a refused reload until one is applied
-    last_at: float | None = None
+    last_at: float | None = None  # unix seconds of the last reload, applied or refused
+    last_reason: str | None = None  # why the last reload was refused (None once one is applied)
 
     def outcomes(self) -> dict[str, int]:
         return {"success": self.success, "failure": self.failure}

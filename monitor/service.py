@@ -12,7 +12,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy import Engine as DbEngine
 from sqlalchemy.orm import Session
@@ -109,6 +109,7 @@ class Service:
             HousekeepingCollector(self.housekeeping),
         )
         self._fingerprint = self._read_fingerprint()
+        self._applied_fingerprint = self._fingerprint  # the file's hash when the running config was read
 
     # -- shards: what this process acts on ---------------------------------------------------
     async def _run_if_held(self, check: CheckBase) -> object:
@@ -185,6 +186,7 @@ class Service:
         if self.config_path is None:
             return False
         async with self._reloading:
+            fingerprint = self._fingerprint  # the file's hash as last looked at, before this read
             try:
                 new = await asyncio.to_thread(lambda: self._adjust(load_config(self.config_path)))
             except ConfigError as exc:
@@ -200,6 +202,8 @@ class Service:
         self.reloads.success += 1
         self.reloads.last_successful = True
         self.reloads.last_at = time.time()
+        self.reloads.last_reason = None
+        self._applied_fingerprint = fingerprint
         self._settle()
         for warning in warnings:
             log.warning("config reload: %s", warning)
@@ -208,6 +212,8 @@ class Service:
     def _refused(self, reason: str) -> bool:
         self.reloads.failure += 1
         self.reloads.last_successful = False
+        self.reloads.last_at = time.time()
+        self.reloads.last_reason = reason
         log.error("config reload refused, the running config stays:\n%s", reason)
         return False
 
@@ -221,6 +227,17 @@ class Service:
         # the watcher must not reload the same content again
         self._fingerprint = await asyncio.to_thread(self._read_fingerprint)
         return await self.reload()
+
+    def config_file_state(self) -> Literal["applied", "changed", "unreadable"] | None:
+        """Whether the config file on disk is what the running config was read from: `applied`,
+        `changed` (edited since: not reloaded yet, or refused), `unreadable`; None without a
+        file. Reads the file: blocking (call it from a thread)."""
+        if self.config_path is None:
+            return None
+        fingerprint = self._read_fingerprint()
+        if fingerprint is None:
+            return "unreadable"
+        return "applied" if fingerprint == self._applied_fingerprint else "changed"
 
     def _read_fingerprint(self) -> str | None:
         """The file's SHA-256, read in chunks (a huge file costs no memory here). Blocking."""

@@ -145,3 +145,36 @@ export async function processesNow() {
   const mine = new Set((self && self.held_shards) || []);
   return { as_of: asOf, ...data, unheld_shards: data.unheld_shards.filter((s) => !mine.has(s)) };
 }
+
+// Alerts now (/api/v1/alerts): firing, silenced, covered, recent deliveries (newest first),
+// outbox, receivers, silences, with as_of by the service's clock.
+export async function alertsNow({ limit = 100 } = {}) {
+  const { data, asOf } = await getDated(`/api/v1/alerts?${query({ limit })}`);
+  return { as_of: asOf, ...data };
+}
+
+// The receivers whose deliveries fail now, from an alertsNow() answer: [{receiver, error}].
+// A receiver fails while a delivery of its outbox is being retried after an error, or when its
+// latest finished delivery was not delivered (failed, expired, rejected). The outbox's
+// last_errors alone says nothing of now: it keeps a receiver's last error after it recovers.
+export function failingReceivers(alerts) {
+  const out = new Map();
+  const finished = new Set();
+  for (const d of alerts.deliveries) { // newest first
+    if (out.has(d.receiver)) continue;
+    if (d.outcome === "pending") {
+      if (d.last_error) out.set(d.receiver, d.last_error);
+    } else if (!finished.has(d.receiver)) {
+      finished.add(d.receiver);
+      if (d.outcome !== "delivered" && d.outcome !== "dropped") {
+        out.set(d.receiver, d.last_error || alerts.outbox.last_errors[d.receiver] || d.outcome);
+      }
+    }
+  }
+  return [...out].map(([receiver, error]) => ({ receiver, error })).sort(byKey("receiver"));
+}
+
+// The running config against the file on disk and the last reload (/api/v1/config/status).
+export async function configStatus() {
+  return getJSON("/api/v1/config/status");
+}
