@@ -165,6 +165,7 @@ def run_ours(
             if proc.returncode != 0 or not out.strip():
                 raise RuntimeError(f"worker exited with {proc.returncode}; see {log_path}")
             outs.append(json.loads(out.strip().splitlines()[-1]))
+            outs[-1]["lag_samples"] = json.loads((sync_dir / f"lags-{len(outs) - 1}.json").read_text())
     result = outs[0] if len(outs) == 1 else combine(outs)
     result.pop("lag_samples", None)
     if len(outs) > 1:
