@@ -319,7 +319,7 @@ def print_verdicts(args: argparse.Namespace, results: dict[str, dict[str, Any]])
         print(f"\n{name}:")
         for key, v in checks.items():
             label, target = labels[key]
-            print(f"  {label:<24} {v['value']:>8.3f}  {target:<28} {'PASS' if v['pass'] else 'FAIL'}")
+            print(f"  {label:<24} {_fmt(v['value'], '.3f'):>8}  {target:<28} {'PASS' if v['pass'] else 'FAIL'}")
 
 
 # --- main ----------------------------------------------------------------------------------------
