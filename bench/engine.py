@@ -47,11 +47,13 @@ LEASE_SETTLE = 15.0
 shard; the others' share changes hands in about three lease rounds (drain, release, take; a round
 every lease_ttl/5 = 3 s by default). One lease_ttl covers it with room."""
 
-# The issue's targets for 10,000 checks every 30 s on this 2-core machine.
+# The issues' targets for 10,000 checks every 30 s on this 2-core machine (one process).
 MAX_LAG_P99_S = 1.0
 MAX_CORES = 0.5
 MAX_RSS_MB = 500.0
-MAX_CPU_RATIO = 1.5  # ours / blackbox_exporter, CPU seconds per probe
+MAX_CPU_RATIO = 1.0
+"""Ours / blackbox_exporter, CPU seconds per probe (issue 11; it was 1.5 while ours measured
+1.15-1.38x, before the scheduler's one job per phase slot)."""
 MIN_RATE_SHARE = 0.95  # probes done / probes due: the engine keeps up with its schedule
 MAX_TOTAL_RSS_MB = 1000.0
 """The scale-out target (50,000 checks every 60 s, --workers 2): all processes' peak RSS summed.

@@ -33,7 +33,7 @@ most this many slots, each served by one APScheduler job: 10,000 checks every 30
 of ~10 checks 30 ms apart instead of 10,000 jobs. APScheduler's work per job run (a thread-safe
 wake-up of the loop, job store update, trigger arithmetic on datetimes, executor bookkeeping,
 events) was then paid once per probe: bench/engine_ab.py measured 1.16 → 0.80 CPU-s per 1,000
-probes (−31 %) with this change. The runs stay spread evenly at that granularity."""
+probes (-31 %) with this change. The runs stay spread evenly at that granularity."""
 DUE_TOLERANCE = 0.001
 """Seconds: a due instant this close after `now` counts as due (APScheduler's datetimes carry
 microseconds, our floats do not round the same way)."""
