@@ -4,7 +4,15 @@ ratio holds on a noisy machine. Each system runs in a process of its own; loopba
 
     .venv/bin/python bench/engine.py [--checks 10000 --interval 30 --duration 60 --warmup 35]
                                      [--storage sqlite,postgres] [--loop uvloop,asyncio] [--no-blackbox]
+                                     [--workers N | --replicas N]
     .venv/bin/python bench/engine.py --quick        # smoke run: 500 checks every 5 s for 10 s
+    .venv/bin/python bench/engine.py --checks 50000 --interval 60 --workers 2 --storage postgres --no-blackbox
+
+Each of our processes is a full service (engine, lease coordinator, parts; not the web server).
+`--workers N` runs N of them on one database, splitting the checks through the shard leases;
+`--replicas N` does the same with replica ids `replica-<i>` instead of `<hostname>-<pid>`, as
+processes on N hosts would be named. On one machine that naming is the only difference: the
+lease rules, rounds and takeovers are the same code either way (no host is simulated).
 
 Prints a table and PASS/FAIL per target; writes the figures to bench/out/engine-<time>.json.
 """
@@ -26,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import blackbox
-from engine_worker import TWEAKS
+from engine_worker import TWEAKS, percentile
 from nginx_target import nginx
 
 HERE = Path(__file__).resolve().parent
@@ -34,13 +42,22 @@ OUT_DIR = HERE / "out"
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
 WORKER_STARTUP_ALLOWANCE = 300.0  # seconds a worker may take beyond warm-up + window (10k checks)
+LEASE_SETTLE = 15.0
+"""Seconds added to the default warm-up with several processes: the first to start holds every
+shard; the others' share changes hands in about three lease rounds (drain, release, take; a round
+every lease_ttl/5 = 3 s by default). One lease_ttl covers it with room."""
 
-# The issue's targets for 10,000 checks every 30 s on this 2-core machine.
+# The issues' targets for 10,000 checks every 30 s on this 2-core machine (one process).
 MAX_LAG_P99_S = 1.0
 MAX_CORES = 0.5
 MAX_RSS_MB = 500.0
-MAX_CPU_RATIO = 1.5  # ours / blackbox_exporter, CPU seconds per probe
+MAX_CPU_RATIO = 1.0
+"""Ours / blackbox_exporter, CPU seconds per probe (issue 11; it was 1.5 while ours measured
+1.15-1.38x, before the scheduler's one job per phase slot)."""
 MIN_RATE_SHARE = 0.95  # probes done / probes due: the engine keeps up with its schedule
+MAX_TOTAL_RSS_MB = 1000.0
+"""The scale-out target (50,000 checks every 60 s, --workers 2): all processes' peak RSS summed.
+With several processes this replaces the one-process RSS and core targets above."""
 
 
 # --- storage -------------------------------------------------------------------------------------
@@ -75,65 +92,123 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
 # --- runs ----------------------------------------------------------------------------------------
 
 
-def _worker_command(args: argparse.Namespace, port: int, url: str, loop: str, window_file: Path) -> list[str]:
+def _worker_command(
+    args: argparse.Namespace, port: int, url: str, loop: str, window_file: Path,
+    *, sync_dir: Path | None = None, index: int = 0,
+) -> list[str]:
     options = {
         "--port": port, "--db-url": url, "--checks": args.checks, "--interval": args.interval,
         "--timeout": args.timeout, "--components": args.components, "--concurrency": args.concurrency,
         "--warmup": args.warmup, "--duration": args.duration, "--loop": loop, "--window-file": window_file,
     }  # fmt: skip
+    if sync_dir is not None:
+        options |= {"--sync-dir": sync_dir, "--index": index}
+    if getattr(args, "replicas", 0):
+        options["--replica-id"] = f"replica-{index}"
     cmd = [sys.executable, str(HERE / "engine_worker.py")]
     for flag, value in options.items():
         cmd += [flag, str(value)]
     return cmd + [f"--tweak={t}" for t in args.tweak]
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
+def _wait_for(path: Path, procs: list[subprocess.Popen], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the worker did not reach its measured window")
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            raise RuntimeError(f"a worker exited or timed out before {path.name}")
         time.sleep(0.05)
 
 
 def run_ours(
     args: argparse.Namespace, storage: str, loop: str, workdir: Path, label: str
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """One worker process: our engine on `storage` under `loop` against a fresh nginx; with
-    blackbox side by side, the exporter probes the same nginx over the same window. Returns our
-    figures and the exporter's (or None)."""
+    """`args.processes` worker processes on one fresh database under `loop` against a fresh nginx,
+    measuring the same window (they start together; the window opens `warmup` seconds after the
+    last one is up). With blackbox side by side, the exporter probes the same nginx over that
+    window. Returns our figures, summed over the processes, and the exporter's (or None)."""
     side_by_side = not args.no_blackbox and not args.sequential_blackbox
+    sync_dir = workdir / f"sync-{label}"
+    sync_dir.mkdir()
     window_file = workdir / f"window-{label}"
-    log_path = OUT_DIR / f"engine-{label}.log"
     limit = args.warmup + args.duration + WORKER_STARTUP_ALLOWANCE
     reference = None
     load_before = os.getloadavg()[0]  # other work on the machine: context for the figures
+    procs: list[subprocess.Popen] = []
+    logs: list[Path] = []
     with contextlib.ExitStack() as stack:
         port = stack.enter_context(nginx(workdir / f"nginx-{label}"))
         url = stack.enter_context(database(storage, workdir))
-        log = stack.enter_context(log_path.open("w"))
-        cmd = _worker_command(args, port, url, loop, window_file)
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
-        stack.callback(_reap, proc)
-        profiler = _start_py_spy(args, proc.pid, window_file, label)
-        stack.callback(_stop_py_spy, profiler)
+        for i in range(args.processes):
+            logs.append(OUT_DIR / f"engine-{label}{f'-w{i}' if args.processes > 1 else ''}.log")
+            log = stack.enter_context(logs[-1].open("w"))
+            cmd = _worker_command(args, port, url, loop, window_file, sync_dir=sync_dir, index=i)
+            procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True))
+            stack.callback(_reap, procs[-1])
+            profiler = _start_py_spy(args, procs[-1].pid, window_file, f"{label}-w{i}" if args.processes > 1 else label)
+            stack.callback(_stop_py_spy, profiler)
+        for i in range(args.processes):
+            _wait_for(sync_dir / f"ready-{i}", procs, limit)
+        start = time.time() + args.warmup
+        (sync_dir / "window").write_text(f"{start:.3f}")
         if side_by_side:
             pid, exporter_port = stack.enter_context(blackbox.exporter(workdir / f"blackbox-{label}"))
             bb = blackbox.Reference(
                 workdir, pid, exporter_port, port, rate=args.checks / args.interval, distinct=args.checks
             )
             bb.warm_up(max(3.0, min(10.0, args.warmup - 5.0)))  # within our warm-up
-            _wait_for(window_file, proc, limit)
+            _wait_for(window_file, procs, limit)
             reference = bb.measure(args.duration)
-        try:
-            out, _ = proc.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"worker timed out; see {log_path}") from None
-    if proc.returncode != 0 or not out.strip():
-        raise RuntimeError(f"worker exited with {proc.returncode}; see {log_path}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["log"] = str(log_path)
+        outs = []
+        for proc, log_path in zip(procs, logs, strict=True):
+            try:
+                out, _ = proc.communicate(timeout=limit)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"worker timed out; see {log_path}") from None
+            if proc.returncode != 0 or not out.strip():
+                raise RuntimeError(f"worker exited with {proc.returncode}; see {log_path}")
+            outs.append(json.loads(out.strip().splitlines()[-1]))
+            outs[-1]["lag_samples"] = json.loads((sync_dir / f"lags-{len(outs) - 1}.json").read_text())
+    result = outs[0] if len(outs) == 1 else combine(outs)
+    result.pop("lag_samples", None)
+    if len(outs) > 1:
+        result["per_process"] = outs
+    result["log"] = [str(p) for p in logs]
     result["loadavg_1m_before_after"] = [load_before, os.getloadavg()[0]]
     return result, reference
+
+
+def combine(outs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several processes' figures as one system's: counts, CPU, rows and peak RSS summed (the sum
+    of the peaks: an upper bound of the total at any one time); CPU per 1,000 probes is the summed
+    CPU over the summed probes; lag percentiles over every process's samples together."""
+    window = max(o["window_s"] for o in outs)
+    probes = sum(o["probes"] for o in outs)
+    cpu = sum(o["cpu_s"] for o in outs)
+    runs: dict[str, int] = {}
+    for o in outs:
+        for status, n in o["runs_by_status"].items():
+            runs[status] = runs.get(status, 0) + n
+    lags = sorted(x for o in outs for x in o.pop("lag_samples") or ())
+    summed = ("rows", "skipped_runs", "dropped_writes", "write_failures", "sys_cpu_s", "peak_rss_mb")
+    return {
+        "processes": len(outs),
+        "window_s": window,
+        "probes": probes,
+        "runs_by_status": runs,
+        "probes_per_s": probes / window,
+        "cpu_s": cpu,
+        "cpu_s_per_1000": cpu / probes * 1000 if probes else None,
+        "cores": cpu / window,
+        "lag_count": len(lags),
+        "lag_p50_s": percentile(lags, 50),
+        "lag_p99_s": percentile(lags, 99),
+        "lag_max_s": lags[-1] if lags else None,
+        "lag_p99_max_per_process_s": max((o["lag_p99_s"] or 0.0) for o in outs),
+        "rows_per_s": sum(o["rows"] for o in outs) / window,
+        **{key: sum(o[key] for o in outs) for key in summed},
+        "owned_checks": [o["owned_checks"] for o in outs],
+        "shards_held": [o["shards_held"] for o in outs],
+    }
 
 
 def _reap(proc: subprocess.Popen) -> None:
@@ -220,9 +295,12 @@ def verdicts(args: argparse.Namespace, rows: dict[str, dict[str, Any]]) -> dict[
         checks = {
             "keeps_up": (r["probes_per_s"], r["probes_per_s"] >= MIN_RATE_SHARE * due_rate),
             "lag_p99_under_1s": (lag_p99, lag_p99 is not None and lag_p99 < MAX_LAG_P99_S),
-            "under_half_a_core": (r["cores"], r["cores"] < MAX_CORES),
-            "rss_under_500mb": (r["peak_rss_mb"], r["peak_rss_mb"] < MAX_RSS_MB),
         }
+        if args.processes == 1:
+            checks["under_half_a_core"] = (r["cores"], r["cores"] < MAX_CORES)
+            checks["rss_under_500mb"] = (r["peak_rss_mb"], r["peak_rss_mb"] < MAX_RSS_MB)
+        else:
+            checks["total_rss_under_1gb"] = (r["peak_rss_mb"], r["peak_rss_mb"] < MAX_TOTAL_RSS_MB)
         if ref_cpu and r["cpu_s_per_1000"] is not None:
             ratio = r["cpu_s_per_1000"] / ref_cpu
             checks["cpu_per_probe_vs_blackbox"] = (ratio, ratio <= MAX_CPU_RATIO)
@@ -236,13 +314,14 @@ def print_verdicts(args: argparse.Namespace, results: dict[str, dict[str, Any]])
         "lag_p99_under_1s": ("lag p99", f"< {MAX_LAG_P99_S:g} s"),
         "under_half_a_core": ("cores", f"< {MAX_CORES:g}"),
         "rss_under_500mb": ("peak RSS", f"< {MAX_RSS_MB:g} MB"),
+        "total_rss_under_1gb": ("peak RSS, summed", f"< {MAX_TOTAL_RSS_MB:g} MB"),
         "cpu_per_probe_vs_blackbox": ("CPU/probe ours/blackbox", f"<= {MAX_CPU_RATIO:g}x"),
     }
     for name, checks in results.items():
         print(f"\n{name}:")
         for key, v in checks.items():
             label, target = labels[key]
-            print(f"  {label:<24} {v['value']:>8.3f}  {target:<28} {'PASS' if v['pass'] else 'FAIL'}")
+            print(f"  {label:<24} {_fmt(v['value'], '.3f'):>8}  {target:<28} {'PASS' if v['pass'] else 'FAIL'}")
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -271,6 +350,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="measure blackbox_exporter once, alone, before our runs (default: side by side with\n"
         "each of our runs, probing the same nginx over the same window)",
     )
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--workers", type=int, default=1, help="service processes on this host sharing one database")
+    scale.add_argument(
+        "--replicas", type=int, default=0,
+        help="as --workers, each with its own replica id (replica-<i>), as if on its own host;\n"
+        "on one machine the difference is the naming alone",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke run: 500 checks, 5 s interval, 10 s")
     parser.add_argument("--py-spy", action="store_true", help="profile each worker's window with py-spy")
     parser.add_argument(
@@ -284,8 +370,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.checks, args.interval, args.duration = 500, 5.0, 10.0
+        args.timeout = min(args.timeout, args.interval)  # the config refuses a timeout beyond the interval
+    args.processes = args.replicas or args.workers
+    if args.processes < 1:
+        parser.error("--workers/--replicas: at least 1")
     if args.warmup is None:
-        args.warmup = args.interval + 5.0
+        args.warmup = args.interval + 5.0 + (LEASE_SETTLE if args.processes > 1 else 0.0)
     return args
 
 
@@ -298,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.checks} http checks every {args.interval:g} s (≈{args.checks / args.interval:.1f} probes/s), "
         f"warm-up {args.warmup:g} s, window {args.duration:g} s, {os.cpu_count()} CPUs; "
-        f"storage {','.join(storages)}; loop {','.join(loops)}",
+        f"storage {','.join(storages)}; loop {','.join(loops)}; {args.processes} process(es)",
         flush=True,
     )
     rows: dict[str, dict[str, Any]] = {}
@@ -313,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         for storage in storages:
             for loop in loops:
                 name = f"ours-{storage}" + (f"-{loop}" if len(loops) > 1 else "")
+                if args.processes > 1:
+                    name += f"-{args.processes}" + ("replicas" if args.replicas else "workers")
                 name += "".join(f"+{t}" for t in args.tweak)
                 side = "" if args.no_blackbox or args.sequential_blackbox else " with blackbox side by side"
                 print(f"running {name}{side} ...", flush=True)

@@ -3,6 +3,12 @@
 SQLite file, so a busy machine weighs on every variant alike. Repeats with the order rotated.
 
     .venv/bin/python bench/engine_ab.py --variant break-cycle --variant break-cycle+gc-freeze [--repeat 2]
+    .venv/bin/python bench/engine_ab.py --baseline-tree /tmp/base --variant current [--repeat 2]
+
+`--baseline-tree` compares a change already made in the code (the variant `current`, this tree)
+with another checkout of the project (say `git worktree add /tmp/base HEAD~1`): the baseline's
+worker imports monitor/, probes/ and storage/ from there (PYTHONPATH comes before the editable
+install on sys.path); the worker script itself is this tree's.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import argparse
 import contextlib
 import copy
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,21 +31,27 @@ from engine_worker import TWEAKS
 from nginx_target import nginx
 
 BASELINE = "baseline"
+CURRENT = "current"  # this tree as it is, with --baseline-tree
 
 
-def run_round(args: argparse.Namespace, variants: list[str], workdir: Path, stamp: str) -> dict[str, Any]:
+def run_round(
+    args: argparse.Namespace, variants: list[str], workdir: Path, stamp: str, baseline_tree: str | None = None
+) -> dict[str, Any]:
     """Start one worker per variant together; return each one's figures."""
     procs: dict[str, subprocess.Popen] = {}
     with contextlib.ExitStack() as stack:
         for variant in variants:
             vargs = copy.copy(args)
-            vargs.tweak = [] if variant == BASELINE else variant.split("+")
+            vargs.tweak = [] if variant in (BASELINE, CURRENT) else variant.split("+")
+            env = None
+            if variant == BASELINE and baseline_tree:
+                env = {**os.environ, "PYTHONPATH": baseline_tree}
             label = f"{stamp}-ab-{variant}"
             port = stack.enter_context(nginx(workdir / f"nginx-{label}"))
             url = stack.enter_context(database("sqlite", workdir))
             log = stack.enter_context((OUT_DIR / f"engine-{label}.log").open("w"))
             cmd = _worker_command(vargs, port, url, args.loop, workdir / f"window-{label}")
-            procs[variant] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+            procs[variant] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
             stack.callback(_reap, procs[variant])
         results = {}
         for variant, proc in procs.items():
@@ -59,9 +72,10 @@ def main() -> int:
         + "\n".join(f"  {k}: {v}" for k, v in TWEAKS.items()),
     )
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--baseline-tree", help="a checkout whose code the baseline runs (see above)")
     own, rest = parser.parse_known_args()
     for variant in own.variant:
-        unknown = [t for t in variant.split("+") if t not in TWEAKS]
+        unknown = [t for t in variant.split("+") if t not in TWEAKS and variant != CURRENT]
         if unknown:
             parser.error(f"unknown tweak(s): {', '.join(unknown)}")
     args = parse_args(rest)  # --checks, --interval, --duration, --warmup, --quick ... as bench/engine.py
@@ -74,7 +88,7 @@ def main() -> int:
         for i in range(own.repeat):
             order = variants[i % len(variants) :] + variants[: i % len(variants)]
             print(f"round {i + 1}/{own.repeat}: {', '.join(order)} at once ...", flush=True)
-            rounds.append(run_round(args, order, Path(tmp), f"{stamp}-{i}"))
+            rounds.append(run_round(args, order, Path(tmp), f"{stamp}-{i}", own.baseline_tree))
     base = mean(r[BASELINE]["cpu_s_per_1000"] for r in rounds)
     w = max(len(v) for v in variants)
     print(f"\n{'variant':<{w}} {'CPU-s/1k (each round)':<24} {'mean':>6} {'vs base':>8} {'lag p99':>8} {'max':>6}")

@@ -1,6 +1,9 @@
-"""Benchmark worker: runs our Engine with N http checks against a local target in this process
-alone, so `getrusage(RUSAGE_SELF)` (every thread: loop, writer, executors) and `ru_maxrss` are the
-engine's own. Prints one JSON object with the window's figures on stdout; logs go to stderr.
+"""Benchmark worker: runs our service (monitor.service.Service: the engine with its lease
+coordinator and parts, as `serve` builds it without the web server) with N http checks against a
+local target in this process alone, so `getrusage(RUSAGE_SELF)` (every thread: loop, writer, lease
+rounds, executors) and `ru_maxrss` are its own. Several workers on one database split the checks
+through the shard leases, as several `serve` processes do. Prints one JSON object with the window's
+figures on stdout; logs go to stderr.
 
     .venv/bin/python bench/engine_worker.py --port P --db-url URL [--checks 10000 --interval 30 ...]
 """
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 SAMPLE_EVERY = 1.0  # seconds between samples of in-flight probes and pending writes
+SYNC_POLL = 0.1  # seconds between looks for the parent's window file (--sync-dir)
+LAG_DIGITS = 4  # lag samples handed to the parent are rounded to 0.1 ms (a p99 needs no more)
 
 TWEAKS = {
     "gc-freeze": "gc.freeze() once the engine has started (config, checks, jobs out of the GC's way)",
@@ -44,7 +49,7 @@ def build_config_text(args: argparse.Namespace) -> str:
         {
             "storage": {"url": args.db_url},
             "defaults": {"interval": f"{args.interval:g}s", "timeout": f"{args.timeout:g}s"},
-            "engine": {"concurrency": args.concurrency},
+            "engine": {"concurrency": args.concurrency, **({"replica_id": args.replica_id} if args.replica_id else {})},
             "checks": checks,
         }
     )
@@ -68,6 +73,12 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[rank]
 
 
+def _held(engine: Any) -> int | None:
+    """Shards this process probes now (None: all, before any lease round settled)."""
+    held = engine.ownership.held
+    return None if held is None else len(held)
+
+
 def _snapshot(engine: Any) -> dict[str, Any]:
     runs: dict[str, int] = {}
     for state in engine.state.checks.values():
@@ -82,6 +93,8 @@ def _snapshot(engine: Any) -> dict[str, Any]:
         "skipped": engine.scheduler.skipped,
         "dropped": engine.writer.dropped if engine.writer else 0,
         "write_failures": engine.writer.failures if engine.writer else 0,
+        "owned_checks": engine.owned_count(),
+        "shards_held": _held(engine),
     }
 
 
@@ -152,10 +165,14 @@ class LeanScheduler:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
+        """Timers for the checks owned now (shards that change hands later are not followed: a
+        simulation for one process, not for --workers)."""
         from monitor.scheduler import first_run
 
         now = time.time()
         for cid, check in self.engine.checks.items():
+            if not self.engine.ownership.owns(cid):
+                continue
             due = first_run(cid, check.interval, now)
             self.loop.call_at(self.loop.time() + (due - now), self._fire, cid, due, check.interval)
 
@@ -201,23 +218,42 @@ def apply_tweaks(tweaks: list[str]) -> None:
         PROBES["http"] = ProbeKind(PROBES["http"].model, _direct_aiohttp_probe())
 
 
+async def _wait_for_window(args: argparse.Namespace) -> None:
+    """Alone: sleep through the warm-up. With --sync-dir (several workers): say ready, then wait for
+    the parent's window file, which names the common start of the measured window (unix seconds),
+    so every worker measures the same seconds."""
+    if not args.sync_dir:
+        await asyncio.sleep(args.warmup)
+        return
+    sync = Path(args.sync_dir)
+    await asyncio.to_thread((sync / f"ready-{args.index}").touch)
+    start = await asyncio.to_thread(_read_when_written, sync / "window")
+    await asyncio.sleep(max(0.0, float(start) - time.time()))
+
+
+def _read_when_written(path: Path) -> str:
+    """The file's text once another process has written it (blocking: run in a thread)."""
+    while not path.exists() or not (text := path.read_text().strip()):
+        time.sleep(SYNC_POLL)
+    return text
+
+
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     from monitor.config import parse_config
-    from monitor.engine import Engine
     from monitor.process import configure_process, freeze_heap
+    from monitor.service import Service
     from storage.db import create_db_engine
 
     t0, cpu0 = time.perf_counter(), cpu_seconds()
     config = parse_config(build_config_text(args), "<bench>", env={})
     db = create_db_engine(args.db_url)
     configure_process()  # as `platform-monitor serve` does
-    engine = Engine(config, db=db)
+    service = Service(config, db=db, settle=freeze_heap)  # freeze_heap: as the CLI's settle hook
+    engine = service.engine
     apply_tweaks(args.tweak)
-    lean = "lean-scheduler" in args.tweak
-    await engine.start(schedule=not lean)
-    if lean:
-        LeanScheduler(engine).start()
-    freeze_heap()  # the service's settle hook does this after start
+    if "lean-scheduler" in args.tweak:
+        engine.schedule = lambda: LeanScheduler(engine).start()  # type: ignore[method-assign]
+    await service.start()  # engine, first lease round, schedule, parts
     if "gc-freeze" in args.tweak:
         gc.collect()
         gc.freeze()
@@ -226,7 +262,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     sampler = asyncio.create_task(_sample(engine, peaks))
     lags: list[float] = []
     try:
-        await asyncio.sleep(args.warmup)
+        await _wait_for_window(args)
         if args.window_file:  # a profiler attached from outside starts now
             await asyncio.to_thread(Path(args.window_file).touch)
         before = _snapshot(engine)
@@ -240,13 +276,15 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         sampler.cancel()
         stop0 = time.perf_counter()
-        await engine.stop()
-        db.dispose()
+        await service.stop()  # gives the leases back and disposes of `db`
     wall = after["wall"] - before["wall"]
     cpu = after["cpu"] - before["cpu"]
     runs = {s: after["runs"].get(s, 0) - before["runs"].get(s, 0) for s in after["runs"]}
     probes = sum(runs.values())
     lags.sort()
+    if args.sync_dir:  # for percentiles over several processes' samples together (a file: stdout stays one short line)
+        samples = json.dumps([round(x, LAG_DIGITS) for x in lags])
+        await asyncio.to_thread((Path(args.sync_dir) / f"lags-{args.index}.json").write_text, samples)
     return {
         "checks": args.checks,
         "interval_s": args.interval,
@@ -264,6 +302,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "lag_p50_s": percentile(lags, 50),
         "lag_p99_s": percentile(lags, 99),
         "lag_max_s": lags[-1] if lags else None,
+        "replica_id": service.coordinator.id,
+        "owned_checks": [before["owned_checks"], after["owned_checks"]],
+        "shards_held": [before["shards_held"], after["shards_held"]],
         "rows": after["rows"] - before["rows"],
         "rows_per_s": (after["rows"] - before["rows"]) / wall,
         "skipped_runs": after["skipped"] - before["skipped"],
@@ -293,6 +334,9 @@ def main() -> None:
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--window-file", help="touched when the measured window starts")
     parser.add_argument("--tweak", action="append", default=[], choices=list(TWEAKS), help="see TWEAKS")
+    parser.add_argument("--replica-id", help="engine.replica_id (default: <hostname>-<pid>)")
+    parser.add_argument("--sync-dir", help="several workers: ready-<index> written here, window start read here")
+    parser.add_argument("--index", type=int, default=0, help="this worker's number among several")
     args = parser.parse_args()
     # as `platform-monitor serve` sets logging up (monitor.cli.main; its default --log-level is info)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
