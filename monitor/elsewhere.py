@@ -91,6 +91,7 @@ class Elsewhere:
             newest = max(newest, row.ts.timestamp())
             if not self.owns(row.check_id):
                 latest_change[row.check_id] = row
+        items = []
         for cid in set(last) | set(latest_change):
             st = self.state.checks.get(cid)
             if st is None:
@@ -108,8 +109,9 @@ class Elsewhere:
             threshold = check.success_threshold if status == Status.UP else check.failure_threshold
             # its holder shows a first result at once but confirms it only after its threshold
             confirmed = not from_unknown or now - since >= threshold * check.interval
-            for transition in self.state.observe_elsewhere(cid, status=status, since=since, reason=reason,
-                                                           confirmed=confirmed, last_result=last.get(cid)):
-                if self.leader():
-                    self.record(transition)
+            items.append((cid, status, since, reason, confirmed, last.get(cid)))
+        transitions = self.state.observe_elsewhere(items)
+        if self.leader():
+            for transition in transitions:
+                self.record(transition)
         self.cursor = newest or now

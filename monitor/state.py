@@ -120,23 +120,30 @@ class StateMachine:
             # confirmed only when the stored runs back the stored state as firmly as a change would need
             state.confirmed = state.streak_status == status and self._met(state, status)
 
-    def observe_elsewhere(self, check_id: str, *, status: Status, since: float, reason: str,
-                          confirmed: bool, last_result: Result | None) -> list[Transition]:
-        """Take the state of a check another process holds, as that process stored it. No check
-        transition comes of it (its holder recorded that); the component's status follows, and
-        its change is returned (the leader records component history)."""
-        state = self.checks.get(check_id)
-        if state is None:
-            return []
-        state.status, state.since, state.reason, state.confirmed = status, since, reason, confirmed
-        if last_result is not None and (state.last_result is None or last_result.time >= state.last_result.time):
-            state.last_result = last_result
-        comp = self.components[state.check.component]
-        comp_status = worst(self.checks[c].status for c in comp.check_ids)
-        if comp_status == comp.status:
-            return []
-        out = [Transition("component", comp.name, since, comp.status, comp_status, f"{check_id}: {reason}")]
-        comp.status, comp.since = comp_status, since
+    def observe_elsewhere(self, items: Iterable[tuple[str, Status, float, str, bool, Result | None]],
+                          ) -> list[Transition]:
+        """Take the states of checks another process holds, as that process stored them: (check id,
+        status, since, reason, confirmed, last result or None). No check transition comes of it (its
+        holder recorded those); each component touched is derived once, and its change returned
+        (the leader records component history)."""
+        touched: dict[str, tuple[float, str]] = {}
+        for check_id, status, since, reason, confirmed, last_result in items:
+            state = self.checks.get(check_id)
+            if state is None:
+                continue
+            changed = state.status != status
+            state.status, state.since, state.reason, state.confirmed = status, since, reason, confirmed
+            if last_result is not None and (state.last_result is None or last_result.time >= state.last_result.time):
+                state.last_result = last_result
+            if changed:
+                touched[state.check.component] = (since, f"{check_id}: {reason}")
+        out = []
+        for name, (since, reason) in touched.items():
+            comp = self.components[name]
+            comp_status = worst(self.checks[c].status for c in comp.check_ids)
+            if comp_status != comp.status:
+                out.append(Transition("component", name, since, comp.status, comp_status, reason))
+                comp.status, comp.since = comp_status, since
         return out
 
     def _rebuild_components(self, keep_since: bool = True) -> None:

@@ -137,3 +137,19 @@ def test_a_first_failure_that_recovers_was_never_confirmed():
     assert (sm.checks["c/a"].status, sm.checks["c/a"].confirmed) == (Status.UP, True)
     sm.restore("c/a", Status.DOWN, 500.0, "stored")
     assert not sm.checks["c/a"].confirmed  # a restored state is not this process's observation
+
+
+def test_states_observed_elsewhere_move_the_component_once_and_make_no_check_transition():
+    R = Result
+    sm = machine(*(FakeCheck(name=n, component="c") for n in ("a", "b", "x")))
+    transitions = sm.observe_elsewhere([
+        ("c/a", Status.UP, 10.0, "ok", True, R(Status.UP, "ok", {}, 0.1, 10.0)),
+        ("c/b", Status.UP, 11.0, "ok", True, None),
+        ("c/x", Status.DOWN, 12.0, "refused", True, None),
+    ])
+    assert [(t.kind, t.subject, t.old, t.new) for t in transitions] == [("component", "c", Status.UNKNOWN, Status.DOWN)]
+    assert sm.checks["c/a"].last_result.latency == 0.1 and sm.checks["c/x"].reason == "refused"
+    # an older last result does not replace a newer one; an unchanged state moves nothing
+    assert sm.observe_elsewhere([("c/a", Status.UP, 10.0, "ok", True, R(Status.UP, "old", {}, 0.2, 5.0))]) == []
+    assert sm.checks["c/a"].last_result.reason == "ok"
+    assert [t.new for t in sm.observe_elsewhere([("c/x", Status.UP, 20.0, "ok", True, None)])] == [Status.UP]
