@@ -85,7 +85,7 @@ def component_history_is_consistent(url: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("backend", ["postgresql", "mysql", "sqlite"])
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])  # one SQLite file: the --workers test below
 def test_two_processes_share_the_checks_and_one_takes_over_after_kill_9(backend, request, tmp_path, target, hook):
     url = database_url(backend, request, tmp_path)
     config = tmp_path / "pm.yaml"
@@ -102,7 +102,7 @@ def test_two_processes_share_the_checks_and_one_takes_over_after_kill_9(backend,
         assert time.time() - joined <= 2 * LEASE_TTL + SLACK  # balanced within two lease_ttl of joining
         time.sleep(INTERVAL)  # the rebalancing's last hand-over settles
         steady = time.time()
-        time.sleep(3 * INTERVAL)
+        time.sleep(2 * INTERVAL)
         worst = max_probes_per_interval(target, paths, steady, time.time(), INTERVAL)
         assert max(worst.values()) == 1 and min(worst.values()) == 1, worst  # each probed, by one process
         wait_for(lambda: hook.events() == [("check:svc/c0", "firing")], timeout=15, what="c0's alert")
@@ -137,7 +137,7 @@ def test_two_processes_share_the_checks_and_one_takes_over_after_kill_9(backend,
         late = {p: round(target.times(p, killed)[0] - killed, 2) for p in paths}
         assert max(late.values()) <= LEASE_TTL + INTERVAL + SLACK, late
         settled = time.time()
-        time.sleep(3 * INTERVAL)
+        time.sleep(2 * INTERVAL)
         worst = max_probes_per_interval(target, paths, settled, time.time(), INTERVAL)
         assert max(worst.values()) == 1 and min(worst.values()) == 1, worst
 
@@ -207,7 +207,7 @@ def test_a_process_cut_off_from_the_database_stops_before_its_shards_move(postgr
         wait_balanced([a, b], SHARDS, timeout=30)
         time.sleep(INTERVAL)
         rejoined = time.time()
-        time.sleep(3 * INTERVAL)
+        time.sleep(2 * INTERVAL)
         worst = max_probes_per_interval(target, paths, rejoined, time.time(), INTERVAL)
         assert max(worst.values()) == 1 and min(worst.values()) == 1, worst
         assert b.json("/readyz") == {"status": "ready", "problems": {}}
@@ -298,6 +298,7 @@ def test_serve_workers_on_sqlite_share_the_checks_and_a_killed_worker_is_replace
     paths = [f"c{i}" for i in range(CHECKS)]
     write_config(config, url=f"sqlite:///{tmp_path / 'pm.db'}", target=target, checks=CHECKS, hook_port=hook.port,
                  interval=INTERVAL, lease_ttl=LEASE_TTL, shards=SHARDS)
+    target.failing.add("c0")  # its alert must be delivered once, whichever worker holds it and after the kill
     port = free_port()
     while free_port() == port + 1:  # the second worker takes the next port: make it unlikely to be taken
         pass
@@ -316,10 +317,11 @@ def test_serve_workers_on_sqlite_share_the_checks_and_a_killed_worker_is_replace
         assert sorted(r["id"] for r in workers[0].replicas()["replicas"]) == ["node-w0", "node-w1"]
         time.sleep(INTERVAL)
         steady = time.time()
-        time.sleep(3 * INTERVAL)
+        time.sleep(2 * INTERVAL)
         worst = max_probes_per_interval(target, paths, steady, time.time(), INTERVAL)
         assert max(worst.values()) == 1 and min(worst.values()) == 1, worst
 
+        wait_for(lambda: hook.events() == [("check:svc/c0", "firing")], timeout=15, what="c0's alert")
         pids = {int(m[1]): int(m[2]) for m in started.finditer(log_path.read_text())}
         killed = time.time()
         os.kill(pids[1], signal.SIGKILL)
@@ -330,6 +332,7 @@ def test_serve_workers_on_sqlite_share_the_checks_and_a_killed_worker_is_replace
         time.sleep(2 * INTERVAL)
         worst = max_probes_per_interval(target, paths, killed, time.time(), INTERVAL)
         assert max(worst.values()) == 1, worst
+        assert hook.events() == [("check:svc/c0", "firing")] and hook.repeats == []
     finally:
         supervisor.send_signal(signal.SIGTERM)
         try:
@@ -363,7 +366,7 @@ def test_a_paused_process_resumes_without_probing_on_its_stale_leases(postgres_u
         time.sleep(INTERVAL)
         b.signal(signal.SIGCONT)
         wait_balanced([a, b], SHARDS, timeout=30)
-        time.sleep(3 * INTERVAL)
+        time.sleep(2 * INTERVAL)
         worst = max_probes_per_interval(target, paths, paused - INTERVAL, time.time(), INTERVAL)
         assert max(worst.values()) == 1, worst
         assert hook.events() == [("check:svc/c0", "firing")] and hook.repeats == []
