@@ -145,7 +145,8 @@ class EngineConfig(_Model):
     shards: int = Field(default=128, ge=1, le=4096)
     """Checks hash into this many shards (crc32 of the check id mod shards); a process probes the
     checks of the shards it holds a lease on. Fixed for a deployment: every process sharing one
-    database must use the same number (a process refuses to start against leases of another)."""
+    database must use the same number (a process that finds another number in use takes no shard
+    and says why)."""
     lease_ttl: Annotated[Duration, Field(ge=3, le=600)] = 15.0
     """A process that cannot renew its leases for this long loses its shards to the others; it
     stops probing and alerting for them before that (see docs/operations.md#several-replicas)."""

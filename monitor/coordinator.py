@@ -247,7 +247,6 @@ class Coordinator:
             me = Replica(self.id, self.host, self.pid, self.started_at, now, now + self.ttl, self.shards,
                          len(self.active or ()), self._checks(), self.leader_held, __version__, self.process)
             leases.heartbeat(session, replica=me)
-            leases.ensure_leases(session, shards=self.shards)
             rows = leases.read_leases(session, lock=True)
             replicas = leases.live_replicas(session, now=now, prune=True)
             gone = [r for r in replicas if r.id != self.id and r.expires_at > now and gone_here(r.process)]
@@ -257,14 +256,20 @@ class Coordinator:
             if gone:
                 rows = leases.read_leases(session, lock=True)
                 replicas = leases.live_replicas(session, now=now)
-            live = [r.id for r in replicas if r.expires_at > now]
+            # a process of another engine.shards takes no shard: it does not count in the shares
+            live = [r.id for r in replicas if r.expires_at > now and r.shard_count == self.shards]
             others = [r for r in replicas if r.expires_at > now and r.id != self.id]
-            mismatch = [r for r in others if r.shard_count != self.shards]
-            if mismatch or len([n for n in rows if n.startswith("shard:")]) != self.shards:
-                names = ", ".join(f"{r.id} ({r.shard_count})" for r in mismatch) or "the lease table"
-                return _RoundResult(now, rows, replicas, others, error=(
-                    f"engine.shards is {self.shards} here but {names} uses another number: every "
-                    "process sharing one database must use the same; not taking any shard"))
+            in_table = sum(1 for name in rows if name.startswith("shard:"))
+            if in_table != self.shards:
+                if others:  # the processes running decide; a newcomer with another number stays out
+                    names = ", ".join(f"{r.id} ({r.shard_count})" for r in others)
+                    return _RoundResult(now, rows, replicas, others, error=(
+                        f"engine.shards is {self.shards} here but the lease table has {in_table} shards, "
+                        f"used by {names}: every process sharing one database must use the same; "
+                        "not taking any shard"))
+                # a new database, or engine.shards changed while nobody else runs
+                leases.ensure_leases(session, shards=self.shards)
+                rows = leases.read_leases(session, lock=True)
             held = {n for n in range(self.shards) if lease_name(n) in self.fences}
             p = plan(me=self.id, shards=self.shards, leases=rows, live=live, now=now, held=held,
                      draining=self.draining, busy=busy)

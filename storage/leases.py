@@ -126,9 +126,14 @@ def heartbeat(session: Session, *, replica: Replica) -> None:
 
 
 def ensure_leases(session: Session, *, shards: int) -> None:
-    """Create the rows of leases that do not exist yet (the first round on a new database)."""
+    """Make the lease rows those of `shards` shards and the leader: missing ones created (the first
+    round on a new database), those of shards beyond the number deleted (engine.shards changed while
+    no other process ran: the caller makes sure of that)."""
     have = session.scalar(select(func.count()).select_from(LeaseRow))
-    if have >= shards + 1:
+    if have > shards + 1:
+        names = [lease_name(n) for n in range(shards)] + [LEADER]
+        session.execute(delete(LeaseRow).where(LeaseRow.name.not_in(names)))
+    if have == shards + 1:
         return
     rows = [{"name": lease_name(n), "holder": None, "fence": 0, "acquired_at": None, "expires_at": None}
             for n in range(shards)]
