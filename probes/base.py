@@ -100,6 +100,17 @@ def compound_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
+def format_rate(bytes_per_second: float) -> str:
+    """A transfer rate for people: the largest unit that keeps the number at 1 or more, three
+    significant digits (`512 B/s`, `40.5 kB/s`, `2.31 MB/s`), never `0.0 MB/s` for a small blob."""
+    value, unit = float(bytes_per_second), "B/s"
+    for bigger in ("kB/s", "MB/s", "GB/s"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{value:.3g} {unit}"
+
+
 def format_duration(seconds: float) -> str:
     """Seconds → the shortest exact spelling (`1.5s`, `30s`, `5m`, `250ms`)."""
     for unit in ("d", "h", "m", "s"):

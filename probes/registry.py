@@ -12,7 +12,7 @@ import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from probes import oci
-from probes.base import CheckBase, ProbeContext, Result, Status, http_url
+from probes.base import CheckBase, ProbeContext, Result, Status, format_rate, http_url
 from probes.harbor import health_findings
 from probes.oci_client import BACKSTOP_TIMEOUT_FACTOR, Answer, Finding, Session, rate_limit_reason
 from probes.oci_pull import BlobError, BlobPull, download_blob
@@ -256,7 +256,7 @@ def _verdict(s: Session, images: list[dict[str, Any]], pulls: list[BlobPull]) ->
         if images:
             parts.append(f"{len(images)} canar{'y' if len(images) == 1 else 'ies'} present")
         if rate is not None:
-            parts.append(f"blob {rate / 1e6:.1f} MB/s")
+            parts.append(f"blob {format_rate(rate)}")
         if "harbor" in details:
             parts.append("Harbor healthy")
         return Result(Status.UP, ", ".join(parts), details)

@@ -191,10 +191,12 @@ export class GroupList {
     const banner = this.els.banner;
     banner.className = `banner ${worst}`;
     if (!comps.length) replace(banner, this.emptyText);
-    else if (worst === "up") replace(banner, badge("up"), `All ${comps.length} components up`);
+    else if (worst === "up") {
+      replace(banner, badge("up"), comps.length === 1 ? "The 1 component is up" : `All ${comps.length} components up`);
+    }
     else {
       const parts = ["down", "degraded", "unknown", "nodata"].filter((s) => by[s]).map((s) => `${by[s]} ${stateLabel(s)}`);
-      replace(banner, badge(worst), `${parts.join(" · ")} of ${comps.length} components`,
+      replace(banner, badge(worst), `${parts.join(" · ")} of ${comps.length} component${comps.length === 1 ? "" : "s"}`,
         notUp ? h("span", { class: "muted" }, ` — ${notUp} check${notUp === 1 ? "" : "s"} down or degraded`) : null);
     }
   }
