@@ -55,7 +55,8 @@ alerts:
 
         target.behaviour.status = 200
         wait_for(lambda: am_alerts(alertmanager) == [], what="alert ended in Alertmanager")
-        delivered = [d for d in svc.json("/api/v1/alerts")["deliveries"] if d["outcome"] == "delivered"]
-        assert len(delivered) == 2
+        # the outcome is marked just after Alertmanager answered: look until it is stored
+        wait_for(lambda: len([d for d in svc.json("/api/v1/alerts")["deliveries"] if d["outcome"] == "delivered"])
+                 == 2, timeout=5, what="both deliveries marked delivered")
     finally:
         svc.stop()
