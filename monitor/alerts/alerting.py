@@ -58,6 +58,9 @@ class Alerting:
         """Fencing: which keys this process may still write, checked in the writing transaction."""
         self.elsewhere: dict[str, AlertRecord] = {}
         """Active alerts other processes own, as last read from the database (for the API)."""
+        self._decided: set[str] = set()
+        """Keys this process decided on since it owns them: a sync must not bring back from the
+        database one it resolved a moment ago (the write may still be on the writer's queue)."""
         self._synced_at = 0.0
         self.state = state
         self.tasks = tasks
@@ -151,11 +154,12 @@ class Alerting:
         (and their queued notifications) at once; the next sync loads those it gained."""
         for key in [k for k in self.records if not self.owns(k)]:
             self.elsewhere[key] = self.records.pop(key)
+        self._decided = {k for k in self._decided if self.owns(k)}
         self.sender.retain(self.owns)
         self._synced_at = 0.0
         self._wake.set()
 
-    async def _sync(self) -> None:
+    async def _sync(self) -> tuple[int, int]:
         """Read what other processes changed (every SYNC_INTERVAL, and after a change of shards):
         the alerts this process gained (a takeover) and their pending notifications, the ones the
         others own (shown by the API), acknowledgements and silences made through another process."""
@@ -170,12 +174,18 @@ class Alerting:
 
         self._synced_at = time.time()
         states, silences, pending = await asyncio.to_thread(read)
+        self._take(states, silences, pending)
+        return len(silences), len(pending)
+
+    def _take(self, states: list, silences: list, pending: list) -> None:
+        """Apply what `_sync` read: merge the stored alerts this process owns (taken over: carried on
+        from what their previous holder stored), note the others', and queue owned pending rows."""
         stored = {row.key: _record_from_row(row) for row in states}
         for key, record in stored.items():
             mine = self.records.get(key)
             if not self.owns(key):
                 continue
-            if mine is None:
+            if mine is None and key not in self._decided:
                 self.records[key] = record  # taken over: carry on from what its previous holder stored
             elif record.acknowledged_by and not mine.acknowledged_by:
                 self.records[key] = replace(mine, acknowledged_by=record.acknowledged_by)
@@ -192,28 +202,11 @@ class Alerting:
         return {**self.elsewhere, **self.records}
 
     async def _load(self) -> None:
-        def read() -> tuple[list, list, list]:
-            with Session(self.db) as session:
-                states = alert_queries.active_alert_states(session)
-                silences = alert_queries.current_silences(session, now=time.time())
-                pending = alert_queries.pending_outbox(session)
-                session.expunge_all()
-                return states, silences, pending
-
-        states, silences, pending = await asyncio.to_thread(read)
-        stored = {row.key: _record_from_row(row) for row in states}
-        self.records = {k: r for k, r in stored.items() if self.owns(k)}
-        self.elsewhere = {k: r for k, r in stored.items() if not self.owns(k)}
-        self.silences.set_api(silence_from_row(row) for row in silences)
-        self.sender.enqueue(
-            Delivery(row.event_id, row.receiver, row.key, payload, row.created_at.timestamp(), row.attempts,
-                     row.next_attempt_at.timestamp())
-            for row, payload in pending if self.owns(row.key)
-        )
-        self._synced_at = time.time()
+        """The first `_sync`: this process's alerts, silences and pending notifications at start."""
+        silences, pending = await self._sync()
         self.loaded = True
         log.info("alerting: %d active alerts, %d silences, %d notifications pending",
-                 len(self.records), len(silences), len(pending))
+                 len(self.records), silences, pending)
 
     # -- evaluation --------------------------------------------------------------------------
     def public_url(self) -> str:
@@ -281,6 +274,7 @@ class Alerting:
         for key in [k for k in self.records if not self.owns(k)]:
             # owned elsewhere now (a shard or the leadership moved): the machine would resolve it as gone
             self.elsewhere[key] = self.records.pop(key)
+        self._decided = {k for k in self._decided if self.owns(k)}
         policy = Policy(on_degraded=cfg.on_degraded, repeat_interval=cfg.repeat_interval, group_wait=cfg.group_wait)
         silencers = [self.silences, *self.extra_silencers]
         decisions = machine.evaluate(self.subjects(), self.records, now=now, policy=policy, silencers=silencers)
@@ -295,6 +289,7 @@ class Alerting:
         states, events, outbox, deliveries = [], [], [], []
         for decision in decisions:
             record, ev = decision.record, decision.event
+            self._decided.add(record.key)
             before = self.records.get(record.key)
             if ev is not None:
                 previous = dict(before.payload) if before else None

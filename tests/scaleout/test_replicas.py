@@ -15,11 +15,9 @@ from sqlalchemy.orm import Session
 
 from monitor.leases import shard_of
 from storage.models import ComponentChangeRow, StateChangeRow
-from tests.alerts.servers import WebhookReceiver
 from tests.peers import free_port
 from tests.scaleout.harness import (
     SECRET,
-    CountingTarget,
     Replica,
     max_probes_per_interval,
     wait_balanced,
@@ -32,20 +30,6 @@ INTERVAL = 2.0
 LEASE_TTL = 3.0
 CHECKS = 24
 SLACK = 2.5  # seconds on top of the promised bounds: process scheduling on a loaded 2-core machine
-
-
-@pytest.fixture
-def target():
-    t = CountingTarget()
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def hook():
-    receiver = WebhookReceiver(SECRET, port=free_port()).start()
-    yield receiver
-    receiver.stop()
 
 
 def database_url(backend: str, request: pytest.FixtureRequest, tmp_path) -> str:

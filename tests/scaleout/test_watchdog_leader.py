@@ -8,31 +8,14 @@ import signal
 import time
 from datetime import datetime
 
-import pytest
-
 from tests.alerts.servers import WebhookReceiver
-from tests.peers import free_port
-from tests.scaleout.harness import SECRET, CountingTarget, Replica, wait_balanced, write_config
+from tests.scaleout.harness import Replica, wait_balanced, write_config
 from tests.targets import wait_for
 
 SHARDS = 4
 LEASE_TTL = 3.0
 HEARTBEAT = 10.0  # seconds: the config's lower bound
 SLACK = 5.0  # seconds on top of the promised bounds on a loaded machine
-
-
-@pytest.fixture
-def target():
-    t = CountingTarget()
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def hook():
-    receiver = WebhookReceiver(SECRET, port=free_port()).start()
-    yield receiver
-    receiver.stop()
 
 
 def heartbeats(hook: WebhookReceiver) -> list[dict]:
