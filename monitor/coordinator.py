@@ -141,9 +141,6 @@ class Coordinator:
         single probe before its watcher lets the shards go."""
         return self.authority.valid(self._clock())
 
-    def holds(self, name: str) -> bool:
-        return name in self.fences
-
     def guard(self, session: Session, names: list[str]) -> set[str]:
         """Which lease names this process still holds with its fence, checked in `session`'s
         transaction (the fencing of alert writes). Before the first round: all (alone)."""
@@ -259,7 +256,7 @@ class Coordinator:
             # a process of another engine.shards takes no shard: it does not count in the shares
             live = [r.id for r in replicas if r.expires_at > now and r.shard_count == self.shards]
             others = [r for r in replicas if r.expires_at > now and r.id != self.id]
-            in_table = sum(1 for name in rows if name.startswith("shard:"))
+            in_table = sum(1 for name in rows if name.startswith(leases.SHARD_PREFIX))
             if in_table != self.shards:
                 if others:  # the processes running decide; a newcomer with another number stays out
                     names = ", ".join(f"{r.id} ({r.shard_count})" for r in others)

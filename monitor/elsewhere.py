@@ -42,8 +42,6 @@ class Elsewhere:
         self.leader = leader
         self.record = record
         self.cursor: float | None = None
-        self.reads = 0
-        self.failures = 0
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -64,7 +62,6 @@ class Elsewhere:
             try:
                 await self.refresh()
             except Exception as exc:
-                self.failures += 1
                 log.debug("reading other processes' results failed: %s", exc)
 
     async def refresh(self) -> None:
@@ -76,7 +73,6 @@ class Elsewhere:
                 return queries.recent_activity(session, since=since)
 
         results, changes = await asyncio.to_thread(read)
-        self.reads += 1
         self.apply(results, changes, now=time.time())
 
     def apply(self, results: list, changes: list, *, now: float) -> None:

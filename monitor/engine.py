@@ -185,9 +185,7 @@ class Engine:
         counters from storage before their first run here; checks let go leave the schedule at
         once (their runs in flight finish). Then the `on_ownership` callbacks run."""
         before = {cid for cid in self.checks if self.ownership.owns(cid)}
-        after_ownership = ShardOwnership(self.ownership.shards)
-        after_ownership.held = held
-        after = {cid for cid in self.checks if after_ownership.owns(cid)}
+        after = {cid for cid in self.checks if held is None or self.ownership.shard(cid) in held}
         taken, dropped = after - before, before - after
         self.ownership.held = held
         if dropped and self.scheduler.running:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from storage.leases import LEADER, Lease, lease_name
 
@@ -105,16 +105,10 @@ class Authority:
     margin: float
     until: float | None = None
     alone: bool = True
-    rounds: int = 0
-    last_ok: float | None = None
-    others: list[str] = field(default_factory=list)
 
     def renewed(self, started: float, others: Sequence[str]) -> None:
         self.until = started + self.ttl - self.margin
-        self.others = list(others)
         self.alone = not others
-        self.rounds += 1
-        self.last_ok = started
 
     def valid(self, now: float) -> bool:
         """Whether this process may act on the shards it holds at monotonic time `now`."""

@@ -22,7 +22,7 @@ from storage.db import create_db_engine, insert_ignoring_duplicates
 from storage.lease_models import LeaseRow, ReplicaRow
 
 __all__ = ["LEADER", "Lease", "Replica", "acquire", "db_now", "ensure_leases", "guard", "heartbeat",
-           "lease_engine", "lease_name", "live_replicas", "read_leases", "release", "renew", "retire", "shard_number"]
+           "lease_engine", "lease_name", "live_replicas", "read_leases", "release", "renew", "retire"]
 
 LEADER = "leader"
 SHARD_PREFIX = "shard:"
@@ -64,10 +64,6 @@ def lease_engine(db: Engine, *, ttl: float) -> Engine:
 
 def lease_name(shard: int) -> str:
     return f"{SHARD_PREFIX}{shard}"
-
-
-def shard_number(name: str) -> int | None:
-    return int(name[len(SHARD_PREFIX):]) if name.startswith(SHARD_PREFIX) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,16 +151,18 @@ def live_replicas(session: Session, *, now: float, prune: bool = False) -> list[
     dead for longer than REPLICA_ROWS_KEPT."""
     if prune:
         session.execute(delete(ReplicaRow).where(ReplicaRow.expires_at < now - REPLICA_ROWS_KEPT))
-    return [
-        Replica(r.id, r.host, r.pid, r.started_at.timestamp(), r.last_renewal.timestamp(), r.expires_at.timestamp(),
-                r.shard_count, r.shards, r.checks, r.leader, r.version, r.process)
-        for r in session.scalars(select(ReplicaRow).order_by(ReplicaRow.id))
-    ]
+    return [_replica(r) for r in session.scalars(select(ReplicaRow).order_by(ReplicaRow.id))]
+
+
+def _replica(r: ReplicaRow) -> Replica:
+    return Replica(r.id, r.host, r.pid, r.started_at.timestamp(), r.last_renewal.timestamp(), r.expires_at.timestamp(),
+                   r.shard_count, r.shards, r.checks, r.leader, r.version, r.process)
 
 
 def replica(session: Session, *, replica_id: str) -> Replica | None:
     """One replica row, or None."""
-    return next((r for r in live_replicas(session, now=0.0) if r.id == replica_id), None)
+    row = session.get(ReplicaRow, replica_id)
+    return None if row is None else _replica(row)
 
 
 def renew(session: Session, *, me: str, names: Iterable[str], now: float, ttl: float) -> None:

@@ -49,6 +49,16 @@ def unknown_changes(url: str) -> int:
         engine.dispose()
 
 
+def share_and_fire(a: Replica, b: Replica, hook) -> None:
+    """Start both, wait until they split the shards and the failing c0 has alerted once, then let
+    one more interval pass (the last hand-over settles)."""
+    a.start()
+    b.start()
+    wait_balanced([a, b], SHARDS)
+    wait_for(lambda: hook.events() == [("check:svc/c0", "firing")], timeout=15, what="c0's alert")
+    time.sleep(INTERVAL)
+
+
 def parse_time(text: str) -> float:
     from datetime import datetime
 
@@ -163,11 +173,7 @@ def test_a_process_cut_off_from_the_database_stops_before_its_shards_move(postgr
     target.failing.add("c0")
     a, b = Replica("a", tmp_path / "a.yaml", tmp_path), Replica("b", tmp_path / "b.yaml", tmp_path)
     try:
-        a.start()
-        b.start()
-        wait_balanced([a, b], SHARDS)
-        wait_for(lambda: hook.events() == [("check:svc/c0", "firing")], timeout=15, what="c0's alert")
-        time.sleep(INTERVAL)
+        share_and_fire(a, b, hook)
         cut = time.time()
         proxy.freeze()
 
@@ -338,11 +344,7 @@ def test_a_paused_process_resumes_without_probing_on_its_stale_leases(postgres_u
     target.failing.add("c0")
     a, b = Replica("a", config, tmp_path), Replica("b", config, tmp_path)
     try:
-        a.start()
-        b.start()
-        wait_balanced([a, b], SHARDS)
-        wait_for(lambda: hook.events() == [("check:svc/c0", "firing")], timeout=15, what="c0's alert")
-        time.sleep(INTERVAL)
+        share_and_fire(a, b, hook)
         paused = time.time()
         b.signal(signal.SIGSTOP)
         wait_for(lambda: (a.me() or {}).get("shards") == SHARDS, timeout=LEASE_TTL + INTERVAL + SLACK,
