@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", "-c", help=config_help)
     check.add_argument("--only", action="append", metavar="ID", help="run only this check id (repeatable)")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    check.add_argument("--location", metavar="NAME", default="central",
+                       help="run what this location runs: an agent's name, or central (the default)")
 
     validate = sub.add_parser("validate", help="validate a config file; exit 2 with every error found")
     validate.add_argument("file")
@@ -224,11 +226,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown check id(s): {', '.join(unknown)}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    locations = ["central", *(a.name for a in config.agents)]
+    if args.location not in locations:
+        print(f"--location {args.location}: no such location (the locations are {', '.join(locations)})",
+              file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    elsewhere = [f"{cid} runs at {', '.join(known[cid].sites)}" for cid in args.only or []
+                 if args.location not in known[cid].sites]
+    if elsewhere:
+        print(f"not run at {args.location}: {'; '.join(elsewhere)} (choose with --location)", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    # what that location runs (the agents' own checks need the centre's storage: not run here)
+    chosen = args.only or [cid for cid, c in known.items() if args.location in c.sites and c.kind != "agent"]
 
     async def run() -> dict:
         engine = Engine(config)
         try:
-            return await engine.run_once(args.only)
+            return await engine.run_once(chosen)
         finally:
             await engine.stop()
 

@@ -22,7 +22,7 @@ from probes import (
     k8s_node,
     k8s_readyz,
 )
-from probes.base import CheckBase, Duration, RunSettings
+from probes.base import LOCATION_PATTERN, CheckBase, Duration, RunSettings
 from probes.k8s_resource import ConditionStatus
 from probes.k8s_workload import WorkloadKind
 from probes.kube import SERVICE_ACCOUNT_DIR, KubeTarget
@@ -166,6 +166,9 @@ class ClusterConfig(RunSettings):
     resources: list[ResourceSelect] = Field(default_factory=list)
     """Any resource judged by its conditions: one check per object under `<name>/resources`."""
     labels: dict[str, str] = Field(default_factory=dict)
+    location: str | None = Field(default=None, max_length=63, pattern=LOCATION_PATTERN)
+    """Where the cluster's checks run and its discovery happens: an agent's name for an agent
+    inside (or beside) the cluster, `central` (the default) for the service itself."""
 
     @model_validator(mode="after")
     def _one_login(self) -> ClusterConfig:
@@ -210,6 +213,7 @@ def common_settings(cluster: ClusterConfig, part: str, name: str, *, depends: bo
         "success_threshold": cluster.success_threshold,
         "labels": {**cluster.labels, "cluster": cluster.name},
         "depends_on": [root_id(cluster)] if depends else [],
+        "location": cluster.location,
     }
 
 

@@ -31,7 +31,9 @@ from monitor.config_errors import Problem, UnionTags, format_path, problems_of
 from monitor.config_yaml import MAX_CONFIG_BYTES, Places, YamlLimitError, read_yaml
 from monitor.record_config import ComponentConfig, MaintenanceList, RetentionConfig
 from monitor.redact import Redactor, data_secrets
-from probes import PROBES
+from monitor.remote.config import AgentConfig
+from monitor.remote.placement import agent_checks, depending_on_agents, location_problems
+from probes import CONFIGURABLE
 from probes.base import CheckBase, Duration, RunSettings, format_duration
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
@@ -165,8 +167,8 @@ class UiConfig(_Model):
 
 
 def _check_union() -> Any:
-    """The discriminated union of every registered kind's model (one source: probes.PROBES)."""
-    models = tuple(kind.model for kind in PROBES.values())
+    """The discriminated union of every configurable kind's model (one source: probes.PROBES)."""
+    models = tuple(kind.model for kind in CONFIGURABLE.values())
     return Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007
 
 
@@ -186,6 +188,8 @@ class Config(_Model):
     maintenance: MaintenanceList = Field(default_factory=list)
     alerts: AlertsConfig = AlertsConfig()
     clusters: list[ClusterConfig] = Field(default_factory=list)
+    agents: list[AgentConfig] = Field(default_factory=list)
+    """Remote agents (docs/agents.md): each a location checks may name, with its token."""
 
     _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
     _cluster_checks: list[CheckBase] = PrivateAttr(default_factory=list)
@@ -193,8 +197,10 @@ class Config(_Model):
     @model_validator(mode="after")
     def _checks_and_clusters(self) -> Config:
         """Ids are unique across the checks and the clusters' checks, `depends_on` names a known
-        check, and no check depends on itself through others. The clusters' fixed checks are
-        expanded here, once, and kept as this validator's one result (`all_checks`)."""
+        check, and no check depends on itself through others; every location named is an agent's
+        or `central`. The clusters' fixed checks and the agents' checks are expanded here, once,
+        and kept as this validator's one result (`all_checks`); a check run by one agent alone
+        depends on that agent's check."""
         seen: dict[str, int] = {}
         for i, check in enumerate(self.checks):
             if check.id in seen:
@@ -217,8 +223,25 @@ class Config(_Model):
                         f"clusters[{i}]: check id {check.id!r} is already used by checks[{seen[check.id]}]"
                     )
                 expanded.append(check)
-        _check_dependencies(self.checks, expanded)
-        self._cluster_checks = expanded
+        agent_names: dict[str, int] = {}
+        for i, agent in enumerate(self.agents):
+            if agent.name in agent_names:
+                first = agent_names[agent.name]
+                raise ValueError(f"agents[{i}]: name {agent.name!r} is already used by agents[{first}]")
+            agent_names[agent.name] = i
+        problems = location_problems(self.checks, self.clusters, self.agents)
+        if problems:
+            raise ValueError("; ".join(problems))
+        watchers = agent_checks(self.agents, [*self.checks, *expanded])
+        for i, check in enumerate(watchers):
+            if check.id in seen:
+                raise ValueError(f"agents[{i}]: the agent's check id {check.id!r} is already used by "
+                                 f"checks[{seen[check.id]}]")
+        if self.agents:
+            self.checks[:] = [depending_on_agents(c) for c in self.checks]
+            expanded = [depending_on_agents(c) for c in expanded]
+        _check_dependencies(self.checks, [*expanded, *watchers])
+        self._cluster_checks = [*expanded, *watchers]
         return self
 
     @property
@@ -228,7 +251,7 @@ class Config(_Model):
 
     def all_checks(self) -> list[CheckBase]:
         """The configured checks, then the fixed checks each cluster expands into (its nodes and
-        readiness sub-checks come and go at run time: monitor.discovery)."""
+        readiness sub-checks come and go at run time: monitor.discovery), then one per agent."""
         return [*self.checks, *self._cluster_checks]
 
     def check_by_id(self) -> dict[str, CheckBase]:
@@ -323,7 +346,7 @@ def _apply_defaults(raw: dict[str, Any]) -> None:
                 check.setdefault(key, value)
 
 
-_UNIONS = {"checks": UnionTags(PROBES, "check"), "alerts.receivers": UnionTags(RECEIVERS, "receiver")}
+_UNIONS = {"checks": UnionTags(CONFIGURABLE, "check"), "alerts.receivers": UnionTags(RECEIVERS, "receiver")}
 """Lists whose items are unions on `kind`."""
 _LEADING_PATH = re.compile(r"^(checks|clusters)\[(\d+)\]")
 
@@ -440,7 +463,7 @@ def _selected(raw: dict[str, Any], only: Collection[str], env: dict[str, str]) -
     the run. Returns it and the chosen checks' indexes in the file."""
     checks = _as_list(raw.get("checks"))
     kept = [i for i, check in enumerate(checks) if _id_of(check, env) in only]
-    chosen: dict[str, Any] = {key: raw[key] for key in ("defaults", "engine") if key in raw}
+    chosen: dict[str, Any] = {key: raw[key] for key in ("defaults", "engine", "agents") if key in raw}
     chosen["checks"] = [{k: v for k, v in checks[i].items() if k != "depends_on"} for i in kept]
     if set(only) - {_id_of(checks[i], env) for i in kept} and "clusters" in raw:
         chosen["clusters"] = raw["clusters"]

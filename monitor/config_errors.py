@@ -19,7 +19,7 @@ SUGGEST_CUTOFF = 0.6
 """difflib similarity (0..1) a known name needs to be offered as "did you mean": `critical_dayz` →
 `critical_days` (0.92), `servr` → `server` (0.91), `htpp` → `http` (0.75), while `colour` offers
 nothing from a tcp check's keys."""
-KEYS_LISTED = 20
+KEYS_LISTED = 24
 """Valid keys listed when none is near the unknown one; a model with more says only "unknown key"."""
 
 

@@ -21,7 +21,7 @@ from probes import (
     k8s_resource,
     k8s_workload,
 )
-from probes.base import CheckBase
+from probes.base import CENTRAL, CheckBase
 from probes.kube import ApiError, ClusterClient, KubeClients
 from probes.kube_objects import ALL_NAMESPACES, list_objects, list_path, resolve_resource
 
@@ -190,7 +190,8 @@ class ClusterDiscovery:
             await asyncio.sleep(TICK)
 
     def _tick(self) -> None:
-        clusters = {c.name: c for c in self._current().clusters}
+        # a cluster at an agent's location is discovered by that agent (monitor.remote.discovered)
+        clusters = {c.name: c for c in self._current().clusters if c.location in (None, CENTRAL)}
         for name in [n for n in self._seen if n not in clusters]:
             del self._seen[name]
             self._next.pop(name, None)

@@ -16,10 +16,12 @@ from monitor.heartbeats import ping_reader
 from monitor.leases import ShardOwnership
 from monitor.ports import EngineStats, WriterStats
 from monitor.redact import RedactingFilter, redact_settings
+from monitor.remote.contacts import contact_reader
+from monitor.remote.quorum import series_id
 from monitor.runner import Runner, Sink
 from monitor.scheduler import Scheduler
 from monitor.state import StateMachine, Transition
-from probes.base import CheckBase, ProbeContext, Result, Status
+from probes.base import CENTRAL, CheckBase, ProbeContext, Result, Status
 from probes.clients import ClientPool
 from storage import gaps, queries, raw
 from storage.db import upgrade
@@ -63,7 +65,8 @@ class Engine:
         self.state = StateMachine()
         self.clients = ClientPool()
         self.ctx = ProbeContext(logger=logging.getLogger("probes"), clients=self.clients,
-                                pings=ping_reader(db) if db is not None else None)
+                                pings=ping_reader(db) if db is not None else None,
+                                contacts=contact_reader(db) if db is not None else None)
         self.writer: Writer | None = None
         self.storage_health: StorageHealth | None = None
         sinks: list[Sink] = []
@@ -91,6 +94,9 @@ class Engine:
         """Whether its lease authority still holds (checked before each scheduled run)."""
         self.on_ownership: list[Callable[[set[str], set[str]], object]] = []
         """Called with (check ids newly held, check ids let go) after each change of held shards."""
+        self.on_location: Callable[[CheckBase, str, Result], None] | None = None
+        """Takes this process's own result of a check run in several locations (the service wires
+        the intake, which judges the check from all its locations' results)."""
         self.discovered: dict[str, list[CheckBase]] = {}
         self.checks: dict[str, CheckBase] = self._all_checks()
         self.storage_ready = False
@@ -117,10 +123,15 @@ class Engine:
         self.started_at = time.time()
         log.info("engine started: %d checks in %d components", len(self.checks), len(self.state.components))
 
+    def _run_here(self) -> list[CheckBase]:
+        """The checks the service itself runs: those at the `central` location (the others run
+        at agents, whose results arrive through the intake)."""
+        return [c for c in self.checks.values() if CENTRAL in c.sites]
+
     def schedule(self) -> None:
         """Start running the checks this process owns (Engine.start does it unless told not to:
         the service first settles which shards it holds)."""
-        self.scheduler.sync(self.checks.values())
+        self.scheduler.sync(self._run_here())
         if not self.scheduler.running:
             self.scheduler.start()
 
@@ -157,8 +168,9 @@ class Engine:
         out = []
         with Session(self.db) as session, session.begin():
             # time nobody probed them (all processes down, the shard unheld) becomes "not monitored"
-            gaps.record_gaps(session, now=time.time(),
-                             intervals={c: self.checks[c].interval for c in check_ids if c in self.checks})
+            # (checks run by agents alone: their silence is judged by the intake, buffered results may fill it)
+            gaps.record_gaps(session, now=time.time(), intervals={
+                c: self.checks[c].interval for c in check_ids if c in self.checks and CENTRAL in self.checks[c].sites})
             for start in range(0, len(check_ids), RESTORE_CHUNK):
                 chunk = check_ids[start:start + RESTORE_CHUNK]
                 states = queries.latest_states(session, check_ids=chunk)
@@ -189,7 +201,7 @@ class Engine:
         taken, dropped = after - before, before - after
         self.ownership.held = held
         if dropped and self.scheduler.running:
-            self.scheduler.sync(self.checks.values())
+            self.scheduler.sync(self._run_here())
         if taken and self.db is not None:
             try:
                 self.state.restore_many(await asyncio.to_thread(self._read_states, sorted(taken)))
@@ -197,7 +209,7 @@ class Engine:
                 log.warning("restoring the state of %d checks taken over failed (%s); they start unknown",
                             len(taken), f"{type(exc).__name__}: {exc}".splitlines()[0])
         if taken and self.scheduler.running:
-            self.scheduler.sync(self.checks.values())
+            self.scheduler.sync(self._run_here())
         for callback in self.on_ownership:
             callback(taken, dropped)
 
@@ -216,9 +228,10 @@ class Engine:
 
     def _store(self, check: CheckBase, result: Result, transitions: list[Transition]) -> None:
         writer = self.writer
-        writer.put_result(
-            check.id, result.time, result.status.value, result.latency, result.reason, result.details
-        )
+        if not result.stored:
+            writer.put_result(
+                check.id, result.time, result.status.value, result.latency, result.reason, result.details
+            )
         for t in transitions:
             if t.kind == "check" or self.is_leader():  # component history: the leader's alone
                 writer.put_change(t.kind, t.subject, t.at, t.old.value, t.new.value, t.reason)
@@ -226,12 +239,21 @@ class Engine:
     # -- running -----------------------------------------------------------------------------
     async def _run_by_id(self, check_id: str) -> None:
         check = self.checks.get(check_id)
-        if check is not None and self.may_act():
+        if check is None or not self.may_act():
+            return
+        if len(check.sites) == 1 or self.on_location is None:
             await self.runner.run(check)
+            return
+        result = await self.runner.execute(check)  # this location's view: its own series, then the verdict
+        if self.writer is not None:
+            self.writer.put_result(series_id(check.id, CENTRAL), result.time, result.status.value, result.latency,
+                                   result.reason, result.details)
+        if self.checks.get(check_id) is check:
+            self.on_location(check, CENTRAL, result)
 
     async def run_once(self, check_ids: list[str] | None = None) -> dict[str, Result]:
         """Run the given checks (all by default) once, concurrently, recording nothing."""
-        chosen = [self.checks[cid] for cid in (check_ids or list(self.checks))]
+        chosen = [self.checks[cid] for cid in (list(self.checks) if check_ids is None else check_ids)]
         results = await asyncio.gather(*(self.runner.execute(c) for c in chosen))
         return {c.id: r for c, r in zip(chosen, results, strict=True)}
 
@@ -253,7 +275,7 @@ class Engine:
         self.checks = self._all_checks()
         retired = self.state.set_checks(self.checks.values())
         if self.scheduler.running:
-            self.scheduler.sync(self.checks.values())
+            self.scheduler.sync(self._run_here())
         if self.writer is not None:
             # redacting 10,000 checks' settings costs ~1 s of CPU: the writer's thread does it, not the loop
             checks, secrets = list(self.checks.values()), self.config.secret_values

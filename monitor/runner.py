@@ -101,7 +101,11 @@ class Runner:
 
     async def run(self, check: CheckBase) -> Result:
         """Run once, update the state, and give the outcome to every sink."""
-        result = await self.execute(check)
+        return self.record(check, await self.execute(check))
+
+    def record(self, check: CheckBase, result: Result) -> Result:
+        """Take a result into the state and give it to every sink: a run's here, or one that came
+        from elsewhere (an agent's, or several locations' verdict)."""
         transitions = self.state.apply(check.id, result)
         for transition in transitions:
             log.info(

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
+from pydantic import TypeAdapter
 from sqlalchemy import Engine as DbEngine
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from monitor.alerts.alerting import Alerting
 from monitor.alerts.maintenance_silencer import MaintenanceSilencer
 from monitor.alerts.metrics import AlertsCollector, WatchdogCollector
 from monitor.alerts.watchdog import Watchdog
-from monitor.config import Config, ConfigError, load_config
+from monitor.config import AnyCheck, Config, ConfigError, load_config
 from monitor.coordinator import Coordinator
 from monitor.discovery import ClusterDiscovery
 from monitor.elsewhere import Elsewhere
@@ -30,6 +31,9 @@ from monitor.heartbeats import Heartbeats, PingCollector
 from monitor.housekeeping import Housekeeping
 from monitor.metrics import EngineCollector, HousekeepingCollector, LeaseCollector, build_registry
 from monitor.ports import ReloadStats
+from monitor.remote.discovered import AgentDiscoveries
+from monitor.remote.gateway import Gateway
+from monitor.remote.intake import Intake
 from probes.base import CheckBase
 from probes.kube import kube_clients
 from storage.db import create_db_engine
@@ -94,11 +98,23 @@ class Service:
             all_owned=lambda: ownership.held is None or len(ownership.held) == ownership.shards,
             record=lambda t: engine.writer.put_change(t.kind, t.subject, t.at, t.old.value, t.new.value, t.reason),
         )
+        self.gateway = Gateway(db=self.db, config=lambda: engine.config, checks=lambda: engine.checks,
+                               shard=ownership.shard)
+        self.intake = Intake(
+            db=self.db, state=engine.state, checks=lambda: engine.checks, owns=ownership.owns,
+            held=lambda: ownership.held, record=engine.runner.record, acting=coordinator.acting,
+            changed=lambda t: coordinator.leader and engine.writer.put_change(
+                t.kind, t.subject, t.at, t.old.value, t.new.value, t.reason),
+        )
+        engine.on_location = self.intake.observe
+        engine.on_ownership.append(self.intake.ownership_changed)
+        agent_discoveries = AgentDiscoveries(db=self.db, config=lambda: engine.config, publish=engine.set_discovered,
+                                             parse=TypeAdapter(AnyCheck).validate_python)
         # after alerting: stopped before it, so the sender's clients it borrows are still open
         self.watchdog = Watchdog(config=lambda: engine.config, client_for=self.alerting.sender.client_for,
                                  active=lambda: coordinator.leader)  # issue 11: exactly one process sends it
-        self.parts: list[Part] = [discovery, self.elsewhere, self.maintenance, self.alerting, self.housekeeping,
-                                  self.watchdog]
+        self.parts: list[Part] = [discovery, agent_discoveries, self.elsewhere, self.intake, self.maintenance,
+                                  self.alerting, self.housekeeping, self.watchdog]
         self.metrics_registry = build_registry(
             EngineCollector(engine.state, engine.stats, self.reloads, owns=engine.ownership.owns,
                             leader=lambda: coordinator.leader),
@@ -199,6 +215,7 @@ class Service:
             except Exception as exc:
                 log.exception("config reload: applying the new config failed")
                 return self._refused(f"{self.config_path}: applying it failed: {type(exc).__name__}: {exc}")
+        self.gateway.config_changed()
         self.reloads.success += 1
         self.reloads.last_successful = True
         self.reloads.last_at = time.time()

@@ -146,6 +146,26 @@ class StateMachine:
                 comp.status, comp.since = comp_status, since
         return out
 
+    def unobserved(self, check_id: str, at: float, reason: str) -> list[Transition]:
+        """Nobody can observe the check from `at` on (the agent that runs it stopped reporting): its
+        state becomes `unknown` at once, whatever its thresholds (there is no result to count),
+        and its counters start again. Returns the transitions (check, then its component)."""
+        state = self.checks.get(check_id)
+        if state is None:
+            return []
+        state.streak_status, state.streak, state.bad_streak = None, 0, 0
+        if state.status == Status.UNKNOWN:
+            state.reason = reason
+            return []
+        out = [Transition("check", check_id, at, state.status, Status.UNKNOWN, reason)]
+        state.status, state.since, state.reason, state.confirmed = Status.UNKNOWN, at, reason, True
+        comp = self.components[state.check.component]
+        comp_status = worst(self.checks[c].status for c in comp.check_ids)
+        if comp_status != comp.status:
+            out.append(Transition("component", comp.name, at, comp.status, comp_status, f"{check_id}: {reason}"))
+            comp.status, comp.since = comp_status, at
+        return out
+
     def _rebuild_components(self, keep_since: bool = True) -> None:
         members: dict[str, list[str]] = {}
         for cid, state in self.checks.items():

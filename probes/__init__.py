@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from probes import (
+    agent,
     dns,
     etcd,
     flow,
@@ -36,16 +37,20 @@ from probes import (
 )
 from probes.base import CheckBase, ProbeContext, ProbeFn, Result, Status
 
-__all__ = ["PROBES", "CheckBase", "ProbeContext", "ProbeKind", "Result", "Status"]
+__all__ = ["CONFIGURABLE", "PROBES", "CheckBase", "ProbeContext", "ProbeKind", "Result", "Status"]
 
 
 @dataclass(frozen=True, slots=True)
 class ProbeKind:
     model: type[CheckBase]
     probe: ProbeFn
+    configurable: bool = True
+    """False for a kind the service makes itself (one `agent` check per configured agent): a config
+    file cannot write it."""
 
 
 PROBES: dict[str, ProbeKind] = {
+    "agent": ProbeKind(agent.Check, agent.probe, configurable=False),
     "dns": ProbeKind(dns.Check, dns.probe),
     "etcd": ProbeKind(etcd.Check, etcd.probe),
     "flow": ProbeKind(flow.Check, flow.probe),
@@ -73,3 +78,6 @@ PROBES: dict[str, ProbeKind] = {
     "tcp": ProbeKind(tcp.Check, tcp.probe),
     "tls": ProbeKind(tls.Check, tls.probe),
 }
+
+CONFIGURABLE: dict[str, ProbeKind] = {kind: entry for kind, entry in PROBES.items() if entry.configurable}
+"""The kinds a config file's checks may have."""

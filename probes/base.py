@@ -15,9 +15,19 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    model_validator,
+)
 
 __all__ = [
+    "CENTRAL",
     "CheckBase",
     "Duration",
     "ProbeContext",
@@ -184,6 +194,12 @@ class Status(enum.StrEnum):
 _SEVERITY = {Status.UP: 0, Status.UNKNOWN: 1, Status.DEGRADED: 2, Status.DOWN: 3}
 
 
+CENTRAL = "central"
+"""The location name of the service itself (every other location is an agent's name)."""
+LOCATION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+MAX_LOCATIONS = 20  # places one check runs in at once: far more than quorum needs
+
+
 class RunSettings(BaseModel):
     """How a check runs and when its state changes: the one place these defaults are declared.
     Every check has them (CheckBase), and so do the config's `defaults:` and each cluster (whose
@@ -221,11 +237,45 @@ class CheckBase(RunSettings):
     severity: str | None = Field(default=None, max_length=40)
     """The severity of this check's alerts (default: alerts.severity of its component, else
     alerts.default_severity)."""
+    location: str | None = Field(default=None, max_length=63, pattern=LOCATION_PATTERN)
+    """Where the check runs: `central` (the service itself, the default) or an agent's name."""
+    locations: list[Annotated[str, Field(max_length=63, pattern=LOCATION_PATTERN)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_LOCATIONS)
+    """Several places that run the check at once; its state follows `quorum` (docs/agents.md)."""
+    quorum: int | None = Field(default=None, ge=1, le=MAX_LOCATIONS)
+    """Down when at least this many of `locations` see it down (default: a majority)."""
+
+    @model_validator(mode="after")
+    def _one_way_to_place(self) -> CheckBase:
+        if self.location is not None and self.locations is not None:
+            raise ValueError("give either location (one place) or locations (several), not both")
+        if self.locations is not None and len(set(self.locations)) != len(self.locations):
+            raise ValueError("locations: a location is named twice")
+        if self.quorum is not None and self.quorum > len(self.sites):
+            raise ValueError(f"quorum {self.quorum} is more than the {len(self.sites)} location(s) that run the check")
+        return self
 
     @property
     def id(self) -> str:
         """Stable id: `<component>/<name>`, the key in storage, metrics and the API."""
         return f"{self.component}/{self.name}"
+
+    @property
+    def sites(self) -> tuple[str, ...]:
+        """The locations that run the check (CENTRAL alone unless the config says otherwise)."""
+        if self.locations is not None:
+            return tuple(self.locations)
+        return (self.location or CENTRAL,)
+
+    @property
+    def needed(self) -> int:
+        """How many locations must see it down for the check to be down (`quorum`, else a majority)."""
+        return self.quorum if self.quorum is not None else len(self.sites) // 2 + 1
+
+    @property
+    def remote(self) -> bool:
+        """Whether some location other than the service itself runs it."""
+        return self.sites != (CENTRAL,)
 
 
 @dataclass(slots=True)
@@ -240,6 +290,9 @@ class Result:
     details: dict[str, Any] = field(default_factory=dict)
     latency: float | None = None
     time: float = 0.0  # unix seconds at the start of the run
+    stored: bool = False
+    """Already in storage (an agent pushed it, the centre stored it on arrival): sinks that store
+    results leave it alone."""
 
     @classmethod
     def up(cls, reason: str = "", **details: Any) -> Result:
@@ -267,6 +320,9 @@ class ProbeContext:
     pings: Any = None
     """`probes.heartbeat.PingReader`: a heartbeat check's newest stored pings, wired by the engine
     to storage; None when the process has no database."""
+    contacts: Any = None
+    """`probes.agent.ContactReader`: an agent's last contact with the centre, wired by the engine to
+    storage; None when the process has no database."""
 
     async def aclose(self) -> None:
         """Close the client pool and whatever the probes keep in the cache that holds connections

@@ -7,7 +7,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.config import AnyCheck, ConfigError, parse_config
-from probes import PROBES
+from probes import CONFIGURABLE, PROBES
 
 GOOD = """
 server:   {host: 127.0.0.1, port: 8080}
@@ -49,7 +49,7 @@ def test_issue_example_loads_with_defaults_and_env():
 
 def test_registry_kinds_equal_config_union_kinds():
     union_kinds = {m.model_fields["kind"].default for m in AnyCheck.__origin__.__args__}
-    assert union_kinds == set(PROBES)
+    assert union_kinds == set(CONFIGURABLE) == set(PROBES) - {"agent"}
     assert {"http", "tcp", "dns", "tls"} <= set(PROBES)
 
 

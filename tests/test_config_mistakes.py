@@ -69,8 +69,9 @@ checks:
      "2:66: checks[0] (paas/cert).critical_dayz: unknown key: did you mean `critical_days`?"),
     ("{name: port, component: paas, kind: tcp, host: h, port: 443, colour: red}",
      "2:66: checks[0] (paas/port).colour: unknown key: the keys here are `component`, `depends_on`, `description`, "
-     "`expect`, `expect_regex`, `failure_threshold`, `host`, `interval`, `kind`, `labels`, `name`, `port`, "
-     "`read_bytes`, `send`, `server_name`, `severity`, `success_threshold`, `timeout`, `tls`"),
+     "`expect`, `expect_regex`, `failure_threshold`, `host`, `interval`, `kind`, `labels`, `location`, `locations`, "
+     "`name`, `port`, `quorum`, `read_bytes`, `send`, `server_name`, `severity`, `success_threshold`, `timeout`, "
+     "`tls`"),
 ])
 def test_unknown_kinds_and_keys_get_the_nearest_valid_one(tmp_path, check, error):
     path = write(tmp_path, f"checks:\n  - {check}\n")

@@ -10,12 +10,12 @@ import pytest
 
 from monitor.alerts.receivers import RECEIVERS
 from monitor.config import AnyCheck
-from probes import PROBES
+from probes import CONFIGURABLE, PROBES
 
 
 def test_config_union_kinds_are_the_probe_registry():
     union_kinds = {m.model_fields["kind"].default for m in AnyCheck.__origin__.__args__}
-    assert union_kinds == set(PROBES)
+    assert union_kinds == set(CONFIGURABLE) == set(PROBES) - {"agent"}
     assert {"http", "tcp", "dns", "tls", "registry", "flow", "etcd"} <= set(PROBES)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine as DbEngine
 from dashboards import install_ui
 from dashboards.docs import install_docs
 from monitor import __version__
-from monitor.api import alerts, checks, components, config_status, health, history, pings, replicas
+from monitor.api import agents, alerts, checks, components, config_status, health, history, pings, replicas
 from monitor.api.guards import RequestGuard, SafeJSONResponse, validation_error
 from monitor.api.storage_guard import install_storage_guard
 from monitor.config import Config
@@ -55,6 +55,7 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
     app.include_router(pings.router)
     app.include_router(replicas.router)
     app.include_router(config_status.router)
+    app.include_router(agents.router)
     install_ui(app)
     install_docs(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # the UI polls JSON; plotly.js is 4.8 MB

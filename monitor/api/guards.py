@@ -25,6 +25,10 @@ INPUT_EXCERPT_CHARS = 80  # a 422 shows this much of a bad value, never the whol
 MSG_EXCERPT_CHARS = 300  # some messages quote the value (`'…' is not a duration`): cut them too
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 GUARDED_WRITES = "/api/v1/"  # every write route under it needs the bearer token
+AGENT_PATHS = "/api/v1/agent/"
+"""Remote agents' routes (monitor.api.agents): each agent authenticates with its own token there,
+and a pushed batch may be larger (monitor.remote.gateway.MAX_BODY_BYTES)."""
+AGENT_MAX_BODY_BYTES = 4 * 1024 * 1024
 BAD_TEXT = "text must be UTF-8 without NUL characters or lone surrogates"
 REPLACEMENT = "\ufffd"
 
@@ -116,7 +120,9 @@ class RequestGuard:
             return
         method, path = scope["method"], scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if method in WRITE_METHODS and path.startswith(GUARDED_WRITES):
+        agent_path = path.startswith(AGENT_PATHS)
+        limit = AGENT_MAX_BODY_BYTES if agent_path else MAX_BODY_BYTES
+        if method in WRITE_METHODS and path.startswith(GUARDED_WRITES) and not agent_path:
             service = getattr(getattr(scope.get("app"), "state", None), "service", None)
             expected = service.config.server.api_token if service is not None else None
             refusal = write_refusal(expected, headers.get("authorization", ""))
@@ -130,7 +136,7 @@ class RequestGuard:
             await _answer(send, 422, {"detail": [problem]}, close=method in WRITE_METHODS)
             return
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             if not length.isdigit():
                 await _answer(send, 400, {"detail": "Content-Length is not a number"}, close=True)
             else:
@@ -139,7 +145,7 @@ class RequestGuard:
         if method not in WRITE_METHODS:
             await self.app(scope, _Counted(receive), send)
             return
-        body = await _read_capped(receive)
+        body = await _read_capped(receive, limit)
         if body is None:
             await _too_large(send)
             return
@@ -159,8 +165,8 @@ def _json_problem(body: bytes) -> dict[str, Any] | None:
     return _body_problem(decoded)
 
 
-async def _read_capped(receive: Receive) -> bytes | None:
-    """The whole body, or None as soon as it passes MAX_BODY_BYTES (the rest is never read)."""
+async def _read_capped(receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The whole body, or None as soon as it passes `limit` bytes (the rest is never read)."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -169,7 +175,7 @@ async def _read_capped(receive: Receive) -> bytes | None:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body", False):
