@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine as DbEngine
 from sqlalchemy.orm import Session
 
+from storage import agents as agent_store
 from storage import compaction, maintenance, rollups
 from storage.retention import apply_retention
 from storage.writer import Writer
@@ -127,6 +128,7 @@ class Housekeeping:
         if self._requested or clock >= self._next_rollup:
             requested, self._requested = self._requested, False
             self._job, started = "rollup", time.perf_counter()
+            await asyncio.to_thread(self._take_requests)
             self.last_report = await asyncio.to_thread(
                 rollups.update, self.db, now=time.time(), backlog=self.backlog,
                 raw_retention=retention.raw, stop=self._stop,
@@ -148,6 +150,14 @@ class Housekeeping:
                 for table, rows in deleted.items():
                     self.rows_deleted[table] = self.rows_deleted.get(table, 0) + rows
                 self._next_retention = clock + RETENTION_INTERVAL
+
+    def _take_requests(self) -> None:
+        """Results other processes wrote late (an agent's buffer, a writer after an outage) ask for
+        their hours to be recomputed: into the backlog this run recomputes from."""
+        with Session(self.db) as session, session.begin():
+            earliest = agent_store.take_rollup_requests(session)
+        if earliest is not None:
+            self.backlog.give_back(earliest)
 
     def _sync_windows(self, windows: list[dict]) -> None:
         with Session(self.db) as session, session.begin():

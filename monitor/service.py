@@ -34,6 +34,7 @@ from monitor.ports import ReloadStats
 from monitor.remote.discovered import AgentDiscoveries
 from monitor.remote.gateway import Gateway
 from monitor.remote.intake import Intake
+from monitor.remote.metrics import RemoteCollector
 from probes.base import CheckBase
 from probes.kube import kube_clients
 from storage.db import create_db_engine
@@ -106,6 +107,7 @@ class Service:
             changed=lambda t: coordinator.leader and engine.writer.put_change(
                 t.kind, t.subject, t.at, t.old.value, t.new.value, t.reason),
         )
+        self.intake.has_agents = lambda: bool(engine.config.agents)
         engine.on_location = self.intake.observe
         engine.on_ownership.append(self.intake.ownership_changed)
         agent_discoveries = AgentDiscoveries(db=self.db, config=lambda: engine.config, publish=engine.set_discovered,
@@ -123,6 +125,8 @@ class Service:
             AlertsCollector(self.alerting),
             WatchdogCollector(self.watchdog),
             HousekeepingCollector(self.housekeeping),
+            RemoteCollector(self.gateway, self.intake, agents=lambda: [a.name for a in engine.config.agents],
+                            checks=lambda: engine.checks, owns=ownership.owns),
         )
         self._fingerprint = self._read_fingerprint()
         self._applied_fingerprint = self._fingerprint  # the file's hash when the running config was read

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from storage.agent_models import AgentContactRow, DiscoveredRow, InboxRow, RollupRequestRow
 from storage.db import insert_ignoring_duplicates
 from storage.models import REASON_LENGTH, ResultRow, StateChangeRow
-from storage.mstime import from_ms
+from storage.mstime import to_ms
 
 __all__ = [
     "Contact", "Pushed", "contacts", "discovered", "forget_inbox", "read_inbox", "remove_span",
@@ -61,8 +61,8 @@ def _known(session: Session, rows: Sequence[Pushed]) -> set[tuple[str, int]]:
         chunk = rows[first:first + KEYS_PER_QUERY]
         lo, hi = min(r.ts_ms for r in chunk), max(r.ts_ms for r in chunk)
         query = select(hot.c.check_id, hot.c.ts).where(
-            hot.c.check_id.in_(sorted({r.series for r in chunk})), hot.c.ts >= lo, hot.c.ts <= hi)
-        out.update((cid, int(ts)) for cid, ts in session.execute(query))
+            hot.c.check_id.in_(sorted({r.series for r in chunk})), hot.c.ts >= lo / 1000, hot.c.ts <= hi / 1000)
+        out.update((cid, to_ms(ts)) for cid, ts in session.execute(query))
     return out
 
 
@@ -166,20 +166,19 @@ def remove_span(session: Session, *, series: str, at: float,
     change's reason starting with `reason_prefix`) because results for that time arrived after
     all. Returns the state before it (state, since, reason) — what the check was in before the span
     — or None if no such span is stored."""
-    at_ms = round(at * 1000)
     changes = StateChangeRow.__table__
     span = session.execute(select(changes.c.id, changes.c.old).where(
-        changes.c.check_id == series, changes.c.ts == at_ms, changes.c.new == "unknown",
+        changes.c.check_id == series, changes.c.ts == at, changes.c.new == "unknown",
         changes.c.reason.startswith(reason_prefix))).first()
     if span is None:
         return None
     session.execute(delete(changes).where(changes.c.id == span.id))
     hot = ResultRow.__table__
-    session.execute(delete(hot).where(and_(hot.c.check_id == series, hot.c.ts == at_ms, hot.c.status == "unknown")))
+    session.execute(delete(hot).where(and_(hot.c.check_id == series, hot.c.ts == at, hot.c.status == "unknown")))
     before = session.execute(select(changes.c.new, changes.c.ts, changes.c.reason).where(
-        changes.c.check_id == series, changes.c.ts < at_ms).order_by(changes.c.ts.desc()).limit(1)).first()
+        changes.c.check_id == series, changes.c.ts < at).order_by(changes.c.ts.desc()).limit(1)).first()
     if before is None:
         return (span.old, None, "")
-    return (before.new, from_ms(int(before.ts)), before.reason)
+    return (before.new, before.ts, before.reason)
 
 

@@ -19,6 +19,8 @@ class ResultOut(BaseModel):
     latency: float | None
     reason: str
     details: dict[str, Any] | None = None
+    location: str | None = Field(default=None, description="where the result was taken (`central` or an agent's "
+                                 "name); null for the verdict of a check run in several locations")
 
 
 class StateOut(BaseModel):
@@ -36,10 +38,21 @@ class CheckOut(BaseModel):
     labels: dict[str, str]
     state: StateOut
     last_result: ResultOut | None
+    locations: list[str] = Field(default_factory=lambda: ["central"],
+                                 description="where it runs: `central` (the service) and/or agents' names")
+    quorum: int = Field(default=1, description="locations that must see it down for it to be down")
+
+
+class LocationOut(BaseModel):
+    location: str
+    last_result: ResultOut | None = Field(description="that location's latest stored result")
 
 
 class CheckDetailOut(CheckOut):
     settings: dict[str, Any]
+    by_location: list[LocationOut] = Field(default_factory=list,
+                                           description="each location's latest result (one entry for a check "
+                                                       "run in one place)")
 
 
 class ComponentOut(BaseModel):
@@ -82,6 +95,8 @@ def check_out(state: CheckState) -> dict[str, Any]:
         "labels": check.labels,
         "state": StateOut(status=state.status.value, since=from_unix(state.since), reason=state.reason),
         "last_result": result_out(state.last_result, details=False) if state.last_result else None,
+        "locations": list(check.sites),
+        "quorum": check.needed,
     }
 
 

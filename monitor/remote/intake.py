@@ -36,6 +36,7 @@ __all__ = ["SILENCE_PREFIX", "Intake"]
 log = logging.getLogger(__name__)
 
 TICK = 0.5  # seconds between reads of the inbox: a pushed result shows this far behind, at most
+CONTACTS_EVERY = 2.0  # seconds between reads of the agents' contacts (for reasons and metrics)
 BATCH = 5000  # inbox rows taken per read
 SILENCE_MIN = 3.0  # seconds: an agent pushes every second while it has results, so three is silence
 SILENCE_PREFIX = "agent "
@@ -90,6 +91,8 @@ class Intake:
         """Check id (run in several locations) → location → its latest result."""
         self.contacts: dict[str, Contact] = {}
         self._loaded: set[str] = set()
+        self._contacts_at = 0.0
+        self.has_agents: Callable[[], bool] = lambda: True
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -134,6 +137,9 @@ class Intake:
 
     async def round(self) -> None:
         """Load what is new of the held remote checks, take the inbox, judge silences."""
+        if self.clock() - self._contacts_at >= CONTACTS_EVERY and self.has_agents():
+            self.contacts = await asyncio.to_thread(read_contacts, self.db)
+            self._contacts_at = self.clock()
         if not self.acting():
             return
         remote = self._remote()
@@ -145,7 +151,6 @@ class Intake:
         fresh = [c for c in remote if c.id not in self._loaded]
         if fresh:
             await self._load(fresh)
-        self.contacts = await asyncio.to_thread(read_contacts, self.db)
         held = self.held()
         rows = await asyncio.to_thread(self._read, held)
         if rows:
