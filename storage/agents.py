@@ -12,14 +12,16 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from storage import raw
 from storage.agent_models import AgentContactRow, DiscoveredRow, InboxRow, RollupRequestRow
 from storage.db import insert_ignoring_duplicates
 from storage.models import REASON_LENGTH, ResultRow, StateChangeRow
 from storage.mstime import to_ms
+from storage.raw import RawResult
 
 __all__ = [
     "Contact", "Pushed", "contacts", "discovered", "forget_inbox", "read_inbox", "remove_span",
-    "request_rollups", "store_discovered", "store_push", "take_rollup_requests", "touch",
+    "request_rollups", "store_discovered", "store_push", "take_rollup_requests", "taken_until", "touch",
 ]
 
 KEYS_PER_QUERY = 500  # (series, time) pairs looked up per query when sorting new results from repeats
@@ -126,6 +128,19 @@ def read_inbox(session: Session, *, shards: Iterable[int] | None, limit: int) ->
             return []
         query = query.where(InboxRow.shard.in_(wanted))
     return list(session.scalars(query))
+
+
+def taken_until(session: Session, *, series: Sequence[str]) -> dict[str, RawResult]:
+    """Each series' newest stored result that is not waiting in the inbox: what its holder had
+    taken into state (the results pushed since, stored already, are still to be taken)."""
+    pending = dict(session.execute(
+        select(InboxRow.series, func.min(InboxRow.ts)).where(InboxRow.series.in_(list(series)))
+        .group_by(InboxRow.series)).all())
+    out = raw.last_result_at(session, check_ids=[s for s in series if s not in pending])
+    for name, earliest in pending.items():
+        before = raw.last_result_at(session, check_ids=[name], at=to_ms(earliest) - 1)
+        out.update(before)
+    return out
 
 
 def forget_inbox(session: Session, *, seqs: Sequence[int]) -> None:

@@ -27,7 +27,6 @@ from monitor.state import StateMachine, Transition
 from probes.agent import Contact
 from probes.base import CENTRAL, CheckBase, Result, Status
 from storage import agents as agent_store
-from storage import queries
 from storage.db import insert_ignoring_duplicates
 from storage.models import ResultRow, StateChangeRow
 
@@ -36,9 +35,10 @@ __all__ = ["SILENCE_PREFIX", "Intake"]
 log = logging.getLogger(__name__)
 
 TICK = 0.5  # seconds between reads of the inbox: a pushed result shows this far behind, at most
-CONTACTS_EVERY = 2.0  # seconds between reads of the agents' contacts (for reasons and metrics)
+CONTACTS_EVERY = 2.0
+"""Seconds between reads of the agents' contacts (for metrics) while this process holds no check an
+agent runs; holding one, every round reads them (a silence is judged on them)."""
 BATCH = 5000  # inbox rows taken per read
-SILENCE_MIN = 3.0  # seconds: an agent pushes every second while it has results, so three is silence
 SILENCE_PREFIX = "agent "
 """How the reason of a not-reported span begins ("agent prod-dc not reporting since …"): how a
 later fill knows the span is one it may remove."""
@@ -137,12 +137,10 @@ class Intake:
 
     async def round(self) -> None:
         """Load what is new of the held remote checks, take the inbox, judge silences."""
-        if self.clock() - self._contacts_at >= CONTACTS_EVERY and self.has_agents():
+        remote = self._remote() if self.acting() else []
+        if (remote or self.clock() - self._contacts_at >= CONTACTS_EVERY) and self.has_agents():
             self.contacts = await asyncio.to_thread(read_contacts, self.db)
             self._contacts_at = self.clock()
-        if not self.acting():
-            return
-        remote = self._remote()
         if not remote:
             return
         current = {c.id for c in remote}
@@ -176,7 +174,7 @@ class Intake:
 
         def read() -> dict:
             with Session(self.db) as session:
-                return queries.latest_results(session, check_ids=list(series))
+                return agent_store.taken_until(session, series=list(series))
 
         latest = await asyncio.to_thread(read)
         now = self.clock()
@@ -279,20 +277,24 @@ class Intake:
         for site in check.sites:
             if site == CENTRAL:
                 continue
-            reason = self._agent_silence(site, now, check)
+            last = self.seen.get(check.id, {}).get(site)
+            reason = self._agent_silence(site, now, check, last.time if last is not None else None)
             if reason:
                 out[site] = reason
         return out
 
-    def _agent_silence(self, agent: str, now: float, check: CheckBase) -> str | None:
-        """Why `agent` does not report, if it does not: nothing heard from it for two intervals of
-        `check` (an agent with results to send pushes every second)."""
+    def _agent_silence(self, agent: str, now: float, check: CheckBase, last: float | None) -> str | None:
+        """Why `agent` does not report, if nothing was heard from it since about the check's last
+        result from it (`last`): then the agent is silent, not only its run of this check. Without
+        a result yet: when nothing was heard for as long as a result stays fresh."""
         contact = self.contacts.get(agent)
         if contact is None:
             return f"agent {agent} has never reported"
-        if now - contact.last_seen > max(SILENCE_MIN, FRESH_INTERVALS * check.interval):
-            return f"agent {agent} not reporting since {_at(contact.last_seen)}"
-        return None
+        if last is not None:
+            silent = contact.last_seen <= last + check.interval
+        else:
+            silent = now - contact.last_seen > FRESH_INTERVALS * check.interval + check.timeout
+        return f"agent {agent} not reporting since {_at(contact.last_seen)}" if silent else None
 
     # -- silences ----------------------------------------------------------------------------
     async def _judge_silences(self, remote: list[CheckBase]) -> None:
@@ -304,10 +306,10 @@ class Intake:
                     continue
                 last = self.newest.get(cid)
                 since = last if last is not None else self.watched_from.get(cid, now)
-                if now - since <= FRESH_INTERVALS * check.interval:
+                if now - since <= FRESH_INTERVALS * check.interval + check.timeout:
                     continue
                 agent = check.sites[0]
-                why = self._agent_silence(agent, now, check)
+                why = self._agent_silence(agent, now, check, last)
                 if why is None:
                     why = f"agent {agent} sent no result for this check since {_at(since)}"
                 if last is None:

@@ -32,6 +32,7 @@ checks:
 alerts:
   repeat_interval: 0s
   group_wait: 0s
+  subjects: [check]
   receivers:
     - {{name: hook, kind: webhook, url: "http://127.0.0.1:{hook_port}/", secret: "${{HOOK_SECRET}}"}}
 {extra}
@@ -62,3 +63,46 @@ class Wire:
 def result(check: str, at: float, status: str = "up", reason: str = "", latency: float | None = 0.01) -> dict:
     return {"check": check, "time": round(at, 3), "status": status, "latency": latency, "reason": reason,
             "details": None}
+
+
+class Pusher:
+    """An agent's rhythm without its process: every `interval`, one result per check with the
+    status `statuses` says; while `held`, results are kept (a buffer) and sent, in order, on release."""
+
+    def __init__(self, wire: Wire, checks: list[str], *, interval: float = 0.5) -> None:
+        import threading
+
+        self.wire = wire
+        self.checks = checks
+        self.interval = interval
+        self.statuses: dict[str, tuple[str, str]] = {c: ("up", "") for c in checks}
+        self.held = False
+        self.silent = False  # neither probing nor sending (the agent is gone)
+        self.buffer: list[dict] = []
+        self.sent: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Pusher:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self.silent:
+                continue
+            now = time.time()
+            self.buffer.extend(result(c, now, *self.statuses[c]) for c in self.checks)
+            if self.held:
+                continue
+            try:
+                answer = self.wire.push(self.buffer)
+            except httpx.HTTPError:
+                continue
+            if answer.status_code == 200:
+                self.sent.extend(self.buffer)
+                self.buffer = []
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
