@@ -172,7 +172,7 @@ def take_rollup_requests(session: Session) -> float | None:
     if last is None:
         return None
     session.execute(delete(table).where(table.c.id <= last))
-    return int(earliest) / 1000
+    return to_ms(earliest) / 1000
 
 
 def remove_span(session: Session, *, series: str, at: float,
