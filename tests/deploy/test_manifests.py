@@ -232,3 +232,34 @@ def test_the_rbac_it_applies_grants_every_request_its_config_makes():
     assert len(requests) >= 10
     for kind, verb, path in requests:
         assert allowed(verb, path, rules), (kind, verb, path)
+
+
+def test_the_agent_in_a_watched_cluster_has_the_centres_rights_there_and_a_buffer_that_outlives_it():
+    agent = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d
+             for d in load_documents(DEPLOY / "agent.yaml")}
+    centre = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d
+              for d in load_documents(DEPLOY / "rbac.yaml")}
+
+    def rules(found: dict, kind: str, namespace: str | None, *names: str) -> list:
+        return sorted(yaml.safe_dump(r, sort_keys=True) for n in names for r in found[(kind, namespace, n)]["rules"])
+
+    # the cluster's own probes run at the agent: the same read-only rights the centre's manifest grants
+    assert rules(agent, "ClusterRole", None, "platform-monitor-agent") == rules(
+        centre, "ClusterRole", None, "platform-monitor", "platform-monitor-workloads")
+    for namespace in ("kube-system", "kube-node-lease"):
+        assert rules(agent, "Role", namespace, "platform-monitor-agent") == rules(
+            centre, "Role", namespace, "platform-monitor")
+    deploy = agent[("Deployment", "platform-monitor-agent", "platform-monitor-agent")]
+    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"]["type"] == "Recreate"
+    spec = deploy["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    args = dict(a.removeprefix("--").split("=", 1) for a in container["args"][1:])
+    assert container["args"][0] == "agent" and set(args) == {"server", "name", "token-file", "buffer", "listen"}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes[mounts[str(Path(args["token-file"]).parent)]]["secret"]["secretName"] == "platform-monitor-agent"
+    claim = volumes[mounts[str(Path(args["buffer"]).parent)]]["persistentVolumeClaim"]["claimName"]
+    assert ("PersistentVolumeClaim", "platform-monitor-agent", claim) in agent
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert args["listen"].endswith(":9108") and container["ports"][0]["containerPort"] == 9108
+    assert spec["serviceAccountName"] == "platform-monitor-agent"
