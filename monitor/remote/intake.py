@@ -85,6 +85,9 @@ class Intake:
         """Series id → time of the newest result taken into state (what is older is history)."""
         self.silent: dict[str, float] = {}
         """Series id → when its not-reported span began (written, and shown as the state)."""
+        self.arrived: dict[str, float] = {}
+        """Series id → when a result of it was last taken (this process's clock): an agent sending
+        its backlog after an outage sends old results, and is not silent for all that."""
         self.watched_from: dict[str, float] = {}
         """Series id → since when this process holds it (a series never heard of is silent from then)."""
         self.seen: dict[str, dict[str, Seen]] = {}
@@ -115,7 +118,7 @@ class Intake:
         self.seen.pop(check_id, None)
         for series in [s for s in self.newest if s == check_id or s.startswith(f"{check_id}@")]:
             self.newest.pop(series, None)
-        for table in (self.silent, self.watched_from):
+        for table in (self.silent, self.watched_from, self.arrived):
             for series in [s for s in table if s == check_id or s.startswith(f"{check_id}@")]:
                 table.pop(series, None)
 
@@ -238,6 +241,7 @@ class Intake:
                              f"and {_at(ts)}")
         self.silent.pop(cid, None)
         self.newest[cid] = ts
+        self.arrived[cid] = self.clock()
         self.stats.taken += 1
         self.record(check, result)
 
@@ -306,8 +310,9 @@ class Intake:
                     continue
                 last = self.newest.get(cid)
                 since = last if last is not None else self.watched_from.get(cid, now)
-                if now - since <= FRESH_INTERVALS * check.interval + check.timeout:
-                    continue
+                fresh = FRESH_INTERVALS * check.interval + check.timeout
+                if now - since <= fresh or now - self.arrived.get(cid, 0.0) <= fresh:
+                    continue  # (a backlog arriving: old results, but the agent reports)
                 agent = check.sites[0]
                 why = self._agent_silence(agent, now, check, last)
                 if why is None:

@@ -16,12 +16,13 @@ TEST_TOKEN = "test-dc-token-9876543210"
 
 def centre_config(path: Path, *, db: str, hook_port: int, checks: str, interval: float = 1.0,
                   extra: str = "") -> Path:
-    """A centre with two agents (prod-dc by token, test-dc by the token's SHA-256) and `checks`."""
+    """A centre with two agents (prod-dc by token, test-dc by the token's SHA-256) and `checks`;
+    `db`: a database URL, or the path of a SQLite file."""
     import hashlib
 
     digest = hashlib.sha256(TEST_TOKEN.encode()).hexdigest()
     path.write_text(f"""
-storage: {{url: "sqlite:///{db}", flush_interval: 200ms}}
+storage: {{url: "{db if '://' in db else 'sqlite:///' + db}", flush_interval: 200ms}}
 engine: {{replica_id: "${{PM_REPLICA}}"}}
 defaults: {{interval: {interval}s, timeout: 500ms, failure_threshold: 1}}
 agents:
@@ -58,6 +59,25 @@ class Wire:
         body = {"sent_at": time.time(), "clock_offset": 0.0, "buffered": 0, "dropped": 0, **extra,
                 "results": results}
         return httpx.post(f"{self.centre.url}/api/v1/agent/results", json=body, headers=self.headers, timeout=10)
+
+
+class Balanced:
+    """Several centre processes behind one address, as a load balancer shows them: each push goes
+    to the next one, and to the one after it when that does not answer."""
+
+    def __init__(self, wires: list[Wire]) -> None:
+        self.wires = wires
+        self.turn = 0
+
+    def push(self, results: list[dict], **extra: object) -> httpx.Response:
+        for _ in range(len(self.wires)):
+            wire = self.wires[self.turn % len(self.wires)]
+            self.turn += 1
+            try:
+                return wire.push(results, **extra)
+            except httpx.HTTPError:
+                continue
+        raise httpx.ConnectError("no centre process answers")
 
 
 def result(check: str, at: float, status: str = "up", reason: str = "", latency: float | None = 0.01) -> dict:
