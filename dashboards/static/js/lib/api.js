@@ -29,7 +29,8 @@ export async function liveState({ component = null } = {}) {
 // One configured check now (its settings too): {as_of, check, settings}.
 export async function liveCheckState(id) {
   const { data, asOf } = await getDated(apiCheckPath(id));
-  return { as_of: asOf, check: liveCheck(data), settings: data.settings };
+  return { as_of: asOf, check: liveCheck(data), settings: data.settings,
+           sites: data.locations || ["central"], quorum: data.quorum || 1, byLocation: data.by_location || [] };
 }
 
 // Current components' titles (config `components.<name>.title`, the name by default): name → title.
@@ -144,6 +145,12 @@ export async function processesNow() {
   const self = data.replicas.find((r) => r.self);
   const mine = new Set((self && self.held_shards) || []);
   return { as_of: asOf, ...data, unheld_shards: data.unheld_shards.filter((s) => !mine.has(s)) };
+}
+
+// The configured remote agents and what the centre last heard from each (/api/v1/agents).
+export async function agentsNow() {
+  const { data, asOf } = await getDated("/api/v1/agents");
+  return { as_of: asOf, agents: data };
 }
 
 // Alerts now (/api/v1/alerts): firing, silenced, covered, recent deliveries (newest first),

@@ -1,7 +1,7 @@
 // A check: state, last result and settings (live), 90-day uptime, latency with percentile bands
 // and state timeline over a chosen range, recent results with reasons, incidents it was part of.
 import { AsOfClock } from "../lib/asof.js";
-import { fmtLatency, fmtTime, h, replace, setBadge, since } from "../lib/dom.js";
+import { fmtDuration, fmtLatency, fmtTime, h, replace, setBadge, since } from "../lib/dom.js";
 import { incidentsBetween, liveCheckState } from "../lib/api.js";
 import { Poller, refreshMs } from "../lib/fetch.js";
 import { RangePicker } from "../lib/range.js";
@@ -35,6 +35,7 @@ async function refreshState() {
     fact("Last run (UTC)", fmtTime(check.last_run)),
     fact("Last latency", fmtLatency(check.latency)),
     fact("Reason", check.reason || "—", null, true));
+  renderLocations(data, now);
   clock.set(data.as_of);
   if (!settingsShown) {
     byId("settings").textContent = JSON.stringify(data.settings, null, 2);
@@ -43,6 +44,32 @@ async function refreshState() {
   }
 }
 let settingsShown = false;
+
+// Where the check runs (docs/agents.md): one row per location with its latest result; shown when
+// an agent runs it or several locations judge it by quorum.
+function renderLocations(data, now) {
+  const remote = data.sites.length > 1 || data.sites[0] !== "central";
+  byId("locations-panel").classList.toggle("hidden", !remote);
+  if (!remote) return;
+  byId("quorum").textContent = data.sites.length > 1
+    ? `down when ${data.quorum} of ${data.sites.length} locations see it down`
+    : `run by the agent at ${data.sites[0]}`;
+  const rows = data.byLocation.map((entry) => {
+    const last = entry.last_result;
+    const badge = h("span", { class: "badge" }, last ? last.status : "no result");
+    setBadge(badge, last ? last.status : "unknown");
+    return h("tr", { dataset: { location: entry.location } },
+      h("th", { scope: "row" }, entry.location === "central" ? "central (this service)" : entry.location),
+      h("td", null, badge),
+      h("td", { title: last ? `${fmtTime(last.time)} UTC` : null },
+        last ? `${fmtDuration(Math.max(0, (now - Date.parse(last.time)) / 1000))} ago` : "—"),
+      h("td", null, last ? fmtLatency(last.latency) : "—"),
+      h("td", { class: "reason" }, last && last.reason ? last.reason : "—"));
+  });
+  replace(byId("locations"),
+    h("thead", null, h("tr", null, ["Location", "Latest", "When", "Latency", "Reason"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", null, rows));
+}
 
 const uptime = new UptimeBars({ kind: "check", names: [id] });
 uptime.attach(id, byId("uptime"), byId("uptime-total"));
