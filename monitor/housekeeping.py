@@ -42,8 +42,11 @@ class Housekeeping:
     for the metrics collector (which must not read the database)."""
 
     def __init__(self, *, db: DbEngine, config: ConfigSource, writer: Writer | None,
-                 storage_ready: Callable[[], bool]) -> None:
+                 storage_ready: Callable[[], bool], elsewhere: Callable[[], bool] = lambda: False) -> None:
         self.db = db
+        self._elsewhere = elsewhere
+        """Whether another process runs the rollups now (this one is not the leader): results this
+        process's writer wrote late are then handed over as a rollup request."""
         self._current = config
         self.writer = writer
         self._storage_ready = storage_ready
@@ -95,7 +98,9 @@ class Housekeeping:
 
     async def _loop(self) -> None:
         while not self._stop.is_set():
-            if self._storage_ready():
+            if self._elsewhere():
+                await self._hand_over()
+            elif self._storage_ready():
                 try:
                     await self._step()
                 except Exception as exc:  # the database is away: try again next tick
@@ -150,6 +155,23 @@ class Housekeeping:
                 for table, rows in deleted.items():
                     self.rows_deleted[table] = self.rows_deleted.get(table, 0) + rows
                 self._next_retention = clock + RETENTION_INTERVAL
+
+    async def _hand_over(self) -> None:
+        """Late results this process wrote (its writer drained a backlog after a database outage)
+        ask the leader, through the database, to recompute their hours."""
+        earliest = self.backlog.take()
+        if earliest is None or earliest >= time.time() - rollups.LATE_MARGIN.total_seconds():
+            return  # within the window every rollup run recomputes anyway
+
+        def write() -> None:
+            with Session(self.db) as session, session.begin():
+                agent_store.request_rollups(session, earliest=earliest, now=time.time())
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception as exc:
+            self.backlog.give_back(earliest)
+            log.debug("handing late results over to the leader failed (%s); next tick", exc)
 
     def _take_requests(self) -> None:
         """Results other processes wrote late (an agent's buffer, a writer after an outage) ask for

@@ -92,7 +92,8 @@ class Service:
         self.alerting.extra_silencers.append(self.maintenance)
         engine.on_transition(self.alerting.on_run)
         self.housekeeping = Housekeeping(db=self.db, config=lambda: engine.config, writer=engine.writer,
-                                         storage_ready=lambda: engine.storage_ready and coordinator.leader)
+                                         storage_ready=lambda: engine.storage_ready and coordinator.leader,
+                                         elsewhere=lambda: engine.storage_ready and not coordinator.leader)
         ownership = engine.ownership
         self.elsewhere = Elsewhere(
             db=self.db, state=engine.state, owns=ownership.owns, leader=lambda: coordinator.leader,
