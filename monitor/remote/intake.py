@@ -206,10 +206,10 @@ class Intake:
         now = self.clock()
         for row in rows:
             check = checks.get(row.check_id)
-            if check is not None and not self.owns(check.id):
-                continue  # let go since the read: its new holder takes it
+            if check is not None and (not self.owns(check.id) or check.id not in self._loaded):
+                continue  # let go since the read (its new holder takes it), or taken since: next round
             done.append(row.seq)
-            if check is None or check.id not in self._loaded:
+            if check is None:
                 continue  # a check retired, or discovered by the agent and not known here yet: stored, no state
             result = Result(Status(row.status), row.reason, {}, row.latency, row.ts.timestamp(), stored=True)
             if len(check.sites) == 1:

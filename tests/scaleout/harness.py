@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -24,9 +25,10 @@ SECRET = "scaleout-secret-5d1e"
 
 
 class CountingTarget:
-    """Answers GET /<check>: 200, or 500 for the paths in `failing`; keeps the time of every hit."""
+    """Answers GET /<check>: 200, or 500 for the paths in `failing`; keeps the time of every hit.
+    With `context`, over TLS (https://)."""
 
-    def __init__(self) -> None:
+    def __init__(self, context: ssl.SSLContext | None = None) -> None:
         self.hits: dict[str, list[float]] = {}
         self.failing: set[str] = set()
         self._lock = threading.Lock()
@@ -50,7 +52,10 @@ class CountingTarget:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if context is not None:
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def times(self, path: str, start: float = 0.0, end: float = float("inf")) -> list[float]:
@@ -86,8 +91,10 @@ alerts:
 class Replica:
     """One `serve` process of the shared config, on its own port, named `name`."""
 
-    def __init__(self, name: str, config: Path, log_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, name: str, config: Path, log_dir: Path, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
         self.name = name
+        self.cwd = cwd
         self.config = config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -99,7 +106,7 @@ class Replica:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "monitor", "serve", "--config", str(self.config), "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env)
+                stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd)
         if wait:
             wait_for(lambda: self.json("/healthz") is not None, timeout=START_TIMEOUT, interval=0.2,
                      what=f"{self.name} answering (log: {self.log_path})")
