@@ -20,6 +20,48 @@ from storage import agents as agent_store
 
 router = APIRouter(tags=["agents"])
 
+
+class SettingsOut(BaseModel):
+    push_interval: float
+    """Seconds between pushes while results wait."""
+    heartbeat_interval: float
+    """Seconds between pushes at the least, results or not."""
+    batch_max: int
+    buffer: int
+    """Results to keep on disk while the centre is away."""
+    max_clock_skew: float
+
+
+class AssignmentOut(BaseModel):
+    """What an agent runs (docs/agents.md)."""
+
+    agent: str
+    version: str
+    server_time: float
+    settings: SettingsOut
+    checks: list[dict[str, Any]]
+    """Complete check settings, secrets included, without location, locations, quorum, depends_on."""
+    clusters: list[dict[str, Any]]
+    centre_version: str
+
+
+class PushOut(BaseModel):
+    accepted: int
+    """New results stored."""
+    duplicates: int
+    """Results stored already (a batch sent again): kept once."""
+    server_time: float
+
+
+class DiscoveredOut(BaseModel):
+    checks: int
+
+
+AGENT_ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing, unknown or wrong agent token (one answer for all three)"},
+    429: {"description": "too many failed authentications from this address (Retry-After)"},
+}
+
 UNAUTHORIZED = {"detail": "unauthorized"}
 
 
@@ -45,7 +87,8 @@ def _agent(request: Request, service: Any) -> AgentConfig | JSONResponse:
     return agent
 
 
-@router.get("/api/v1/agent/checks")
+@router.get("/api/v1/agent/checks", response_model=AssignmentOut,
+            responses={**AGENT_ANSWERS, 304: {"description": "unchanged (If-None-Match) after `wait`"}})
 async def agent_checks(request: Request, service: ServiceDep,
                        wait: float = Query(0.0, ge=0, le=60, description="long poll: seconds to hold the request "
                                                                           "while the version is If-None-Match's")
@@ -84,7 +127,9 @@ async def _body(request: Request) -> dict[str, Any] | JSONResponse:
     return body
 
 
-@router.post("/api/v1/agent/results")
+@router.post("/api/v1/agent/results", response_model=PushOut, responses={
+    **AGENT_ANSWERS, 403: {"description": "results for checks not assigned to the agent's location: nothing stored"},
+    413: {"description": "more than 5,000 results or 4 MiB"}, 503: {"description": "cannot store now"}})
 async def agent_results(request: Request, service: ServiceDep) -> Response:
     agent = _agent(request, service)
     if isinstance(agent, JSONResponse):
@@ -114,7 +159,8 @@ async def agent_results(request: Request, service: ServiceDep) -> Response:
     return JSONResponse({"accepted": new, "duplicates": repeats, "server_time": gateway.clock()})
 
 
-@router.post("/api/v1/agent/discovered")
+@router.post("/api/v1/agent/discovered", response_model=DiscoveredOut,
+             responses={**AGENT_ANSWERS, 403: {"description": "not a cluster at the agent's location"}})
 async def agent_discovered(request: Request, service: ServiceDep) -> Response:
     agent = _agent(request, service)
     if isinstance(agent, JSONResponse):

@@ -122,7 +122,13 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         agent_path = path.startswith(AGENT_PATHS)
         limit = AGENT_MAX_BODY_BYTES if agent_path else MAX_BODY_BYTES
-        if method in WRITE_METHODS and path.startswith(GUARDED_WRITES) and not agent_path:
+        if agent_path:
+            refusal = _agent_refusal(scope, headers)
+            if refusal is not None:
+                code, body, extra = refusal
+                await _answer(send, code, body, close=method in WRITE_METHODS, headers=extra)
+                return
+        elif method in WRITE_METHODS and path.startswith(GUARDED_WRITES):
             service = getattr(getattr(scope.get("app"), "state", None), "service", None)
             expected = service.config.server.api_token if service is not None else None
             refusal = write_refusal(expected, headers.get("authorization", ""))
@@ -155,6 +161,27 @@ class RequestGuard:
                 await _answer(send, 422, {"detail": [problem]})
                 return
         await self.app(scope, _Replay(body, receive), send)
+
+
+def _agent_refusal(scope: Scope, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+    """An agent's request without its token (401) or from an address past its failures (429),
+    answered before its body is read (monitor.remote.gateway decides; the route asks again)."""
+    service = getattr(getattr(scope.get("app"), "state", None), "service", None)
+    if service is None:
+        return 503, {"detail": "starting"}, {"retry-after": "5"}
+    gateway = service.gateway
+    client = scope.get("client")
+    address = client[0] if client else ""
+    wait = gateway.blocked_for(address)
+    if wait:
+        gateway.failed(address, "rate_limited")
+        return 429, {"detail": "too many failed authentications from this address"}, {
+            "retry-after": str(int(wait + 0.999))}
+    header = headers.get("authorization", "")
+    if gateway.authenticate(header) is None:
+        gateway.failed(address, "missing" if not header else "invalid")
+        return 401, {"detail": "unauthorized"}, {"www-authenticate": "Bearer"}
+    return None
 
 
 def _json_problem(body: bytes) -> dict[str, Any] | None:

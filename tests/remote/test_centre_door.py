@@ -4,6 +4,7 @@ wrong with them, failures are rate-limited, a batch is stored once or refused wh
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -84,7 +85,7 @@ def test_tokens_missing_unknown_or_wrong_get_one_answer_and_failures_are_limited
         httpx.get(f"{centre.url}/api/v1/agent/checks", headers={"Authorization": f"Bearer {TEST_TOKEN[:-1]}"}),
     ]
     assert [a.status_code for a in answers] == [401] * 5
-    assert {a.text for a in answers} == {'{"detail":"unauthorized"}'}
+    assert all(a.json() == {"detail": "unauthorized"} for a in answers)
     assert all(a.headers["www-authenticate"] == "Bearer" for a in answers)
     assert centre.metric_sum("platform_monitor_agent_auth_failures_total", reason="invalid") == 4
     assert centre.metric_sum("platform_monitor_agent_auth_failures_total", reason="missing") == 1
@@ -135,3 +136,49 @@ def test_a_batch_is_stored_once_or_refused_whole(centre, tmp_path):
     assert agents["test-dc"]["results"] == 1
     assert centre.metric_sum("platform_monitor_agent_results_received_total", agent="prod-dc") == 3
     assert centre.metric_sum("platform_monitor_agent_results_repeated_total", agent="prod-dc") == 3
+
+
+def unread_body_answer(port: int, path: str, headers: dict[str, str]) -> bytes:
+    """Announce 50 MiB, send 64 KiB: what the centre answers within 2 s without the rest."""
+    import socket
+
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {50 * 1024 * 1024}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(head.encode() + b"[" + b" " * (64 * 1024))
+        try:
+            return sock.recv(4096)
+        except TimeoutError:
+            return b""
+
+
+def test_the_agents_routes_refuse_before_reading_and_never_fail_on_bad_input(centre):
+    for path in ("/api/v1/agent/results", "/api/v1/agent/discovered"):
+        for headers in ({}, {"Authorization": "Bearer not-an-agent-token"}):
+            answer = unread_body_answer(centre.port, path, headers)
+            assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.1 401 Unauthorized", (path, answer[:200])
+        big = unread_body_answer(centre.port, path, {"Authorization": f"Bearer {PROD_TOKEN}"})
+        assert big.split(b"\r\n", 1)[0] == b"HTTP/1.1 413 Request Entity Too Large", (path, big[:200])
+    prod = Wire(centre, PROD_TOKEN)
+    now = time.time()
+    hostile = ["\x00", "\ud800", "🙂" * 300, "a" * 30000, None, 1e308, -1, [], {}, "' OR 1=1 --"]
+    url = f"{centre.url}/api/v1/agent/results"
+    for value in hostile:
+        for field in ("check", "time", "status", "latency", "reason", "details"):
+            item = {**result("registry-prod/reg", now), field: value}
+            try:
+                body = json.dumps({"results": [item]}, ensure_ascii=True)
+            except ValueError:
+                continue
+            answer = httpx.post(url, content=body, headers={**prod.headers, "Content-Type": "application/json"})
+            assert answer.status_code in (200, 403, 422), (field, repr(value)[:40], answer.status_code,
+                                                           answer.text[:200])
+    for path, wrong in (("/api/v1/agent/results", b'{"results": 5}'), ("/api/v1/agent/discovered", b'{"source": 1}')):
+        for body in (b"not json", b"[]", wrong, b"{" * 10000):
+            answer = httpx.post(centre.url + path, content=body,
+                                headers={**prod.headers, "Content-Type": "application/json"})
+            assert answer.status_code == 422, (path, body[:20], answer.status_code, answer.text[:200])
+    for wait in ("-1", "61", "soon", "\x00"):
+        answer = httpx.get(f"{centre.url}/api/v1/agent/checks", params={"wait": wait}, headers=prod.headers)
+        assert answer.status_code == 422, (wait, answer.status_code)
+    assert prod.checks().status_code == 200  # and the door still works
