@@ -1,5 +1,5 @@
-"""What every request passes before any route sees it: writes under /api/v1 authenticated before
-their body is read, bodies capped, text parameters (query, path, JSON body) free of NUL and lone
+"""What every request passes before any route sees it (after monitor.auth.gate, which decides who
+may make it before any body is read): bodies capped, text parameters (query, path, JSON body) free of NUL and lone
 surrogates; and what every answer passes: 422s that never echo more than a short excerpt of the
 input, JSON that renders whatever a stored row holds. Routes decide nothing here."""
 
@@ -16,15 +16,12 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.api.deps import write_refusal
-
 MAX_BODY_BYTES = 1024 * 1024
 """1 MiB: the largest body any route takes (a silence, a maintenance window, an ack) is a few KiB;
 anything bigger is a mistake or an attack, refused (413) before it costs memory."""
 INPUT_EXCERPT_CHARS = 80  # a 422 shows this much of a bad value, never the whole body
 MSG_EXCERPT_CHARS = 300  # some messages quote the value (`'…' is not a duration`): cut them too
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-GUARDED_WRITES = "/api/v1/"  # every write route under it needs the bearer token
 BAD_TEXT = "text must be UTF-8 without NUL characters or lone surrogates"
 REPLACEMENT = "\ufffd"
 
@@ -101,9 +98,8 @@ def _body_problem(body: Any) -> dict[str, Any] | None:
 
 
 class RequestGuard:
-    """Pure ASGI middleware, outermost of ours: nothing has read the body when it decides.
-    Order: a write under /api/v1 without the right token is refused (401/403) at once; then a
-    query or path string with NUL, a lone surrogate or non-UTF-8 bytes is a 422 naming it; a body
+    """Pure ASGI middleware, just inside the auth gate: nothing has read the body when it decides.
+    Order: a query or path string with NUL, a lone surrogate or non-UTF-8 bytes is a 422 naming it; a body
     over MAX_BODY_BYTES is a 413 (Content-Length up front, chunked bodies counted while they
     arrive); a JSON body with such strings is a 422 naming the field."""
 
@@ -114,17 +110,8 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method, path = scope["method"], scope["path"]
+        method = scope["method"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if method in WRITE_METHODS and path.startswith(GUARDED_WRITES):
-            service = getattr(getattr(scope.get("app"), "state", None), "service", None)
-            expected = service.config.server.api_token if service is not None else None
-            refusal = write_refusal(expected, headers.get("authorization", ""))
-            if refusal is not None:
-                code, message = refusal
-                extra = {"www-authenticate": "Bearer"} if code == 401 else {}
-                await _answer(send, code, {"detail": message}, close=True, headers=extra)
-                return
         problem = _path_problem(scope) or _query_problem(scope.get("query_string", b""))
         if problem is not None:
             await _answer(send, 422, {"detail": [problem]}, close=method in WRITE_METHODS)
