@@ -39,7 +39,7 @@ def login_form(request: Request, *, status_code: int = 200, error: str = "", nam
                headers: dict[str, str] | None = None) -> Response:
     config = request.app.state.service.config
     auth = config.auth
-    response = page(request, "login.html", status_code, page="login", error=error, name=name,
+    response = page(request, "login.html", status_code, page="login", public=True, error=error, name=name,
                     next=safe_next(request.query_params.get("next")), oidc=bool(auth and auth.oidc),
                     accounts=bool(auth and auth.users), auth_enabled=auth is not None)
     for key, value in (headers or {}).items():

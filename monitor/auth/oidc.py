@@ -83,7 +83,7 @@ async def discover(oidc: OidcConfig) -> dict[str, Any]:
 
 def _refused(request: Request, message: str, status_code: int = 403) -> Response:
     runtime(request.app).limiter.counted("oidc")
-    return page(request, "login_refused.html", status_code, page="login", message=message)
+    return page(request, "login_refused.html", status_code, page="login", public=True, message=message)
 
 
 @router.get("/login/oidc")
