@@ -56,3 +56,28 @@ def entries(session: Session, *, start: datetime | None = None, end: datetime | 
     return [AuditEntry(at=r.at, actor=r.actor, role=r.role, credential=r.credential, action=r.action,
                        target=r.target, address=r.address, status=r.status, outcome=r.outcome, detail=r.detail)
             for r in rows]
+
+
+ACK_ACTION = "POST /api/v1/alerts/{key:path}/ack"
+"""How the audit log names an acknowledgement (monitor.auth.policy's route template)."""
+ACK_DETAIL = "acknowledged by "
+"""The acknowledgement route's detail: `acknowledged by <name>` (the name recorded on the alert)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    at: datetime
+    key: str
+    by: str
+
+
+def acknowledgements(session: Session, *, keys: list[str], start: datetime, end: datetime) -> list[Acknowledgement]:
+    """Successful acknowledgements of the alerts `keys` in [start, end), oldest first: who, by the
+    name the alert recorded (the entry's actor when the route said none)."""
+    targets = {f"/api/v1/alerts/{key}/ack": key for key in keys}
+    rows = session.scalars(select(AuditRow).where(
+        AuditRow.action == ACK_ACTION, AuditRow.outcome == "success", AuditRow.target.in_(list(targets)),
+        AuditRow.at >= start, AuditRow.at < end).order_by(AuditRow.at))
+    return [Acknowledgement(at=r.at, key=targets[r.target],
+                            by=r.detail.removeprefix(ACK_DETAIL) if r.detail.startswith(ACK_DETAIL) else r.actor)
+            for r in rows]

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.alerts.alerting import SilenceRefused
@@ -17,7 +17,7 @@ from monitor.api.deps import PrincipalDep, ServiceDep, SessionDep, WriteAccess, 
 from monitor.api.times import UtcInstant
 from monitor.instants import from_unix
 from probes.base import Duration
-from storage import alert_queries
+from storage import alert_queries, audit
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
@@ -174,12 +174,15 @@ class AckIn(BaseModel):
 
 
 @router.post("/alerts/{key:path}/ack", response_model=AlertOut, dependencies=[WriteAccess])
-async def acknowledge(key: str, service: ServiceDep, principal: PrincipalDep, body: AckIn | None = None) -> AlertOut:
+async def acknowledge(key: str, service: ServiceDep, principal: PrincipalDep, request: Request,
+                      body: AckIn | None = None) -> AlertOut:
     """Acknowledge an active alert: no more reminders until it resolves. `by` is the signed-in
     user or token's name (the body's `by` only with the shared server.api_token)."""
-    record = service.alerting.acknowledge(key, actor_name(principal, (body or AckIn()).by))
+    by = actor_name(principal, (body or AckIn()).by)
+    record = service.alerting.acknowledge(key, by)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active alert {key!r}")
+    request.state.audit_detail = f"{audit.ACK_DETAIL}{by}" if by else "acknowledged"  # incidents show who
     return _alert_out(record)
 
 
@@ -208,7 +211,8 @@ def list_silences(service: ServiceDep) -> list[SilenceOut]:
 
 @router.post("/silences", response_model=SilenceOut, status_code=status.HTTP_201_CREATED,
              dependencies=[WriteAccess])
-async def create_silence(body: SilenceIn, service: ServiceDep, principal: PrincipalDep) -> SilenceOut:
+async def create_silence(body: SilenceIn, service: ServiceDep, principal: PrincipalDep,
+                         request: Request) -> SilenceOut:
     """Silence alerts whose labels match `matchers` (check, component, kind, severity, labels).
     `created_by` is the signed-in user or token's name (the body's only with server.api_token)."""
     try:
@@ -217,6 +221,7 @@ async def create_silence(body: SilenceIn, service: ServiceDep, principal: Princi
             comment=body.comment, created_by=actor_name(principal, body.created_by))
     except SilenceRefused as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+    request.state.audit_detail = silence.describe()[:300]
     return _silence_out(silence)
 
 

@@ -156,9 +156,10 @@ class AuthGate:
 
         try:
             await self.app(scope, receive, watch)
-        finally:
+        finally:  # a route may say more for the record (who acknowledged, which silence): `audit_detail`
             await record_write(service, principal, method=method, path=path, address=address,
-                               status=status[0] if status else 500, action=_action(method, path))
+                               status=status[0] if status else 500, action=_action(method, path),
+                               detail=str(state.get("audit_detail", "")))
 
     @staticmethod
     def _who(headers: dict[str, str], rt: AuthRuntime) -> tuple[Principal, bool, Any]:

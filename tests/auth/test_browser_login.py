@@ -87,6 +87,8 @@ def test_the_form_signs_in_and_writes_go_with_the_session(service, open_page):
     page.click("#silence-form button[type=submit]")
     expect(page.locator("#write-message")).to_have_text("Silence added.")
     expect(page.locator("#silences")).to_contain_text("olga", timeout=TIMEOUT_MS)
+    page.goto(service.url + "/incidents")  # the incident says who acknowledged its alert
+    expect(page.locator('.alert-line[data-type="acknowledged"]').first).to_contain_text("by olga", timeout=TIMEOUT_MS)
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["pm_session"]["httpOnly"] and cookies["pm_session"]["sameSite"] == "Lax"
     assert "pm_session" not in page.evaluate("() => document.cookie")  # HttpOnly: no script reads it

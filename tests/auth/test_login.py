@@ -105,7 +105,11 @@ def test_who_acknowledged_is_the_signed_in_user(auth_service):
     assert firing[KEY]["acknowledged_by"] == "olga"
     entry = audit_entry(auth_service, actor="olga", action="POST /api/v1/alerts/{key:path}/ack")
     assert entry == {**entry, "role": "operator", "credential": "session", "target": f"/api/v1/alerts/{KEY}/ack",
-                     "address": "127.0.0.1", "status": 200, "outcome": "success"}
+                     "address": "127.0.0.1", "status": 200, "outcome": "success", "detail": "acknowledged by olga"}
+    [incident] = [i for i in client.get("/api/v1/incidents", params={"alerts": "true"}).json()
+                  if i["component"] == "paas"]
+    acked = [a for a in incident["alerts"] if a["type"] == "acknowledged"]
+    assert [(a["subject"], a["by"]) for a in acked] == [("paas/web", "olga")]
 
 
 def test_sign_out(auth_service):
