@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.asgi_json import send_json
+
 MAX_BODY_BYTES = 1024 * 1024
 """1 MiB: the largest body any route takes (a silence, a maintenance window, an ack) is a few KiB;
 anything bigger is a mistake or an attack, refused (413) before it costs memory."""
@@ -114,12 +116,12 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         problem = _path_problem(scope) or _query_problem(scope.get("query_string", b""))
         if problem is not None:
-            await _answer(send, 422, {"detail": [problem]}, close=method in WRITE_METHODS)
+            await send_json(send, 422, {"detail": [problem]}, close=method in WRITE_METHODS)
             return
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             if not length.isdigit():
-                await _answer(send, 400, {"detail": "Content-Length is not a number"}, close=True)
+                await send_json(send, 400, {"detail": "Content-Length is not a number"}, close=True)
             else:
                 await _too_large(send)
             return
@@ -133,7 +135,7 @@ class RequestGuard:
         if "json" in headers.get("content-type", "json"):
             problem = _json_problem(body)
             if problem is not None:
-                await _answer(send, 422, {"detail": [problem]})
+                await send_json(send, 422, {"detail": [problem]})
                 return
         await self.app(scope, _Replay(body, receive), send)
 
@@ -195,21 +197,8 @@ class _Counted:
 
 
 async def _too_large(send: Send) -> None:
-    await _answer(send, 413, {"detail": f"the request body is larger than {MAX_BODY_BYTES} bytes (1 MiB)"},
+    await send_json(send, 413, {"detail": f"the request body is larger than {MAX_BODY_BYTES} bytes (1 MiB)"},
                   close=True)
-
-
-async def _answer(send: Send, code: int, content: Any, *, close: bool = False,
-                  headers: dict[str, str] | None = None) -> None:
-    """A JSON answer sent straight from the guard; `close` when the client may still be sending a
-    body nobody will read (the server then stops receiving it)."""
-    body = json.dumps(content).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-    if close:
-        raw.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": code, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _excerpt(value: Any, chars: int = INPUT_EXCERPT_CHARS) -> Any:

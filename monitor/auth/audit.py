@@ -5,6 +5,7 @@ line; it never fails or delays the answer. Secrets never reach an entry (no bodi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +25,16 @@ def outcome_of(status: int) -> str:
     return "refused" if status in (401, 403, 429) else "failure"
 
 
+def storable(text: str) -> str:
+    """`text` as every database stores it: NUL and lone surrogates (a name typed at /login can
+    hold anything) become U+FFFD."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
 async def record(service: Any, entry: AuditEntry) -> None:
     """Store `entry` (service: the running Service, for its database and storage watchdog)."""
+    entry = dataclasses.replace(entry, actor=storable(entry.actor), target=storable(entry.target),
+                                detail=storable(entry.detail))
     health = service.engine.storage_health
     reason = health.reason() if health is not None else None
     if reason is not None:

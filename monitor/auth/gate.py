@@ -6,7 +6,6 @@ log once it is answered. Routes find the Principal in `request.state.principal`.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from typing import Any
@@ -14,6 +13,7 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.asgi_json import send_json
 from monitor.auth.audit import record_write
 from monitor.auth.config import AuthConfig
 from monitor.auth.credentials import Credentials
@@ -118,8 +118,8 @@ class AuthGate:
         wait = rt.limiter.wait(account=None, address=address, now=time.time(), kind="token") if auth is not None else 0
         if wait > 0 and headers.get("authorization"):  # guessing tokens: no answer says whether one is right
             rt.limiter.counted("rate_limited")
-            await _answer(send, 429, {"detail": "too many failed attempts from this address: try again later"},
-                          {"retry-after": str(int(wait) + 1)}, close=method in WRITE_METHODS)
+            await send_json(send, 429, {"detail": "too many failed attempts from this address: try again later"},
+                            headers={"retry-after": str(int(wait) + 1)}, close=method in WRITE_METHODS)
             return
         principal, bad_token, refresh = self._who(headers, rt)
         if bad_token:
@@ -129,7 +129,7 @@ class AuthGate:
         is_write = method in WRITE_METHODS
         refusal = None
         if not allowed(level, principal, anonymous=anonymous, metrics=metrics):
-            refusal = self._refusal(level, principal, method, path, scope, bad_token, rt, config, auth is None)
+            refusal = self._refusal(level, principal, method, path, scope, bad_token, rt, auth is None)
         elif is_write and principal.credential == "session" and not _csrf_ok(headers, principal):
             rt.limiter.counted("csrf")
             refusal = (403, {"detail": "this write needs the session's CSRF token (the X-CSRF-Token header)"}, {})
@@ -138,7 +138,7 @@ class AuthGate:
             if is_write and principal.signed_in:
                 await record_write(service, principal, method=method, path=path, address=address, status=code,
                                    action=_action(method, path), detail=str(body.get("detail", "")))
-            await _answer(send, code, body, extra, close=is_write)
+            await send_json(send, code, body, headers=extra, close=is_write)
             return
         state["principal"] = principal
         cookie = None
@@ -186,7 +186,7 @@ class AuthGate:
 
     @staticmethod
     def _refusal(level: Level, principal: Principal, method: str, path: str, scope: Scope, bad_token: bool,
-                 rt: AuthRuntime, config: Any, legacy: bool) -> tuple[int, dict[str, Any], dict[str, str]]:
+                 rt: AuthRuntime, legacy: bool) -> tuple[int, dict[str, Any], dict[str, str]]:
         if principal.signed_in:
             return 403, {"detail": f"{principal.name} ({principal.role}) may not do this: it needs the "
                                    f"{level} role"}, {}
@@ -229,13 +229,3 @@ def _with_cookie(send: Send, cookie: str | None) -> Send:
         await send(message)
 
     return sending
-
-
-async def _answer(send: Send, code: int, content: Any, headers: dict[str, str], *, close: bool) -> None:
-    body = json.dumps(content).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.encode(), v.encode()) for k, v in headers.items()]
-    if close:
-        raw.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": code, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

@@ -259,3 +259,12 @@ def test_hash_password_prints_an_argon2id_hash():
     printed = done.stdout.strip()
     assert printed.startswith("$argon2id$") and "correct horse" not in done.stdout + done.stderr
     assert PasswordHasher().verify(printed, "correct horse")
+
+
+def test_a_hostile_name_is_refused_and_recorded_readably(auth_service):
+    with auth_service.client() as client:
+        answer = client.post("/login", content=b"name=a%00b%ED%A0%80&password=x",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 401
+    entry = audit_entry(auth_service, action="POST /login", status=401, detail="wrong name or password")
+    assert "\x00" not in entry["actor"] and entry["actor"].startswith("a\ufffdb")
