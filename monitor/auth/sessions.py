@@ -66,10 +66,11 @@ class SessionCodec:
         """The session in a cookie value, or None when it is forged, idle too long or too old."""
         now = time.time() if now is None else now
         try:
-            data, signed = self._serializer.loads(value, max_age=int(SESSION_IDLE.total_seconds()),
-                                                  return_timestamp=True)
+            data, signed = self._serializer.loads(value, return_timestamp=True)
         except (BadSignature, ValueError, TypeError):
             return None
+        if now - signed.timestamp() > SESSION_IDLE.total_seconds():
+            return None  # unused for too long (each request within the refresh period signs it again)
         try:
             session = Session(name=str(data["u"]), role=str(data["r"]), source=str(data["s"]), csrf=str(data["c"]),
                               issued=float(data["i"]), signed_at=signed.timestamp())

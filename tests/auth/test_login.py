@@ -136,6 +136,8 @@ def test_session_lifetimes():
     codec = SessionCodec("k" * 40)
     value, session = codec.new(name="alice", role="admin", source="local")
     assert codec.read(value) is not None
+    assert codec.read(value, now=session.signed_at + SESSION_IDLE.total_seconds() - 5) is not None
+    assert codec.read(value, now=session.signed_at + SESSION_IDLE.total_seconds() + 5) is None  # idle
     # absolute: however fresh the signature, a session ends SESSION_ABSOLUTE after its login
     assert codec.read(value, now=session.issued + SESSION_ABSOLUTE.total_seconds() + 1) is None
     assert SESSION_IDLE < SESSION_ABSOLUTE
