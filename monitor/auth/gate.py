@@ -115,12 +115,13 @@ class AuthGate:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         address = client_address(scope)
         auth = config.auth
-        wait = rt.limiter.wait(account=None, address=address, now=time.time(), kind="token") if auth is not None else 0
-        if wait > 0 and headers.get("authorization"):  # guessing tokens: no answer says whether one is right
-            rt.limiter.counted("rate_limited")
-            await send_json(send, 429, {"detail": "too many failed attempts from this address: try again later"},
-                            headers={"retry-after": str(int(wait) + 1)}, close=method in WRITE_METHODS)
-            return
+        if auth is not None and headers.get("authorization"):  # guessing tokens: no answer says if one is right
+            wait = rt.limiter.wait(account=None, address=address, now=time.time(), kind="token")
+            if wait > 0:
+                rt.limiter.counted("rate_limited")
+                await send_json(send, 429, {"detail": "too many failed attempts from this address: try again later"},
+                                headers={"retry-after": str(int(wait) + 1)}, close=method in WRITE_METHODS)
+                return
         principal, bad_token, refresh = self._who(headers, rt)
         if bad_token:
             rt.limiter.fail(account=None, address=address, reason="bad_token", now=time.time(), kind="token")
@@ -147,19 +148,25 @@ class AuthGate:
         if not is_write:
             await self.app(scope, receive, _with_cookie(send, cookie))
             return
+        await self._audited(scope, receive, _with_cookie(send, cookie), service, principal, address)
+
+    async def _audited(self, scope: Scope, receive: Receive, send: Send, service: Any, principal: Principal,
+                       address: str) -> None:
+        """Serve a write, then record it with the status it was answered with."""
         status: list[int] = []
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
-            await _with_cookie(send, cookie)(message)
+            await send(message)
 
+        method, path = scope["method"], scope["path"]
         try:
             await self.app(scope, receive, watch)
         finally:  # a route may say more for the record (who acknowledged, which silence): `audit_detail`
             await record_write(service, principal, method=method, path=path, address=address,
                                status=status[0] if status else 500, action=_action(method, path),
-                               detail=str(state.get("audit_detail", "")))
+                               detail=str(scope["state"].get("audit_detail", "")))
 
     @staticmethod
     def _who(headers: dict[str, str], rt: AuthRuntime) -> tuple[Principal, bool, Any]:
