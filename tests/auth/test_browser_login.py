@@ -106,6 +106,7 @@ def test_a_viewer_is_refused_writes_plainly(service, open_page):
     page.goto(service.url + "/login?next=/alerts")
     sign_in(page, "vic")
     expect(page).to_have_url(service.url + "/alerts")
+    expect(page.locator("#actions-sub")).to_have_text("as vic: a viewer reads only; acting needs the operator role")
     page.fill("#silence-matchers", "component=nowhere")
     page.fill("#silence-duration", "1h")
     page.click("#silence-form button[type=submit]")

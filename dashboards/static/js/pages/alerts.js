@@ -45,8 +45,11 @@ byId("token-forget").addEventListener("click", () => {
   say("Token forgotten.");
 });
 if (sessionCsrf()) { // signed in: writes go with the session, under the user's name
+  const who = document.querySelector('meta[name="signed-in"]');
   byId("token-form").classList.add("hidden");
-  byId("actions-sub").textContent = "as " + document.querySelector('meta[name="signed-in"]').content;
+  byId("actions-sub").textContent = who.dataset.role === "viewer"
+    ? `as ${who.content}: a viewer reads only; acting needs the operator role`
+    : `as ${who.content}`;
 } else {
   paintToken();
 }
