@@ -111,6 +111,10 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         config = service.config
+        if config.ui.public_only:  # only the public page is served (dashboards.web.PublicOnlyGate): nothing to guard
+            state["principal"] = ANONYMOUS
+            await self.app(scope, receive, send)
+            return
         rt = runtime(app)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         address = client_address(scope)

@@ -3,7 +3,7 @@ authorization endpoint (it approves at once as `user`, as a provider does for so
 signed in there) and a token endpoint that checks what a real one checks: the client's secret
 (client_secret_basic), the code (once, unexpired, for that client and redirect URI) and the PKCE
 verifier against the S256 challenge. ID tokens are RS256-signed; `tamper` makes the next one wrong
-in one way (nonce, expired, audience, issuer, signature) for the refusal tests."""
+in one way (nonce, expired, audience, issuer, signature, hs256) for the refusal tests."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import KeySet, OctKey, RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -128,4 +128,6 @@ class OidcProvider:
             claims["iss"] = "https://impostor.example.com"
         elif tamper == "signature":
             key = self.other_key
+        elif tamper == "hs256":  # signed with the client secret: anyone holding it could forge such a token
+            return jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(self.client_secret.encode()))
         return jwt.encode({"alg": "RS256", "kid": "key-1"}, claims, key)

@@ -270,3 +270,12 @@ def test_a_hostile_name_is_refused_and_recorded_readably(auth_service):
     assert answer.status_code == 401
     entry = audit_entry(auth_service, action="POST /login", status=401, detail="wrong name or password")
     assert "\x00" not in entry["actor"] and entry["actor"].startswith("a\ufffdb")
+
+
+def test_a_public_only_instance_serves_its_status_page_to_everyone(start_service):
+    service = start_service(auth=auth_block(anonymous="none") + "ui: {public_only: true}\n")
+    with service.client() as client:
+        assert client.get("/").headers["location"] == "/status"
+        assert client.get("/status").status_code == 200
+        assert client.get("/api/v1/checks").status_code == 404
+        assert client.get("/login").status_code == 404

@@ -66,6 +66,7 @@ def test_sign_in_with_the_provider(sso_service, provider):
     ("audience", "aud"),
     ("issuer", "iss"),
     ("signature", "signature does not verify"),
+    ("hs256", "signature does not verify"),
 ])
 def test_bad_id_tokens_are_refused(sso_service, provider, tamper, words):
     provider.tamper = tamper
