@@ -163,9 +163,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _tls_files(config: Config) -> dict[str, str]:
-    """uvicorn's settings for `server.tls` (HTTPS), none without it."""
+    """uvicorn's settings for `server.tls` (HTTPS), none without it. The certificate and key are
+    loaded once here, so a missing, unreadable or mismatched file is a config error with its
+    reason (exit 2), not a traceback from the server."""
     tls = config.server.tls
-    return {} if tls is None else {"ssl_certfile": tls.cert_file, "ssl_keyfile": tls.key_file}
+    if tls is None:
+        return {}
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError("server.tls", [f"cannot serve HTTPS with cert_file {tls.cert_file!r} and key_file "
+                                         f"{tls.key_file!r}: {reason}"]) from None
+    return {"ssl_certfile": tls.cert_file, "ssl_keyfile": tls.key_file}
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -14,6 +15,7 @@ Role = Literal["viewer", "operator", "admin"]
 Anonymous = Literal["none", "status", "viewer"]
 NAME_PATTERN = r"^[^\s/:]{1,200}$"  # shown as `by` on alert pages and in the audit log
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 MIN_TOKEN_CHARS = 16  # a shorter token is guessable by brute force through the rate limit
 
 
@@ -65,7 +67,8 @@ class OidcConfig(_Model):
     """Single sign-on with an OpenID Connect provider (authorization code + PKCE)."""
 
     issuer: str = Field(pattern=r"^https?://[^\s]+$")
-    """The provider's issuer URL: its discovery document is `<issuer>/.well-known/openid-configuration`."""
+    """The provider's issuer URL: its discovery document is `<issuer>/.well-known/openid-configuration`.
+    https, except on this machine's loopback (a provider beside the service, a test double)."""
     client_id: str = Field(min_length=1)
     client_secret: str = Field(default="", repr=False)
     roles_claim: str = Field(default="groups", min_length=1)
@@ -74,6 +77,15 @@ class OidcConfig(_Model):
     """Group → role; a user in several mapped groups gets the highest role, one in none is refused."""
     tls: TlsSettings = Field(default_factory=TlsSettings)
     scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+
+    @field_validator("issuer")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        host = urlsplit(value).hostname or ""
+        if value.startswith("http://") and host not in LOOPBACK_HOSTS:
+            raise ValueError("the issuer must be an https:// URL (plain http only on 127.0.0.1, ::1 or localhost): "
+                             "the client secret and ID tokens travel to it")
+        return value
 
 
 class AuthConfig(_Model):

@@ -239,6 +239,8 @@ def test_config_mistakes_are_refused_with_their_place():
         parse_config("auth:\n  tokens: [{name: t, token: 0123456789abcdef0123, role: root}]\n")
     with pytest.raises(ConfigError, match="anonymous"):
         parse_config("auth: {anonymous: everyone}\n")
+    with pytest.raises(ConfigError, match="issuer must be an https"):
+        parse_config("auth: {oidc: {issuer: 'http://sso.example.com', client_id: pm, role_map: {sre: admin}}}\n")
     config = parse_config("auth:\n  tokens: [{name: ci, token_sha256: " + "AB" * 32 + ", role: operator}]\n")
     assert config.auth.anonymous == "status" and config.auth.tokens[0].token_sha256 == "ab" * 32
 
@@ -279,3 +281,18 @@ def test_a_public_only_instance_serves_its_status_page_to_everyone(start_service
         assert client.get("/status").status_code == 200
         assert client.get("/api/v1/checks").status_code == 404
         assert client.get("/login").status_code == 404
+
+
+def test_a_refused_reload_says_why(start_service):
+    service = start_service()
+    good = service.path.read_text()
+    service.path.write_text(good + "bogus_key: 1\n")
+    try:
+        with service.token_client("admin") as admin:
+            answer = admin.post("/api/v1/config/reload")
+        assert answer.status_code == 200 and answer.json()["outcome"] == "failure"
+        assert "bogus_key" in answer.json()["reason"]
+        with service.token_client("operator") as operator:
+            assert operator.post("/api/v1/config/reload").status_code == 403
+    finally:
+        service.path.write_text(good)

@@ -69,3 +69,18 @@ def test_secure_cookie_behind_an_https_public_url(start_service):
     with service.client() as client:
         answer = client.post("/login", data={"name": "vic", "password": password("vic")})
     assert answer.status_code == 303 and "; Secure" in answer.headers["set-cookie"]
+
+
+def test_a_missing_certificate_is_a_config_error(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""
+server:
+  host: 127.0.0.1
+  port: {free_port()}
+  tls: {{cert_file: "{tmp_path}/none.pem", key_file: "{tmp_path}/none.key"}}
+storage: {{url: "sqlite:///{tmp_path / 'pm.db'}"}}
+""")
+    done = subprocess.run([sys.executable, "-m", "monitor", "serve", "--config", str(path)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "server.tls" in done.stderr and "cannot serve HTTPS" in done.stderr and "No such file" in done.stderr
