@@ -156,3 +156,15 @@ def test_single_sign_on_refuses_an_unmapped_user_with_a_page(service, provider, 
     op.screenshot()
     op.errors = [e for e in op.errors if "status of 403" not in e]
     op.assert_clean()
+
+
+def test_a_page_whose_session_ends_goes_to_sign_in(service, open_page):
+    op = open_page()
+    page = op.page
+    page.goto(service.url + "/login?next=/alerts%3Frefresh%3D1")
+    sign_in(page, "vic")
+    expect(page).to_have_url(service.url + "/alerts?refresh=1")
+    page.context.clear_cookies()  # as if it had ended
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Falerts%3Frefresh%3D1$"), timeout=TIMEOUT_MS)
+    op.errors = [e for e in op.errors if "status of 401" not in e]
+    op.assert_clean()
