@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import uvicorn
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 from starlette.applications import Starlette
@@ -36,8 +38,23 @@ class OidcUser:
     groups: list[str] = field(default_factory=lambda: ["sre", "staff"])
 
 
+class _TlsThread(ServiceThread):
+    """ServiceThread serving HTTPS with a certificate and key file."""
+
+    def __init__(self, app, port: int, cert_file: str, key_file: str) -> None:
+        super().__init__(app, port)
+        self.url = f"https://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                    lifespan="on", loop="asyncio", ssl_certfile=cert_file,
+                                                    ssl_keyfile=key_file))
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+
+
 class OidcProvider:
-    def __init__(self, *, client_id: str = "platform-monitor", client_secret: str = "provider-secret-42") -> None:
+    """`tls=(cert_file, key_file)`: serve HTTPS (the issuer is then https://127.0.0.1:port)."""
+
+    def __init__(self, *, client_id: str = "platform-monitor", client_secret: str = "provider-secret-42",
+                 tls: tuple[str, str] | None = None) -> None:
         self.client_id, self.client_secret = client_id, client_secret
         self.key = RSAKey.generate_key(2048, parameters={"kid": "key-1", "use": "sig", "alg": "RS256"})
         self.other_key = RSAKey.generate_key(2048, parameters={"kid": "key-1", "use": "sig", "alg": "RS256"})
@@ -48,14 +65,14 @@ class OidcProvider:
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, str]] = []
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         app = Starlette(routes=[
             Route("/.well-known/openid-configuration", self.discovery),
             Route("/jwks", self.jwks),
             Route("/authorize", self.authorize),
             Route("/token", self.token, methods=["POST"]),
         ])
-        self.thread = ServiceThread(app, self.port)
+        self.thread = ServiceThread(app, self.port) if tls is None else _TlsThread(app, self.port, *tls)
 
     def start(self) -> OidcProvider:
         self.thread.start()

@@ -5,6 +5,7 @@ not match refused; a user with no mapped group refused with a page that says why
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +14,7 @@ import pytest
 
 from tests.auth.conftest import AuthService, auth_block
 from tests.auth.oidc_provider import OidcProvider
+from tests.pki import Pki
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +117,28 @@ def test_a_callback_cannot_be_replayed(sso_service, provider):
     assert again.status_code == 403 and "code exchange" in again.text
     with sso_service.client() as stranger:  # without the flow cookie: another browser
         assert stranger.get(back).status_code == 400
+
+
+def test_a_provider_over_https_with_its_own_ca(start_service, tmp_path):
+    """`oidc.tls.ca_file` trusts the provider's CA, like every other tls block; without it the
+    provider's certificate is refused and the sign-in says the provider cannot be reached."""
+    pki = Pki.create(tmp_path)
+    cert_file, key_file, _ = pki.server_cert_files()
+    provider = OidcProvider(tls=(cert_file, key_file)).start()
+    try:
+        block = (f"  oidc: {{issuer: \"{provider.url}\", client_id: {provider.client_id}, "
+                 f"client_secret: \"{provider.client_secret}\", role_map: {{sre: admin}}, "
+                 f"tls: {{ca_file: \"{{ca}}\"}}}}\n")
+        trusted = start_service(auth=auth_block(extra=block.replace("{ca}", pki.ca_file)))
+        provider.redirect_uris.add(trusted.url + "/login/oidc/callback")
+        client = trusted.client()
+        leave = client.get("/login/oidc")
+        at_provider = httpx.get(leave.headers["location"], verify=ssl.create_default_context(cafile=pki.ca_file))
+        answer = client.get(at_provider.headers["location"].removeprefix(trusted.url))
+        assert answer.status_code == 303 and client.get("/api/v1/audit").status_code == 200
+        untrusted = start_service(auth=auth_block(extra=block.replace(", tls: {ca_file: \"{ca}\"}", "")))
+        with untrusted.client() as stranger:
+            refused = stranger.get("/login/oidc")
+        assert refused.status_code == 502 and "cannot be reached" in refused.text
+    finally:
+        provider.stop()
