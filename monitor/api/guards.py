@@ -1,7 +1,7 @@
 """What every request passes before any route sees it (after monitor.auth.gate, which decides who
-may make it before any body is read): bodies capped, text parameters (query, path, JSON body) free of NUL and lone
-surrogates; and what every answer passes: 422s that never echo more than a short excerpt of the
-input, JSON that renders whatever a stored row holds. Routes decide nothing here."""
+may make it before any body is read): bodies capped, text parameters (query, path, JSON body) free
+of NUL and lone surrogates; and what every answer passes: 422s that never echo more than a short
+excerpt of the input, JSON that renders whatever a stored row holds. Routes decide nothing here."""
 
 from __future__ import annotations
 
@@ -101,9 +101,9 @@ def _body_problem(body: Any) -> dict[str, Any] | None:
 
 class RequestGuard:
     """Pure ASGI middleware, just inside the auth gate: nothing has read the body when it decides.
-    Order: a query or path string with NUL, a lone surrogate or non-UTF-8 bytes is a 422 naming it; a body
-    over MAX_BODY_BYTES is a 413 (Content-Length up front, chunked bodies counted while they
-    arrive); a JSON body with such strings is a 422 naming the field."""
+    Order: a query or path string with NUL, a lone surrogate or non-UTF-8 bytes is a 422 naming
+    it; a body over MAX_BODY_BYTES is a 413 (Content-Length up front, chunked bodies counted while
+    they arrive); a JSON body with such strings is a 422 naming the field."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -198,7 +198,7 @@ class _Counted:
 
 async def _too_large(send: Send) -> None:
     await send_json(send, 413, {"detail": f"the request body is larger than {MAX_BODY_BYTES} bytes (1 MiB)"},
-                  close=True)
+                    close=True)
 
 
 def _excerpt(value: Any, chars: int = INPUT_EXCERPT_CHARS) -> Any:
