@@ -31,8 +31,13 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page; every page knows who is looking (`principal`: the nav shows the user, the sign-out
+    form and the session's CSRF token for the page's writes) and whether logins are on."""
     env = request.app.state.templates
-    html = env.get_template(template).render(version=__version__, **context)
+    service = getattr(request.app.state, "service", None)
+    context.setdefault("auth_enabled", service is not None and service.config.auth is not None)
+    principal = getattr(request.state, "principal", None)
+    html = env.get_template(template).render(version=__version__, principal=principal, **context)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
 
@@ -99,6 +104,13 @@ def alerts_page(request: Request) -> HTMLResponse:
     """Alerts firing and held back, deliveries per receiver, silences; acknowledge, silence and
     maintenance forms writing /api/v1 with the API token. Internal: off under `ui.public_only`."""
     return render(request, "alerts.html", page="alerts")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request) -> HTMLResponse:
+    """The audit log (/api/v1/audit): every write, sign-in and sign-out. Admins only
+    (monitor.auth.policy)."""
+    return render(request, "audit.html", page="audit")
 
 
 @router.get("/status", response_class=HTMLResponse)

@@ -53,6 +53,7 @@ class PublicOnlyGate(BaseHTTPMiddleware):
 def install_ui(app: FastAPI) -> None:
     """Add the status-history UI to `app`: pages, their data, static files, the public gate."""
     app.state.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+    app.state.render_page = pages.render  # the login pages (monitor.auth) are drawn like every other page
     app.include_router(pages.router)
     app.include_router(figure_routes.router)
 

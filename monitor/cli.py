@@ -1,4 +1,4 @@
-"""The `platform-monitor` command: serve, check, validate, db upgrade."""
+"""The `platform-monitor` command: serve, check, validate, db upgrade, hash-password."""
 
 from __future__ import annotations
 
@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="validate a config file; exit 2 with every error found")
     validate.add_argument("file")
+
+    sub.add_parser("hash-password", help="read a password on standard input, print its argon2id hash "
+                                          "(for auth.users[].password_hash)")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -153,10 +156,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=REQUESTS_GRACE,
+            **_tls_files(config),
         )
     )
     threading.Thread(target=_exit_at_deadline, args=(server, app), name="shutdown-deadline", daemon=True).start()
     server.run()
+    return EXIT_OK
+
+
+def _tls_files(config: Config) -> dict[str, str]:
+    """uvicorn's settings for `server.tls` (HTTPS), none without it. The certificate and key are
+    loaded once here, so a missing, unreadable or mismatched file is a config error with its
+    reason (exit 2), not a traceback from the server."""
+    tls = config.server.tls
+    if tls is None:
+        return {}
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError("server.tls", [f"cannot serve HTTPS with cert_file {tls.cert_file!r} and key_file "
+                                         f"{tls.key_file!r}: {reason}"]) from None
+    return {"ssl_certfile": tls.cert_file, "ssl_keyfile": tls.key_file}
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    """The argon2id hash of the password on standard input (its first line; a terminal is asked
+    without echo). The password itself is never printed."""
+    from monitor.auth.credentials import hash_password
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("no password given on standard input", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    print(hash_password(password))
     return EXIT_OK
 
 
@@ -304,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     # one line per probe request would drown the log; our own lines say what matters
     for noisy in ("httpx", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    commands = {"serve": cmd_serve, "check": cmd_check, "validate": cmd_validate, "db": cmd_db}
+    commands = {"serve": cmd_serve, "check": cmd_check, "validate": cmd_validate, "db": cmd_db,
+                "hash-password": cmd_hash_password}
     try:
         return commands[args.command](args)
     except ConfigError as exc:

@@ -26,6 +26,7 @@ from pydantic import (
 
 from monitor.alerts.config import AlertsConfig
 from monitor.alerts.receivers import RECEIVERS
+from monitor.auth.config import AuthConfig, ServerTlsConfig
 from monitor.clusters import ClusterConfig, cluster_checks
 from monitor.config_errors import Problem, UnionTags, format_path, problems_of
 from monitor.config_yaml import MAX_CONFIG_BYTES, Places, YamlLimitError, read_yaml
@@ -72,6 +73,7 @@ class ServerConfig(_Model):
     api_token: str | None = None
     public_url: str | None = None
     """Where people reach the UI (used in alert links); defaults to http://host:port."""
+    tls: ServerTlsConfig | None = None
 
 
 STORAGE_DRIVERS = {
@@ -190,6 +192,8 @@ class Config(_Model):
     clusters: list[ClusterConfig] = Field(default_factory=list)
     agents: list[AgentConfig] = Field(default_factory=list)
     """Remote agents (docs/agents.md): each a location checks may name, with its token."""
+    auth: AuthConfig | None = None
+    """Logins, roles and tokens (monitor.auth); None: everything open, writes need server.api_token."""
 
     _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
     _cluster_checks: list[CheckBase] = PrivateAttr(default_factory=list)

@@ -89,6 +89,7 @@ class ComponentChangeRow(Base):
 # create_all see them.
 from storage import agent_models as _agent_models  # noqa: E402, F401
 from storage import alert_models as _alert_models  # noqa: E402, F401
+from storage import audit_models as _audit_models  # noqa: E402, F401
 from storage import heartbeat_models as _heartbeat_models  # noqa: E402, F401
 from storage import lease_models as _lease_models  # noqa: E402, F401
 from storage import packed_models as _packed_models  # noqa: E402, F401

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from storage import alert_queries, rollups
 from storage.alert_models import AlertEventRow, AlertOutboxRow, SilenceRow
+from storage.audit_models import AuditRow
 from storage.models import ComponentChangeRow, ResultRow, StateChangeRow
 from storage.mstime import HOUR_MS, ms_col
 from storage.packed_models import PackedResultRow
@@ -52,7 +53,8 @@ ALERT_EVENTS_RETENTION: timedelta | None = timedelta(days=400)
 """A year and a month of alert history (what fired, reminded, resolved, was held back and why),
 like the hourly rollups: a yearly review can still tell what was alerted. API silences that were
 over before the same cutoff go with it: once every event they could have held back is gone,
-nothing refers to them ("suppressed_by: silence <id>")."""
+nothing refers to them ("suppressed_by: silence <id>"). The audit log (who silenced, acknowledged,
+signed in) is kept as long: it is the other half of the same story."""
 ALERT_OUTBOX_RETENTION: timedelta | None = timedelta(days=30)
 """Finished deliveries (FINISHED_OUTCOMES) for a month, counted from their last attempt: enough
 to look into a receiver that failed. Later the incidents page lists an old event's receivers
@@ -79,7 +81,7 @@ class Retention:
     rollup_1d: timedelta | None = ROLLUP_1D_RETENTION
     state_changes: timedelta | None = STATE_CHANGES_RETENTION
     alert_events: timedelta | None = ALERT_EVENTS_RETENTION
-    """Also the retention of API silences that are over (see ALERT_EVENTS_RETENTION)."""
+    """Also the retention of API silences that are over and of the audit log (see ALERT_EVENTS_RETENTION)."""
     alert_outbox: timedelta | None = ALERT_OUTBOX_RETENTION
     """Finished deliveries only."""
 
@@ -194,4 +196,5 @@ def _alert_retention(
                    and_(SilenceRow.deleted_at.is_not(None), ms_col(SilenceRow.deleted_at) < edge))
         with Session(engine) as session, session.begin():
             out["silences"] = session.execute(delete(SilenceRow).where(over)).rowcount or 0
+        out["audit_log"] = _delete_before(engine, AuditRow.__table__.c.at, edge, ALERT_CHUNK)
     return {table: rows for table, rows in out.items() if rows}

@@ -8,16 +8,16 @@ import time
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.alerts.alerting import SilenceRefused
 from monitor.alerts.silences import Silence
-from monitor.api.deps import ServiceDep, SessionDep, WriteAccess
+from monitor.api.deps import PrincipalDep, ServiceDep, SessionDep, WriteAccess, actor_name
 from monitor.api.times import UtcInstant
 from monitor.instants import from_unix
 from probes.base import Duration
-from storage import alert_queries
+from storage import alert_queries, audit
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
@@ -174,11 +174,15 @@ class AckIn(BaseModel):
 
 
 @router.post("/alerts/{key:path}/ack", response_model=AlertOut, dependencies=[WriteAccess])
-async def acknowledge(key: str, service: ServiceDep, body: AckIn | None = None) -> AlertOut:
-    """Acknowledge an active alert: no more reminders until it resolves."""
-    record = service.alerting.acknowledge(key, (body or AckIn()).by)
+async def acknowledge(key: str, service: ServiceDep, principal: PrincipalDep, request: Request,
+                      body: AckIn | None = None) -> AlertOut:
+    """Acknowledge an active alert: no more reminders until it resolves. `by` is the signed-in
+    user or token's name (the body's `by` only with the shared server.api_token)."""
+    by = actor_name(principal, (body or AckIn()).by)
+    record = service.alerting.acknowledge(key, by)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active alert {key!r}")
+    request.state.audit_detail = f"{audit.ACK_DETAIL}{by}" if by else "acknowledged"  # incidents show who
     return _alert_out(record)
 
 
@@ -207,14 +211,17 @@ def list_silences(service: ServiceDep) -> list[SilenceOut]:
 
 @router.post("/silences", response_model=SilenceOut, status_code=status.HTTP_201_CREATED,
              dependencies=[WriteAccess])
-async def create_silence(body: SilenceIn, service: ServiceDep) -> SilenceOut:
-    """Silence alerts whose labels match `matchers` (check, component, kind, severity, labels)."""
+async def create_silence(body: SilenceIn, service: ServiceDep, principal: PrincipalDep,
+                         request: Request) -> SilenceOut:
+    """Silence alerts whose labels match `matchers` (check, component, kind, severity, labels).
+    `created_by` is the signed-in user or token's name (the body's only with server.api_token)."""
     try:
         silence = await service.alerting.add_silence(
             matchers=body.matchers, starts_at=body.starts_at, ends_at=body.ends_at, duration=body.duration,
-            comment=body.comment, created_by=body.created_by)
+            comment=body.comment, created_by=actor_name(principal, body.created_by))
     except SilenceRefused as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+    request.state.audit_detail = silence.describe()[:300]
     return _silence_out(silence)
 
 

@@ -15,9 +15,12 @@ from sqlalchemy import Engine as DbEngine
 from dashboards import install_ui
 from dashboards.docs import install_docs
 from monitor import __version__
-from monitor.api import agents, alerts, checks, components, config_status, health, history, pings, replicas
+from monitor.api import agents, alerts, audit, checks, components, config_status, health, history, pings, replicas
 from monitor.api.guards import RequestGuard, SafeJSONResponse, validation_error
 from monitor.api.storage_guard import install_storage_guard
+from monitor.auth import login, oidc
+from monitor.auth.gate import AuthGate, runtime
+from monitor.auth.limits import AuthFailureCollector
 from monitor.config import Config
 from monitor.service import Service
 
@@ -32,6 +35,7 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = Service(config, config_path=config_path, db=db, settle=settle, adjust=adjust)
         app.state.service = service
+        service.metrics_registry.register(AuthFailureCollector(runtime(app).limiter))
         await service.start()
         try:
             yield
@@ -56,12 +60,16 @@ def create_app(config: Config, *, config_path: Path | None = None, db: DbEngine 
     app.include_router(replicas.router)
     app.include_router(config_status.router)
     app.include_router(agents.router)
+    app.include_router(audit.router)
+    app.include_router(login.router)
+    app.include_router(oidc.router)
     install_ui(app)
     install_docs(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # the UI polls JSON; plotly.js is 4.8 MB
     # --- storage failures (issue 9): 503 with the reason for a down, hung or locked database ---
     install_storage_guard(app)
-    _install_guards(app)  # added last: outermost
+    _install_guards(app)
+    app.add_middleware(AuthGate)  # added last: outermost (issue 15: who may see and do what, before any body is read)
     return app
 
 

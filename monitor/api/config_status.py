@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
 from monitor.api.deps import ServiceDep
@@ -49,3 +49,20 @@ def config_status(service: ServiceDep) -> ConfigStatusOut:
     path = service.config_path
     return ConfigStatusOut(path=None if path is None else str(path), file=service.config_file_state(),
                            last_reload=last, reloads=stats.outcomes())
+
+
+class ReloadAnswer(BaseModel):
+    outcome: Literal["success", "failure"] = Field(description="applied, or refused (the running config stayed)")
+    reason: str | None = Field(description="why it was refused")
+
+
+@router.post("/reload", response_model=ReloadAnswer)
+async def reload_config(service: ServiceDep) -> ReloadAnswer:
+    """Read the config file again now, as SIGHUP does (admins only). 409 without a config file."""
+    if service.config_path is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the service runs without a config file: nothing to reload")
+    applied = await service.reload()
+    reason = None if applied else service.reloads.last_reason
+    if reason is not None:
+        reason = Redactor(service.config.secret_values).text(reason)[:REASON_CHARS]
+    return ReloadAnswer(outcome="success" if applied else "failure", reason=reason)

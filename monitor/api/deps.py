@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from monitor.auth.roles import ANONYMOUS, Principal
 from monitor.engine import Engine
 from monitor.service import Service
 
@@ -70,7 +71,12 @@ def write_refusal(expected: str | None, authorization: str) -> tuple[int, str] |
 
 
 def require_token(request: Request) -> None:
-    """Write endpoints: a bearer token equal to `server.api_token` (see write_refusal)."""
+    """Write endpoints. The auth gate (monitor.auth.gate) has decided already and left who asked
+    in `request.state.principal`; without its decision, a bearer token equal to `server.api_token`
+    (see write_refusal)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.signed_in:
+        return
     refusal = write_refusal(request.app.state.service.config.server.api_token,
                             request.headers.get("authorization", ""))
     if refusal is not None:
@@ -80,3 +86,17 @@ def require_token(request: Request) -> None:
 
 
 WriteAccess = Depends(require_token)
+
+
+def get_principal(request: Request) -> Principal:
+    """Who sent the request, as the auth gate found it."""
+    return getattr(request.state, "principal", ANONYMOUS)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def actor_name(principal: Principal, typed: str) -> str:
+    """The name recorded as `by` of an acknowledgement or a silence: the signed-in user or named
+    token; with the shared `server.api_token` (one credential for everyone), the name typed in."""
+    return principal.name if principal.credential in ("session", "token") else typed

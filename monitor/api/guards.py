@@ -1,7 +1,7 @@
-"""What every request passes before any route sees it: writes under /api/v1 authenticated before
-their body is read, bodies capped, text parameters (query, path, JSON body) free of NUL and lone
-surrogates; and what every answer passes: 422s that never echo more than a short excerpt of the
-input, JSON that renders whatever a stored row holds. Routes decide nothing here."""
+"""What every request passes before any route sees it (after monitor.auth.gate, which decides who
+may make it before any body is read): bodies capped, text parameters (query, path, JSON body) free
+of NUL and lone surrogates; and what every answer passes: 422s that never echo more than a short
+excerpt of the input, JSON that renders whatever a stored row holds. Routes decide nothing here."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.api.deps import write_refusal
+from monitor.asgi_json import send_json
 
 MAX_BODY_BYTES = 1024 * 1024
 """1 MiB: the largest body any route takes (a silence, a maintenance window, an ack) is a few KiB;
@@ -24,7 +24,6 @@ anything bigger is a mistake or an attack, refused (413) before it costs memory.
 INPUT_EXCERPT_CHARS = 80  # a 422 shows this much of a bad value, never the whole body
 MSG_EXCERPT_CHARS = 300  # some messages quote the value (`'…' is not a duration`): cut them too
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-GUARDED_WRITES = "/api/v1/"  # every write route under it needs the bearer token
 AGENT_PATHS = "/api/v1/agent/"
 """Remote agents' routes (monitor.api.agents): each agent authenticates with its own token there,
 and a pushed batch may be larger (monitor.remote.gateway.MAX_BODY_BYTES)."""
@@ -105,11 +104,10 @@ def _body_problem(body: Any) -> dict[str, Any] | None:
 
 
 class RequestGuard:
-    """Pure ASGI middleware, outermost of ours: nothing has read the body when it decides.
-    Order: a write under /api/v1 without the right token is refused (401/403) at once; then a
-    query or path string with NUL, a lone surrogate or non-UTF-8 bytes is a 422 naming it; a body
-    over MAX_BODY_BYTES is a 413 (Content-Length up front, chunked bodies counted while they
-    arrive); a JSON body with such strings is a 422 naming the field."""
+    """Pure ASGI middleware, just inside the auth gate: nothing has read the body when it decides.
+    Order: a query or path string with NUL, a lone surrogate or non-UTF-8 bytes is a 422 naming
+    it; a body over MAX_BODY_BYTES is a 413 (Content-Length up front, chunked bodies counted while
+    they arrive); a JSON body with such strings is a 422 naming the field."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -118,33 +116,25 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method, path = scope["method"], scope["path"]
+        method = scope["method"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path = scope["path"]
         agent_path = path.startswith(AGENT_PATHS)
         limit = AGENT_MAX_BODY_BYTES if agent_path else MAX_BODY_BYTES
-        if agent_path:
+        if agent_path:  # (the auth gate leaves these to the agents' own tokens)
             refusal = _agent_refusal(scope, headers)
             if refusal is not None:
                 code, body, extra = refusal
-                await _answer(send, code, body, close=method in WRITE_METHODS, headers=extra)
-                return
-        elif method in WRITE_METHODS and path.startswith(GUARDED_WRITES):
-            service = getattr(getattr(scope.get("app"), "state", None), "service", None)
-            expected = service.config.server.api_token if service is not None else None
-            refusal = write_refusal(expected, headers.get("authorization", ""))
-            if refusal is not None:
-                code, message = refusal
-                extra = {"www-authenticate": "Bearer"} if code == 401 else {}
-                await _answer(send, code, {"detail": message}, close=True, headers=extra)
+                await send_json(send, code, body, close=method in WRITE_METHODS, headers=extra)
                 return
         problem = _path_problem(scope) or _query_problem(scope.get("query_string", b""))
         if problem is not None:
-            await _answer(send, 422, {"detail": [problem]}, close=method in WRITE_METHODS)
+            await send_json(send, 422, {"detail": [problem]}, close=method in WRITE_METHODS)
             return
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             if not length.isdigit():
-                await _answer(send, 400, {"detail": "Content-Length is not a number"}, close=True)
+                await send_json(send, 400, {"detail": "Content-Length is not a number"}, close=True)
             else:
                 await _too_large(send)
             return
@@ -158,7 +148,7 @@ class RequestGuard:
         if "json" in headers.get("content-type", "json"):
             problem = _json_problem(body)
             if problem is not None:
-                await _answer(send, 422, {"detail": [problem]})
+                await send_json(send, 422, {"detail": [problem]})
                 return
         await self.app(scope, _Replay(body, receive), send)
 
@@ -241,21 +231,8 @@ class _Counted:
 
 
 async def _too_large(send: Send) -> None:
-    await _answer(send, 413, {"detail": f"the request body is larger than {MAX_BODY_BYTES} bytes (1 MiB)"},
-                  close=True)
-
-
-async def _answer(send: Send, code: int, content: Any, *, close: bool = False,
-                  headers: dict[str, str] | None = None) -> None:
-    """A JSON answer sent straight from the guard; `close` when the client may still be sending a
-    body nobody will read (the server then stops receiving it)."""
-    body = json.dumps(content).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-    if close:
-        raw.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": code, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, 413, {"detail": f"the request body is larger than {MAX_BODY_BYTES} bytes (1 MiB)"},
+                    close=True)
 
 
 def _excerpt(value: Any, chars: int = INPUT_EXCERPT_CHARS) -> Any:

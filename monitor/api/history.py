@@ -20,7 +20,7 @@ from monitor.api.schemas import IncidentAlert, IncidentWithAlerts, ReceiverOutco
 from monitor.api.times import UtcInstant, window
 from monitor.config import Config
 from monitor.record_config import MaintenanceIn, component_settings
-from storage import alert_queries, history, maintenance
+from storage import alert_queries, audit, history, maintenance
 from storage.records import (
     ChangeList,
     CheckDaily,
@@ -184,6 +184,7 @@ def _attach_alerts(session: Session, found: list[IncidentWithAlerts], *, now: da
     lo = min(i.start for i in found)
     hi = max(i.end or now for i in found) + ALERT_SLACK
     events = alert_queries.alert_events_between(session, keys=keys, start=lo, end=hi, limit=ALERT_EVENTS_MAX)
+    acks = audit.acknowledgements(session, keys=keys, start=lo, end=hi)
     outcomes = alert_queries.deliveries_of(session, event_ids=[e.event_id for e in events])
     next_start: dict[int, datetime] = {}  # an incident's slack ends where its component's next incident starts
     for component in {i.component for i in found}:
@@ -202,6 +203,13 @@ def _attach_alerts(session: Session, found: list[IncidentWithAlerts], *, now: da
                     time=e.at, type=e.type, subject=subject, subject_kind=subject_kind, suppressed_by=e.suppressed_by,
                     receivers=[ReceiverOutcome(name=r, outcome=o.outcome if (o := outcomes.get((e.event_id, r)))
                                                else None) for r in e.receivers]))
+        for ack in acks:
+            if ack.key in mine and incident.start <= ack.at < stop:
+                subject_kind, _, subject = ack.key.partition(":")
+                incident.alerts.append(IncidentAlert(time=ack.at, type="acknowledged", subject=subject,
+                                                     subject_kind=subject_kind, suppressed_by=None, receivers=[],
+                                                     by=ack.by))
+        incident.alerts.sort(key=lambda a: a.time)
 
 
 @router.get("/overview", response_model=Overview)

@@ -110,11 +110,12 @@ class IncidentAlert(BaseModel):
     to a few minutes after its end."""
 
     time: datetime
-    type: str = Field(description="firing, reminder or resolved")
+    type: str = Field(description="firing, reminder, resolved, or acknowledged (by someone: `by`)")
     subject: str = Field(description="the check id or the component name")
     subject_kind: str = Field(description="check or component")
     suppressed_by: str | None
     receivers: list[ReceiverOutcome]
+    by: str | None = Field(default=None, description="who acknowledged (type `acknowledged`), from the audit log")
 
 
 class IncidentWithAlerts(IncidentOut):

@@ -15,6 +15,10 @@ export async function getJSON(url) {
 // live data, by the service's clock rather than the browser's.
 export async function getDated(url) {
   const response = await fetch(url, { headers: { Accept: "application/json" } });
+  if (response.status === 401 && document.querySelector('meta[name="signed-in"]')) {
+    // the session this page was drawn for has ended (signed out elsewhere, idle, too old): sign in again
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  }
   if (!response.ok) {
     let detail = "";
     try {

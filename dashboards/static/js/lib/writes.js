@@ -1,5 +1,6 @@
-// Writes to /api/v1 with the API token (server.api_token) as a bearer token. The token is kept
-// in sessionStorage (this tab, until it closes): never in the URL, a cookie or localStorage.
+// Writes to /api/v1: signed in (a session cookie), with the session's CSRF token from the page;
+// otherwise with the API token (server.api_token) as a bearer token, kept in sessionStorage (this
+// tab, until it closes): never in the URL, a cookie or localStorage.
 
 const TOKEN_KEY = "platform-monitor.api-token";
 const NAME_KEY = "platform-monitor.operator";
@@ -9,6 +10,12 @@ export const token = {
   set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
   forget: () => sessionStorage.removeItem(TOKEN_KEY),
 };
+
+// The session's CSRF token when someone is signed in (the page carries it), else "".
+export function sessionCsrf() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
 
 // Who acknowledges and silences (`by`, `created_by`): not a secret, kept beside the token.
 export const operator = {
@@ -37,6 +44,10 @@ function detailText(detail) {
 }
 
 function refusal(status, detail) {
+  if (sessionCsrf()) {
+    if (status === 401) return "Your session has ended (401): sign in again.";
+    if (status === 403) return `Refused (403): ${detail || "forbidden"}.`;
+  }
   if (status === 401) return "The service refused the API token (401): enter the token set as server.api_token.";
   if (status === 403) return `The service refuses writes (403): ${detail || "forbidden"}.`;
   return `The service answered ${status}${detail ? `: ${detail}` : ""}.`;
@@ -45,14 +56,17 @@ function refusal(status, detail) {
 // `method` `url` with a JSON `body` and the token; the answer's JSON (null for 204). Throws
 // WriteError: without a token at hand, on 401/403 (the token) and on any other refusal.
 export async function write(method, url, body = undefined) {
+  const csrf = sessionCsrf();
   const secret = token.get();
-  if (!secret) throw new WriteError(401, "Enter the API token first (server.api_token).");
-  const headers = { Accept: "application/json", Authorization: `Bearer ${secret}` };
+  if (!csrf && !secret) throw new WriteError(401, "Enter the API token first (server.api_token).");
+  const headers = { Accept: "application/json" };
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  else headers.Authorization = `Bearer ${secret}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit", cache: "no-store" });
+      credentials: csrf ? "same-origin" : "omit", cache: "no-store" });
   } catch (err) {
     throw new WriteError(0, `The service could not be reached: ${err.message}.`);
   }

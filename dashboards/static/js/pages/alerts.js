@@ -4,7 +4,7 @@ import { AsOfClock } from "../lib/asof.js";
 import { alertsNow, failingReceivers, maintenanceComing } from "../lib/api.js";
 import { fromInputValue, toInputValue } from "../lib/dom.js";
 import { Poller, refreshMs } from "../lib/fetch.js";
-import { operator, token, write } from "../lib/writes.js";
+import { operator, sessionCsrf, token, write } from "../lib/writes.js";
 import { renderMaintenance } from "../widgets/maintenance.js";
 import {
   renderDeliveries, renderFiring, renderReceivers, renderSilences, renderSuppressed,
@@ -44,7 +44,15 @@ byId("token-forget").addEventListener("click", () => {
   paintToken();
   say("Token forgotten.");
 });
-paintToken();
+if (sessionCsrf()) { // signed in: writes go with the session, under the user's name
+  const who = document.querySelector('meta[name="signed-in"]');
+  byId("token-form").classList.add("hidden");
+  byId("actions-sub").textContent = who.dataset.role === "viewer"
+    ? `as ${who.content}: a viewer reads only; acting needs the operator role`
+    : `as ${who.content}`;
+} else {
+  paintToken();
+}
 
 // Runs a write: disables `button` meanwhile, says how it went, refreshes the page's data.
 async function act(button, what, run) {

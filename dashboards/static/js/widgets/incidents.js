@@ -43,6 +43,10 @@ function alertLines(events) {
   if (!events.length) return "—";
   return events.map((e) => {
     const subject = e.subject_kind === "check" ? h("a", { href: checkHref(e.subject) }, e.subject) : e.subject;
+    if (e.type === "acknowledged") {
+      return h("div", { class: "alert-line", dataset: { type: e.type } },
+        h("b", null, e.type), " ", h("span", { class: "mono" }, fmtTime(e.time)), " ", subject, ` by ${e.by || "—"}`);
+    }
     const sent = e.receivers.length
       ? ` → ${e.receivers.map((r) => (r.outcome ? `${r.name} (${r.outcome})` : r.name)).join(", ")}`
       : " (no receiver)";
