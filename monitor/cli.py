@@ -1,4 +1,4 @@
-"""The `platform-monitor` command: serve, check, validate, db upgrade."""
+"""The `platform-monitor` command: serve, check, validate, db upgrade, agent."""
 
 from __future__ import annotations
 
@@ -65,6 +65,19 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="validate a config file; exit 2 with every error found")
     validate.add_argument("file")
+
+    agent = sub.add_parser("agent", help="run as a remote agent: fetch a location's checks from the centre, run "
+                                         "them, push their results (docs/agents.md)")
+    agent.add_argument("--server", required=True, metavar="URL", help="the central service's base URL")
+    agent.add_argument("--name", required=True, help="this agent's name: its location in the centre's config")
+    agent.add_argument("--token-file", metavar="FILE", help="file holding the agent's token (default: $PM_AGENT_TOKEN)")
+    agent.add_argument("--buffer", metavar="PATH",
+                       help="the file of results waiting for the centre (default: ./platform-monitor-agent-NAME.db)")
+    agent.add_argument("--buffer-max", type=int, metavar="N",
+                       help="results the buffer keeps at most (default: the centre's `buffer` setting)")
+    agent.add_argument("--ca-file", metavar="FILE", help="CA certificates (PEM) to verify the centre's certificate")
+    agent.add_argument("--listen", metavar="HOST:PORT", help="serve /healthz, /readyz and /metrics there, "
+                                                            "e.g. 127.0.0.1:9108 (default: no port)")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -272,6 +285,66 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    """`platform-monitor agent`: a bad URL, name, token or file is one line on stderr and exit 2."""
+    import re
+    import sqlite3
+    import ssl
+    from urllib.parse import urlsplit
+
+    from monitor.agent import Agent, AgentOptions
+    from monitor.process import configure_process
+
+    def refuse(message: str) -> int:
+        print(f"platform-monitor agent: {message}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+
+    try:
+        url = urlsplit(args.server)
+        url_ok = url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 0) >= 0
+    except ValueError:
+        url_ok = False
+    if not url_ok:
+        return refuse(f"--server {args.server!r} is not an http:// or https:// URL with a host")
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", args.name):
+        return refuse(f"--name {args.name!r}: use letters, digits, '.', '_' and '-' only")
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            return refuse(f"--token-file {args.token_file}: cannot read it ({getattr(exc, 'strerror', None) or exc})")
+        if not token:
+            return refuse(f"--token-file {args.token_file} is empty")
+    else:
+        token = os.environ.get("PM_AGENT_TOKEN", "").strip()
+        if not token:
+            return refuse("no token: give --token-file FILE or set $PM_AGENT_TOKEN")
+    if args.buffer_max is not None and args.buffer_max < 1:
+        return refuse(f"--buffer-max {args.buffer_max}: give a whole number, 1 or more")
+    listen = None
+    if args.listen:
+        host, _, port = args.listen.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            return refuse(f"--listen {args.listen!r} is not HOST:PORT (e.g. 127.0.0.1:9108)")
+        listen = (host.strip("[]"), int(port))
+    options = AgentOptions(server=args.server, name=args.name, token=token, ca_file=args.ca_file, listen=listen,
+                           buffer_path=Path(args.buffer or f"platform-monitor-agent-{args.name}.db"),
+                           buffer_max=args.buffer_max)
+    try:
+        agent = Agent(options)
+    except (OSError, ssl.SSLError) as exc:
+        return refuse(f"--ca-file {args.ca_file}: cannot use it ({getattr(exc, 'strerror', None) or exc})")
+    configure_process()
+    try:
+        asyncio.run(agent.run())
+    except OSError as exc:
+        where = f"--listen {args.listen}" if agent.listening is None and listen else f"--buffer {options.buffer_path}"
+        return refuse(f"{where}: {exc.strerror or exc}")
+    except sqlite3.Error as exc:
+        return refuse(f"--buffer {options.buffer_path}: {exc}")
+    return EXIT_OK
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from storage.db import create_db_engine, upgrade
 
@@ -290,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     # one line per probe request would drown the log; our own lines say what matters
     for noisy in ("httpx", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    commands = {"serve": cmd_serve, "check": cmd_check, "validate": cmd_validate, "db": cmd_db}
+    commands = {"serve": cmd_serve, "check": cmd_check, "validate": cmd_validate, "db": cmd_db, "agent": cmd_agent}
     try:
         return commands[args.command](args)
     except ConfigError as exc:

@@ -3,6 +3,7 @@ an offset out; no clock, no I/O (the caller reads its own time around each reque
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -26,12 +27,14 @@ def sample(sent: float, server_time: float, received: float) -> Sample:
 
 class ClockOffset:
     """The offset to add to this machine's time to get the centre's: the offset of the sample
-    with the shortest round trip among the last SAMPLES_KEPT, moved only beyond DEAD_BAND.
+    with the shortest round trip among the last SAMPLES_KEPT, moved only beyond DEAD_BAND or for
+    a sample with less than half the round trip of the one the estimate came from.
     `offset` starts at `initial` (0.0, or the last known offset of a restarted agent)."""
 
     def __init__(self, initial: float = 0.0) -> None:
         self._samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
         self.offset = round(initial, 3)
+        self._round_trip = math.inf  # of the sample the estimate was taken from
         self.measured = False
         """Whether any answer has been measured (else `offset` is only the initial value)."""
 
@@ -40,8 +43,10 @@ class ClockOffset:
         return the offset now in force."""
         self._samples.append(sample(sent, server_time, received))
         best = min(self._samples, key=lambda s: s.round_trip)
-        if not self.measured or abs(best.offset - self.offset) > DEAD_BAND:
+        clearly_better = best.round_trip < self._round_trip / 2  # half the uncertainty of the estimate
+        if not self.measured or clearly_better or abs(best.offset - self.offset) > DEAD_BAND:
             self.offset = round(best.offset, 3)
+            self._round_trip = best.round_trip
         self.measured = True
         return self.offset
 

@@ -26,8 +26,12 @@ def test_the_shortest_round_trip_wins() -> None:
 def test_dead_band_keeps_the_estimate_still() -> None:
     clock = ClockOffset()
     clock.add(0.0, 10.010, 0.020)  # +10.000
-    clock.add(1.0, 11.015, 1.010)  # +10.010, shorter round trip but within the dead band
+    clock.add(1.0, 11.017, 1.014)  # +10.010, a shorter round trip but not half: within the dead band
     assert clock.offset == 10.0
+    clock.add(2.0, 12.012, 2.004)  # +10.010 from a round trip under half the estimate's: taken
+    assert clock.offset == 10.01
+    clock.add(3.0, 13.009, 3.004)  # +10.007, a round trip of 4 ms again: within the band
+    assert clock.offset == 10.01
     clock.add(2.0, 12.5 + DEAD_BAND, 2.0)  # +10.52, round trip 0: beyond the band
     assert clock.offset == pytest.approx(10.5 + DEAD_BAND)
 

@@ -1,0 +1,7 @@
+"""The `platform-monitor agent` process (docs/agents.md): runs the checks the centre assigns to
+its location, keeps their results in a file and pushes them. Needs no database, opens no port
+but its optional own /healthz, /readyz, /metrics."""
+
+from monitor.agent.service import Agent, AgentOptions
+
+__all__ = ["Agent", "AgentOptions"]
