@@ -8,11 +8,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import signal
 import socket
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +18,11 @@ from typing import Any
 
 import uvicorn
 
-from monitor import __version__
 from monitor.agent.assignment import Assignment, Settings, parse_assignment
-from monitor.agent.buffer import Buffer, Pending
+from monitor.agent.buffer import Buffer
 from monitor.agent.clock import ClockOffset
+from monitor.agent.delivery import Delivery
+from monitor.agent.discovered import DiscoveredReporter
 from monitor.agent.health import create_app
 from monitor.agent.link import Answer, Backoff, Link, Outcome, delay_after
 from monitor.agent.metrics import AgentCollector, AgentStats
@@ -40,7 +39,6 @@ log = logging.getLogger(__name__)
 LONG_POLL_WAIT = 30.0  # seconds the centre may hold a fetch before answering 304
 WRITE_INTERVAL = 0.1
 """Seconds results wait in memory before they are written to the buffer file: what a kill -9 can lose."""
-FINAL_PUSH_TIMEOUT = 5.0  # seconds a stop spends pushing what is buffered before it leaves
 PUSH_STALE_MIN = 30.0  # seconds without an accepted push before the agent is not ready (or 3 heartbeats)
 SAME_VERSION_PAUSE = 1.0  # seconds between fetches when a centre answers 200 to an unchanged version at once
 
@@ -75,25 +73,21 @@ class Agent:
         self.link = Link(options.server, options.token, ca_file=options.ca_file)
         self.engine = engine = Engine(Config())
         engine.on_transition(self._on_result)
+        self.discovered = DiscoveredReporter(link=self.link, run=engine.set_discovered,
+                                             secrets=lambda: engine.config.secret_values)
         self.discovery = ClusterDiscovery(config=lambda: engine.config, kube=lambda: kube_clients(engine.ctx),
-                                          publish=engine.set_discovered)
+                                          publish=self.discovered.publish)
         self.settings = Settings()
         self.version: str | None = None  # of the assignment the engine runs
         self.assignment_problem: str | None = None
         self.clock = ClockOffset()
         self.buffer: Buffer | None = None
-        self.pushes: Counter[str] = Counter()
-        self.results_sent = 0
+        self.delivery: Delivery | None = None
         self.registry = build_registry(AgentCollector(self.stats), EngineCollector(engine.state, engine.stats))
         self.listening: tuple[str, int] | None = None
         self._made: list[dict[str, Any]] = []  # results not yet in the buffer file
         self._seen_version: str | None = None  # the last version fetched, applied or refused
-        self._batch_size = self.settings.batch_max
-        self._last_push = -math.inf  # monotonic seconds at the end of the last push, whatever its answer
-        self._last_ok: float | None = None  # monotonic seconds of the last push the centre accepted
-        self._failing = False  # the last push failed (the next accepted one is logged)
         self._started = time.monotonic()
-        self._wake = asyncio.Event()  # results reached the buffer, or the assignment changed
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._http: _Server | None = None
         self._http_task: asyncio.Task[None] | None = None
@@ -128,11 +122,15 @@ class Agent:
             if sock is not None:
                 sock.close()
             raise
+        self.delivery = Delivery(buffer=self.buffer, link=self.link, clock=self.clock, settings=lambda: self.settings,
+                                 version=lambda: self.version, sample=self._clock_sample, name=self.options.name,
+                                 server=self.options.server)
         await self._restore()
         await self.engine.start()
+        await self.discovered.start()
         await self.discovery.start()
         self._tasks = {name: asyncio.create_task(coro, name=f"agent-{name}") for name, coro in (
-            ("fetch", self._fetch_loop()), ("write", self._write_loop()), ("push", self._push_loop()))}
+            ("fetch", self._fetch_loop()), ("write", self._write_loop()), ("push", self.delivery.run()))}
         if sock is not None:
             app = create_app(problems=self.problems, registry=self.registry)
             self._http = _Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
@@ -162,7 +160,7 @@ class Agent:
         offset, raw = await asyncio.to_thread(lambda: (self.buffer.recall("clock_offset"),
                                                        self.buffer.recall("assignment")))
         if isinstance(offset, int | float):
-            self.clock = ClockOffset(float(offset))
+            self.clock.offset = round(float(offset), 3)  # until the centre's first answer measures it
         if raw:
             try:
                 self._use(parse_assignment(json.loads(raw)))
@@ -175,12 +173,13 @@ class Agent:
         for name in ("fetch",):
             await _cancel(self._tasks.pop(name, None))
         await self.discovery.stop()
+        await self.discovered.stop()
         await self.engine.stop()  # runs in flight end; their results join the others in memory
         await _cancel(self._tasks.pop("write", None))
         await _cancel(self._tasks.pop("push", None))
         if self.buffer is not None:
             await self._write()
-            await self._final_push()
+            await self.delivery.final_push()
             await asyncio.to_thread(self.buffer.close)
             log.info("buffer file closed with %d results waiting", self.buffer.count)
         if self._http is not None:
@@ -214,108 +213,7 @@ class Agent:
         if dropped:
             log.warning("buffer full (%d results): dropped the %d oldest (%d since the file was created)",
                         self.buffer.limit, dropped, self.buffer.dropped)
-        self._wake.set()
-
-    # -- pushing -----------------------------------------------------------------------------
-    async def _push_loop(self) -> None:
-        backoff = Backoff()
-        delay: float | None = None
-        while True:
-            if delay is None:
-                await self._push_due()
-            else:
-                await asyncio.sleep(delay)
-            batch, answer = await self._push_once()
-            delay = await self._after_push(batch, answer, backoff)
-
-    async def _push_due(self) -> None:
-        """Return when a push is due: results wait and `push_interval` has passed since the
-        last push, or nothing was accepted for `heartbeat_interval` (an empty batch then)."""
-        while True:
-            self._wake.clear()
-            timeout = None
-            if self.version is not None:
-                if self.buffer.count:
-                    due = self._last_push + self.settings.push_interval
-                else:
-                    due = (self._last_ok or -math.inf) + self.settings.heartbeat_interval
-                timeout = due - time.monotonic()
-                if timeout <= 0:
-                    return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
-
-    async def _push_once(self) -> tuple[list[Pending], Answer]:
-        batch = await asyncio.to_thread(self.buffer.oldest, self._batch_size)
-        body = {
-            "sent_at": self.clock.correct(time.time()),
-            "clock_offset": self.clock.offset,
-            "config_version": self.version,
-            "agent_version": __version__,
-            "buffered": max(self.buffer.count - len(batch), 0),
-            "dropped": self.buffer.dropped,
-            "results": [p.result for p in batch],
-        }
-        answer = await self.link.push(body)
-        self._last_push = time.monotonic()
-        self.pushes[answer.outcome.value] += 1
-        await self._clock_sample(answer)
-        return batch, answer
-
-    async def _after_push(self, batch: list[Pending], answer: Answer, backoff: Backoff) -> float | None:
-        """Act on the centre's answer; return the seconds to wait before the next push (None:
-        until one is due)."""
-        outcome = answer.outcome
-        if outcome is Outcome.OK:
-            await asyncio.to_thread(self.buffer.forget, [p.seq for p in batch])
-            self.results_sent += len(batch)
-            if self._failing:
-                log.info("centre %s answers again: %d results accepted, %d still buffered", self.options.server,
-                         len(batch), self.buffer.count)
-            self._failing = False
-            backoff.reset()
-            self._last_ok = time.monotonic()
-            return 0.0 if batch and len(batch) >= self._batch_size and self.buffer.count else None
-        if outcome is Outcome.REFUSED:
-            refused = [str(c) for c in answer.body["refused"]]
-            dropped = await asyncio.to_thread(self.buffer.refuse_checks, refused)
-            log.warning("centre refused results of %d checks not assigned to agent %s (%s): dropped %d "
-                        "buffered results of them", len(refused), self.options.name, ", ".join(refused[:5]), dropped)
-            return 0.0
-        if outcome in (Outcome.TOO_LARGE, Outcome.REJECTED) and batch:
-            if len(batch) > 1:
-                self._batch_size = max(1, len(batch) // 2)
-                log.warning("centre would not take %d results (%s): batches of %d now", len(batch), answer.reason,
-                            self._batch_size)
-            else:
-                await asyncio.to_thread(self.buffer.refuse, [batch[0].seq])
-                log.error("centre would not take the result of %s at %s even alone (%s): dropped it",
-                          batch[0].check, batch[0].result.get("time"), answer.reason)
-            return 0.0
-        delay = delay_after(answer, backoff)
-        self._failing = True
-        if outcome is Outcome.UNAUTHORIZED:
-            log.error("centre %s refused the token of agent %s (%s): check --token-file or $PM_AGENT_TOKEN and the "
-                      "centre's agents: list; results stay buffered (%d), retrying in %.0fs",
-                      self.options.server, self.options.name, answer.reason, self.buffer.count, delay)
-        else:
-            log.warning("push to %s failed (%s): %d results buffered, retrying in %.0fs", self.options.server,
-                        answer.reason, self.buffer.count, delay)
-        return delay
-
-    async def _final_push(self) -> None:
-        """At stop: push what is buffered for up to FINAL_PUSH_TIMEOUT; what is left stays in the file."""
-        if self.version is None or not self.buffer.count:
-            return
-        backoff = Backoff()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(FINAL_PUSH_TIMEOUT):
-                while self.buffer.count:
-                    batch, answer = await self._push_once()
-                    if answer.outcome not in (Outcome.OK, Outcome.REFUSED, Outcome.TOO_LARGE, Outcome.REJECTED):
-                        log.warning("last push failed (%s)", answer.reason)
-                        return
-                    await self._after_push(batch, answer, backoff)
+        self.delivery.wake()
 
     async def _clock_sample(self, answer: Answer) -> None:
         server_time = answer.server_time
@@ -371,7 +269,7 @@ class Agent:
                  len(assignment.config.clusters))
         await asyncio.to_thread(self._buffer_limit)
         await asyncio.to_thread(self.buffer.remember, "assignment", json.dumps(answer.body))
-        self._wake.set()
+        self.delivery.wake()
 
     def _use(self, assignment: Assignment) -> None:
         for warning in self.engine.apply_config(assignment.config):
@@ -383,7 +281,8 @@ class Agent:
     def _apply_settings(self, settings: Settings) -> None:
         if settings != self.settings:
             self.settings = settings
-            self._batch_size = settings.batch_max
+            if self.delivery is not None:
+                self.delivery.batch_size = settings.batch_max
 
     def _buffer_limit(self) -> None:
         """The buffer's bound: the command line's --buffer-max, else the centre's `buffer`. Blocking."""
@@ -400,9 +299,10 @@ class Agent:
         if self.assignment_problem:
             found.append(self.assignment_problem)
         stale = max(PUSH_STALE_MIN, 3 * self.settings.heartbeat_interval)
-        since = time.monotonic() - (self._last_ok if self._last_ok is not None else self._started)
+        last_ok = self.delivery.last_ok if self.delivery is not None else None
+        since = time.monotonic() - (last_ok if last_ok is not None else self._started)
         if since > stale:
-            found.append(f"no push accepted by the centre for {since:.0f}s" if self._last_ok is not None
+            found.append(f"no push accepted by the centre for {since:.0f}s" if last_ok is not None
                          else f"no push accepted by the centre since the start ({since:.0f}s ago)")
         offset, skew = self.clock.offset, self.settings.max_clock_skew
         if abs(offset) > skew:
@@ -410,10 +310,11 @@ class Agent:
         return found
 
     def stats(self) -> AgentStats:
-        buffer = self.buffer
+        buffer, delivery = self.buffer, self.delivery
         return AgentStats(
             buffered=(buffer.count if buffer else 0) + len(self._made), dropped=buffer.dropped if buffer else 0,
-            refused=buffer.refused if buffer else 0, pushes=dict(self.pushes), results_sent=self.results_sent,
+            refused=buffer.refused if buffer else 0, pushes=dict(delivery.pushes) if delivery else {},
+            results_sent=delivery.results_sent if delivery else 0,
             clock_offset=self.clock.offset, config_version=self.version, checks=len(self.engine.checks),
         )
 

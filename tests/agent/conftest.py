@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,13 @@ from tests.targets import HttpTarget
 
 TOKEN = "agent-token-0123456789abcdef"
 ROOT = Path(__file__).resolve().parents[2]
+NO_GAP = 1.0
+"""Seconds between two results of a check (run every 200 ms) that still count as no gap: a loaded
+machine delays some runs; a lost stretch of results would be seconds."""
+
+
+def max_gap(times: list[float]) -> float:
+    return max(b - a for a, b in pairwise(sorted(times)))
 
 
 def http_check(target: HttpTarget, name: str, interval: str = "200ms") -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from itertools import pairwise
 
-from tests.agent.conftest import http_check, wait_for
+from tests.agent.conftest import NO_GAP, http_check, max_gap, wait_for
 
 
 def test_results_arrive_once_with_their_run_times_and_a_stop_pushes_the_rest(target, make_centre, make_agent):
@@ -25,8 +25,8 @@ def test_results_arrive_once_with_their_run_times_and_a_stop_pushes_the_rest(tar
         times = [r["time"] for r in results if r["check"] == check]
         assert times == sorted(times) and before < times[0] and times[-1] < after
         assert all(t == round(t, 3) for t in times)
-        gaps = [b - a for a, b in pairwise(times)]
-        assert all(0.1 < g < 0.4 for g in gaps), gaps  # one run every 200 ms, none missing
+        assert max_gap(times) < NO_GAP  # one run every 200 ms, none missing
+        assert len(times) == target.behaviour.hits[f"/{check[2:]}"]  # every run, once
     assert {r["status"] for r in results} == {"up"}
     assert all(r["latency"] and r["latency"] < 0.15 for r in results)
     log = agent.log()
@@ -42,7 +42,7 @@ def test_heartbeats_without_results_and_metrics(make_centre, make_agent):
     wait_for(lambda: len(centre.recorded.batches) >= 3, 10, "three heartbeats")
     assert all(b["results"] == [] and b["buffered"] == 0 for b in centre.recorded.batches)
     sent = [b["sent_at"] for b in centre.recorded.batches]
-    assert all(0.8 < b - a < 1.5 for a, b in pairwise(sent)), sent  # heartbeat_interval 1 s
+    assert all(0.8 < b - a < 2.5 for a, b in pairwise(sent)), sent  # heartbeat_interval 1 s, a loaded machine
     metrics = agent.metrics()
     assert metrics['platform_monitor_agent_pushes_total{outcome="ok"}'] >= 3
     assert metrics[f'platform_monitor_agent_config_version_info{{version="{centre.version}"}}'] == 1.0
@@ -68,5 +68,5 @@ def test_a_new_assignment_is_run_without_a_restart(target, make_centre, make_age
     assert metrics["platform_monitor_agent_checks"] == 2
     # t/a kept running through the change: no gap in its results
     times = [r["time"] for r in centre.results() if r["check"] == "t/a"]
-    assert max(b - a for a, b in pairwise(times)) < 0.5
+    assert max_gap(times) < NO_GAP
     assert agent.terminate() == 0
