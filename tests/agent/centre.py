@@ -36,8 +36,10 @@ class Recorded:
 
 
 class Centre:
-    def __init__(self, *, token: str, checks: list[dict[str, Any]], settings: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, token: str, checks: list[dict[str, Any]], settings: dict[str, Any] | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
         self.token = token
+        self.tls = tls  # (certificate file, key file): serve HTTPS
         self.checks = checks
         self.clusters: list[dict[str, Any]] = []
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
@@ -50,7 +52,7 @@ class Centre:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -138,7 +140,9 @@ class Centre:
     def start(self, timeout: float = 10.0) -> Centre:
         self._server = uvicorn.Server(uvicorn.Config(self._app(), host="127.0.0.1", port=self.port,
                                                      log_level="warning", lifespan="off", loop="asyncio",
-                                                     timeout_graceful_shutdown=0.5))  # long polls are cut
+                                                     timeout_graceful_shutdown=0.5,  # long polls are cut
+                                                     ssl_certfile=self.tls[0] if self.tls else None,
+                                                     ssl_keyfile=self.tls[1] if self.tls else None))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout

@@ -33,7 +33,7 @@ def max_gap(times: list[float]) -> float:
 
 def http_check(target: HttpTarget, name: str, interval: str = "200ms") -> dict:
     return {"name": name, "component": "t", "kind": "http", "url": f"{target.url}/{name}", "interval": interval,
-            "timeout": "150ms"}
+            "timeout": "2s"}  # under load a run may wait; a timed-out request may never reach the target
 
 
 def free_port() -> int:

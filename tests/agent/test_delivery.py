@@ -28,7 +28,7 @@ def test_results_arrive_once_with_their_run_times_and_a_stop_pushes_the_rest(tar
         assert max_gap(times) < NO_GAP  # one run every 200 ms, none missing
         assert len(times) == target.behaviour.hits[f"/{check[2:]}"]  # every run, once
     assert {r["status"] for r in results} == {"up"}
-    assert all(r["latency"] and r["latency"] < 0.15 for r in results)
+    assert all(r["latency"] and r["latency"] < 2 for r in results)
     log = agent.log()
     assert "buffer file closed with 0 results waiting" in log
     envelope = centre.recorded.batches[-1]
