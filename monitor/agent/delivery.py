@@ -41,26 +41,41 @@ class Delivery:
         self._failing = False  # the last push failed (the next accepted one is logged)
         self._refused: list[str] = []  # the checks of the last 403 (logged when they change)
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
 
     def wake(self) -> None:
         """Results reached the buffer, or the assignment changed: look again whether a push is due."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Make `run` return at its next wait, never in the middle of a push: a push cut between
+        the centre's 200 and forgetting its results would send them again."""
+        self._stopping.set()
+        self._wake.set()
+
     async def run(self) -> None:
+        """Push until `stop`."""
         backoff = Backoff()
         delay: float | None = None
-        while True:
+        while not self._stopping.is_set():
             if delay is None:
                 await self._push_due()
             else:
-                await asyncio.sleep(delay)
-            batch, answer = await self._push_once()
-            delay = await self._after_push(batch, answer, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+            if self._stopping.is_set():
+                return
+            try:
+                batch, answer = await self._push_once()
+                delay = await self._after_push(batch, answer, backoff)
+            except Exception:  # a bug or a failing buffer file: logged, and pushing goes on
+                log.exception("pushing results failed")
+                delay = backoff.next()
 
     async def _push_due(self) -> None:
         """Return when a push is due: results wait and `push_interval` has passed since the
         last push, or nothing was accepted for `heartbeat_interval` (an empty batch then)."""
-        while True:
+        while not self._stopping.is_set():
             self._wake.clear()
             timeout = None
             if self._version() is not None:

@@ -41,6 +41,7 @@ WRITE_INTERVAL = 0.1
 """Seconds results wait in memory before they are written to the buffer file: what a kill -9 can lose."""
 RUNS_GRACE = 5.0  # seconds a stop waits for runs started as the scheduler stopped
 RUNS_SETTLE = 0.05  # seconds between looks at them
+PUSH_STOP_WAIT = 5.0  # seconds a stop waits for the push in flight before cutting it
 PUSH_STALE_MIN = 30.0  # seconds without an accepted push before the agent is not ready (or 3 heartbeats)
 SAME_VERSION_PAUSE = 1.0  # seconds between fetches when a centre answers 200 to an unchanged version at once
 
@@ -68,7 +69,7 @@ class _Server(uvicorn.Server):
 
 class Agent:
     """One agent process. `start` opens the buffer and begins; `stop` ends probing, writes what
-    is in memory, pushes for up to FINAL_PUSH_TIMEOUT and closes the file."""
+    is in memory, pushes for a few seconds (Delivery.final_push) and closes the file."""
 
     def __init__(self, options: AgentOptions) -> None:
         self.options = options
@@ -172,14 +173,16 @@ class Agent:
         await asyncio.to_thread(self._buffer_limit)
 
     async def stop(self) -> None:
-        for name in ("fetch",):
-            await _cancel(self._tasks.pop(name, None))
+        await _cancel(self._tasks.pop("fetch", None))
         await self.discovery.stop()
         await self.discovered.stop()
         await self.engine.stop()  # runs in flight end; their results join the others in memory
         await self._runs_ended()
         await _cancel(self._tasks.pop("write", None))
-        await _cancel(self._tasks.pop("push", None))
+        if (push := self._tasks.pop("push", None)) is not None:
+            self.delivery.stop()  # the push in flight ends first (its 200 forgets its results)
+            if not (await asyncio.wait({push}, timeout=PUSH_STOP_WAIT))[0]:
+                await _cancel(push)  # a hung centre: what it may have stored is sent again, it keeps one
         if self.buffer is not None:
             await self._write()
             await self.delivery.final_push()
@@ -239,23 +242,31 @@ class Agent:
     async def _fetch_loop(self) -> None:
         backoff = Backoff()
         while True:
-            wait = LONG_POLL_WAIT if self._seen_version else 0.0
-            answer = await self.link.fetch(self._seen_version, wait)
-            if answer.outcome is Outcome.OK:
-                backoff.reset()
-                await self._clock_sample(answer)
-                same = answer.etag is not None and answer.etag == self._seen_version
-                await self._take(answer)
-                if same:
-                    await asyncio.sleep(SAME_VERSION_PAUSE)
-            elif answer.outcome is Outcome.NOT_MODIFIED:
-                backoff.reset()
-            else:
-                delay = delay_after(answer, backoff)
-                level = logging.ERROR if answer.outcome is Outcome.UNAUTHORIZED else logging.WARNING
-                log.log(level, "fetching the checks from %s failed (%s); retrying in %.0fs", self.options.server,
-                        answer.reason, delay)
-                await asyncio.sleep(delay)
+            try:
+                await self._fetch(backoff)
+            except Exception:  # a bug or a failing buffer file: logged, and the loop goes on
+                log.exception("fetching the assignment failed")
+                await asyncio.sleep(backoff.next())
+
+    async def _fetch(self, backoff: Backoff) -> None:
+        """One fetch of the assignment (a long poll once a version is known) and what follows."""
+        wait = LONG_POLL_WAIT if self._seen_version else 0.0
+        answer = await self.link.fetch(self._seen_version, wait)
+        if answer.outcome is Outcome.OK:
+            backoff.reset()
+            await self._clock_sample(answer)
+            same = answer.etag is not None and answer.etag == self._seen_version
+            await self._take(answer)
+            if same:
+                await asyncio.sleep(SAME_VERSION_PAUSE)
+        elif answer.outcome is Outcome.NOT_MODIFIED:
+            backoff.reset()
+        else:
+            delay = delay_after(answer, backoff)
+            level = logging.ERROR if answer.outcome is Outcome.UNAUTHORIZED else logging.WARNING
+            log.log(level, "fetching the checks from %s failed (%s); retrying in %.0fs", self.options.server,
+                    answer.reason, delay)
+            await asyncio.sleep(delay)
 
     async def _take(self, answer: Answer) -> None:
         try:
