@@ -41,6 +41,7 @@ WRITE_INTERVAL = 0.1
 """Seconds results wait in memory before they are written to the buffer file: what a kill -9 can lose."""
 RUNS_GRACE = 5.0  # seconds a stop waits for runs started as the scheduler stopped
 RUNS_SETTLE = 0.05  # seconds between looks at them
+CLOCK_NEWS = 0.1  # seconds: a change of the clock offset this large is logged at INFO (smaller: DEBUG)
 PUSH_STOP_WAIT = 5.0  # seconds a stop waits for the push in flight before cutting it
 PUSH_STALE_MIN = 30.0  # seconds without an accepted push before the agent is not ready (or 3 heartbeats)
 SAME_VERSION_PAUSE = 1.0  # seconds between fetches when a centre answers 200 to an unchanged version at once
@@ -235,7 +236,8 @@ class Agent:
             return
         before = self.clock.offset
         if self.clock.add(answer.sent, server_time, answer.received) != before:
-            log.info("clock offset from the centre: %+.3fs", self.clock.offset)
+            level = logging.INFO if abs(self.clock.offset - before) >= CLOCK_NEWS else logging.DEBUG
+            log.log(level, "clock offset from the centre: %+.3fs", self.clock.offset)
             await asyncio.to_thread(self.buffer.remember, "clock_offset", self.clock.offset)
 
     # -- assignment --------------------------------------------------------------------------

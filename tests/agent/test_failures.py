@@ -67,8 +67,11 @@ def test_kill_9_with_a_full_buffer_loses_nothing_and_sends_nothing_twice(target,
         kept = {(c, t) for c, t in db.execute("SELECT check_id, json_extract(body, '$.time') FROM results")}
     assert len(kept) >= 15  # the metric counted a few still in memory
     assert not kept & set(centre.stored())  # nothing in the file was accepted before
+    agent.start()  # the same buffer file, the centre still away: it runs the assignment kept in the file
+    wait_for(lambda: agent.metrics()["platform_monitor_agent_buffer_results"] >= len(kept) + 5, 10,
+             "new results buffered by the restarted agent")
+    assert centre.recorded.statuses[-1] == 503
     centre.answer = None
-    agent.start()  # the same buffer file
     wait_for(lambda: kept <= set(centre.stored()), 15, "the kept results at the centre")
     assert agent.terminate() == 0
     _delivered_once(centre)
