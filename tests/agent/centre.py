@@ -1,5 +1,5 @@
-"""A protocol double of the central service for agent tests: the two endpoints of docs/agents.md
-(`GET /api/v1/agent/checks` with its long poll, `POST /api/v1/agent/results`) under uvicorn in a
+"""A protocol double of the central service for agent tests: the endpoints of docs/agents.md
+(`GET /api/v1/agent/checks` with its long poll, `POST /api/v1/agent/results`, `.../discovered`) under uvicorn in a
 thread on 127.0.0.1, recording every batch. A test switches its answers (503, 401, a smaller body
 limit, a skewed clock), changes the assignment, and stops and restarts it on the same port."""
 
@@ -29,6 +29,7 @@ class Recorded:
     batches: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     fetches: int = 0
+    discovered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # source → its checks
 
     @property
     def results(self) -> list[dict[str, Any]]:
@@ -133,6 +134,17 @@ class Centre:
                 self.recorded.statuses.append(200)
             return JSONResponse({"accepted": len(body["results"]) - duplicates, "duplicates": duplicates,
                                  "server_time": self.now()})
+
+        @app.post("/api/v1/agent/discovered")
+        async def discovered(request: Request) -> Response:
+            if (refused := refusal(request)) is not None:
+                return refused
+            body = await request.json()
+            if not body["source"].startswith("cluster:"):
+                return JSONResponse({"detail": f"{body['source']} is not a cluster at this location"}, 403)
+            with self._lock:
+                self.recorded.discovered[body["source"]] = body["checks"]
+            return JSONResponse({"checks": len(body["checks"])})
 
         return app
 
