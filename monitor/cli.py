@@ -1,4 +1,4 @@
-"""The `platform-monitor` command: serve, check, validate, db upgrade, agent."""
+"""The `platform-monitor` command: serve, check, validate, db upgrade."""
 
 from __future__ import annotations
 
@@ -287,12 +287,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_agent(args: argparse.Namespace) -> int:
     """`platform-monitor agent`: a bad URL, name, token or file is one line on stderr and exit 2."""
-    import re
     import sqlite3
     import ssl
-    from urllib.parse import urlsplit
 
-    from monitor.agent import Agent, AgentOptions
+    from monitor.agent import Agent, OptionError, agent_options
     from monitor.process import configure_process
 
     def refuse(message: str) -> int:
@@ -300,46 +298,21 @@ def cmd_agent(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
 
     try:
-        url = urlsplit(args.server)
-        url_ok = url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 0) >= 0
-    except ValueError:
-        url_ok = False
-    if not url_ok:
-        return refuse(f"--server {args.server!r} is not an http:// or https:// URL with a host")
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", args.name):
-        return refuse(f"--name {args.name!r}: use letters, digits, '.', '_' and '-' only")
-    if args.token_file:
-        try:
-            token = Path(args.token_file).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            return refuse(f"--token-file {args.token_file}: cannot read it ({getattr(exc, 'strerror', None) or exc})")
-        if not token:
-            return refuse(f"--token-file {args.token_file} is empty")
-    else:
-        token = os.environ.get("PM_AGENT_TOKEN", "").strip()
-        if not token:
-            return refuse("no token: give --token-file FILE or set $PM_AGENT_TOKEN")
-    if args.buffer_max is not None and args.buffer_max < 1:
-        return refuse(f"--buffer-max {args.buffer_max}: give a whole number, 1 or more")
-    listen = None
-    if args.listen:
-        host, _, port = args.listen.rpartition(":")
-        if not host or not port.isdigit() or int(port) > 65535:
-            return refuse(f"--listen {args.listen!r} is not HOST:PORT (e.g. 127.0.0.1:9108)")
-        listen = (host.strip("[]"), int(port))
-    options = AgentOptions(server=args.server, name=args.name, token=token, ca_file=args.ca_file, listen=listen,
-                           buffer_path=Path(args.buffer or f"platform-monitor-agent-{args.name}.db"),
-                           buffer_max=args.buffer_max)
-    try:
+        options = agent_options(server=args.server, name=args.name, token_file=args.token_file,
+                                env_token=os.environ.get("PM_AGENT_TOKEN", ""), buffer=args.buffer,
+                                buffer_max=args.buffer_max, ca_file=args.ca_file, listen=args.listen)
         agent = Agent(options)
+    except OptionError as exc:
+        return refuse(str(exc))
     except (OSError, ssl.SSLError) as exc:
         return refuse(f"--ca-file {args.ca_file}: cannot use it ({getattr(exc, 'strerror', None) or exc})")
     configure_process()
     try:
         asyncio.run(agent.run())
     except OSError as exc:
-        where = f"--listen {args.listen}" if agent.listening is None and listen else f"--buffer {options.buffer_path}"
-        return refuse(f"{where}: {exc.strerror or exc}")
+        bound = agent.listening is not None or options.listen is None
+        return refuse(f"{f'--buffer {options.buffer_path}' if bound else f'--listen {args.listen}'}: "
+                      f"{exc.strerror or exc}")
     except sqlite3.Error as exc:
         return refuse(f"--buffer {options.buffer_path}: {exc}")
     return EXIT_OK

@@ -2,6 +2,7 @@
 its location, keeps their results in a file and pushes them. Needs no database, opens no port
 but its optional own /healthz, /readyz, /metrics."""
 
-from monitor.agent.service import Agent, AgentOptions
+from monitor.agent.options import AgentOptions, OptionError, agent_options
+from monitor.agent.service import Agent
 
-__all__ = ["Agent", "AgentOptions"]
+__all__ = ["Agent", "AgentOptions", "OptionError", "agent_options"]

@@ -12,8 +12,6 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -26,6 +24,7 @@ from monitor.agent.discovered import DiscoveredReporter
 from monitor.agent.health import create_app
 from monitor.agent.link import Answer, Backoff, Link, Outcome, delay_after
 from monitor.agent.metrics import AgentCollector, AgentStats
+from monitor.agent.options import AgentOptions
 from monitor.config import Config
 from monitor.discovery import ClusterDiscovery
 from monitor.engine import Engine
@@ -45,19 +44,6 @@ CLOCK_NEWS = 0.1  # seconds: a change of the clock offset this large is logged a
 PUSH_STOP_WAIT = 5.0  # seconds a stop waits for the push in flight before cutting it
 PUSH_STALE_MIN = 30.0  # seconds without an accepted push before the agent is not ready (or 3 heartbeats)
 SAME_VERSION_PAUSE = 1.0  # seconds between fetches when a centre answers 200 to an unchanged version at once
-
-
-@dataclass(frozen=True, slots=True)
-class AgentOptions:
-    """The command line's settings (platform-monitor agent)."""
-
-    server: str
-    name: str
-    token: str
-    buffer_path: Path
-    ca_file: str | None = None
-    listen: tuple[str, int] | None = None
-    buffer_max: int | None = None  # overrides the centre's `buffer` setting
 
 
 class _Server(uvicorn.Server):
