@@ -101,6 +101,9 @@ class Delivery:
             "results": [p.result for p in batch],
         }
         answer = await self._link.push(body)
+        if answer.outcome is Outcome.OK and batch:
+            # before anything else: a stop cutting this task now still forgets what the centre has
+            await asyncio.shield(asyncio.to_thread(self._buffer.forget, [p.seq for p in batch]))
         self._last_push = time.monotonic()
         self.pushes[answer.outcome.value] += 1
         await self._sample(answer)
@@ -110,8 +113,7 @@ class Delivery:
         """Act on the centre's answer; return the seconds to wait before the next push (None:
         until one is due)."""
         outcome = answer.outcome
-        if outcome is Outcome.OK:
-            await asyncio.to_thread(self._buffer.forget, [p.seq for p in batch])
+        if outcome is Outcome.OK:  # _push_once has forgotten the batch
             self.results_sent += len(batch)
             if self._failing:
                 log.info("centre %s answers again: %d results accepted, %d still buffered", self._server,
