@@ -3,10 +3,14 @@ stop flushes them, heartbeats keep it seen, a new assignment is picked up withou
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from itertools import pairwise
 
-from tests.agent.conftest import NO_GAP, http_check, max_gap, wait_for
+from tests.agent.conftest import NO_GAP, ROOT, TOKEN, http_check, max_gap, wait_for
 
 
 def test_results_arrive_once_with_their_run_times_and_a_stop_pushes_the_rest(target, make_centre, make_agent):
@@ -70,3 +74,23 @@ def test_a_new_assignment_is_run_without_a_restart(target, make_centre, make_age
     times = [r["time"] for r in centre.results() if r["check"] == "t/a"]
     assert max_gap(times) < NO_GAP
     assert agent.terminate() == 0
+
+
+def test_without_listen_and_buffer_options(tmp_path, target, make_centre):
+    """The defaults: no port of its own, the buffer file in the working directory, the token from
+    $PM_AGENT_TOKEN."""
+    centre = make_centre([http_check(target, "a")])
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "agent", "--server", centre.url, "--name", "dc-1"],
+                            cwd=tmp_path, env={**os.environ, "PM_AGENT_TOKEN": f" {TOKEN}\n",
+                                               "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(centre.results()) >= 3, 20, "results")
+        assert (tmp_path / "platform-monitor-agent-dc-1.db").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        proc.kill()
+    log = proc.stderr.read()
+    assert "listening" not in log and "buffer file closed with 0 results waiting" in log
+    assert len(centre.results()) == target.behaviour.hits["/a"]
