@@ -153,9 +153,9 @@ class Agent:
             self.clock.offset = round(float(offset), 3)  # until the centre's first answer measures it
         if raw:
             try:
-                self._use(parse_assignment(json.loads(raw)))
+                self._use(await asyncio.to_thread(lambda: parse_assignment(json.loads(raw))))
                 log.info("running assignment %s kept from the last run until the centre answers", self.version)
-            except ValueError as exc:
+            except ValueError as exc:  # json.JSONDecodeError included
                 log.warning("the assignment kept in %s is not usable (%s)", self.options.buffer_path, exc)
         await asyncio.to_thread(self._buffer_limit)
 
@@ -257,8 +257,8 @@ class Agent:
             await asyncio.sleep(delay)
 
     async def _take(self, answer: Answer) -> None:
-        try:
-            assignment = parse_assignment(answer.body, answer.etag)
+        try:  # validating thousands of checks costs CPU: a thread, as the service's reload does
+            assignment = await asyncio.to_thread(parse_assignment, answer.body, answer.etag)
         except ValueError as exc:
             self._seen_version = answer.etag
             self.assignment_problem = f"assignment {answer.etag or '(no version)'} not applied: {exc}"
@@ -278,7 +278,7 @@ class Agent:
         log.info("assignment %s: %d checks, %d clusters", assignment.version, len(assignment.config.checks),
                  len(assignment.config.clusters))
         await asyncio.to_thread(self._buffer_limit)
-        await asyncio.to_thread(self.buffer.remember, "assignment", json.dumps(answer.body))
+        await asyncio.to_thread(lambda: self.buffer.remember("assignment", json.dumps(answer.body)))
         self.delivery.wake()
 
     def _use(self, assignment: Assignment) -> None:
