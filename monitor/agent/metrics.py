@@ -22,6 +22,7 @@ class AgentStats:
     dropped: int
     refused: int
     pushes: Mapping[str, int]  # by outcome (monitor.agent.link.Outcome)
+    results_made: int
     results_sent: int
     clock_offset: float
     config_version: str | None
@@ -49,6 +50,8 @@ class AgentCollector:
             if outcome is not Outcome.NOT_MODIFIED:
                 pushes.add_metric([outcome.value], s.pushes.get(outcome.value, 0))
         yield pushes
+        yield CounterMetricFamily(AGENT_PREFIX + "results", "Results made (runs of its checks) since it started.",
+                                  value=s.results_made)
         yield CounterMetricFamily(AGENT_PREFIX + "results_sent", "Results the centre accepted (200).",
                                   value=s.results_sent)
         yield GaugeMetricFamily(AGENT_PREFIX + "clock_offset_seconds",

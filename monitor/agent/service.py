@@ -76,6 +76,7 @@ class Agent:
         self.registry = build_registry(AgentCollector(self.stats), EngineCollector(engine.state, engine.stats))
         self.listening: tuple[str, int] | None = None
         self._made: list[dict[str, Any]] = []  # results not yet in the buffer file
+        self.results_made = 0  # by this process
         self._seen_version: str | None = None  # the last version fetched, applied or refused
         self._started = time.monotonic()
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -174,7 +175,8 @@ class Agent:
             await self._write()
             await self.delivery.final_push()
             await asyncio.to_thread(self.buffer.close)
-            log.info("buffer file closed with %d results waiting", self.buffer.count)
+            log.info("buffer file closed with %d results waiting (this run: %d results made, %d accepted by the "
+                     "centre)", self.buffer.count, self.results_made, self.delivery.results_sent)
         if self._http is not None:
             self._http.should_exit = True
             with contextlib.suppress(Exception):
@@ -193,6 +195,7 @@ class Agent:
     def _on_result(self, check: CheckBase, result: Result, transitions: list[Transition]) -> None:
         """The engine's sink (on the loop): the result, its time on the centre's clock as it is
         estimated now, kept so for good (a re-sent result keeps its time)."""
+        self.results_made += 1
         self._made.append({"check": check.id, "time": self.clock.correct(result.time), "status": result.status.value,
                            "latency": result.latency, "reason": result.reason, "details": result.details or None})
 
@@ -324,7 +327,7 @@ class Agent:
         return AgentStats(
             buffered=(buffer.count if buffer else 0) + len(self._made), dropped=buffer.dropped if buffer else 0,
             refused=buffer.refused if buffer else 0, pushes=dict(delivery.pushes) if delivery else {},
-            results_sent=delivery.results_sent if delivery else 0,
+            results_made=self.results_made, results_sent=delivery.results_sent if delivery else 0,
             clock_offset=self.clock.offset, config_version=self.version, checks=len(self.engine.checks),
         )
 

@@ -89,6 +89,13 @@ class AgentProcess:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def counts(self) -> dict[str, int]:
+        """The last run's own count at its stop: results `waiting` in the file, `made`, `accepted`."""
+        found = re.findall(r"buffer file closed with (\d+) results waiting \(this run: (\d+) results made, (\d+) "
+                           r"accepted by the centre\)", self.log())
+        waiting, made, accepted = map(int, found[-1])
+        return {"waiting": waiting, "made": made, "accepted": accepted}
+
     def metrics(self) -> dict[str, float]:
         """The agent's own series (platform_monitor_agent_*), by name with labels."""
         text = httpx.get(f"{self.url}/metrics", timeout=5).text
