@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 LONG_POLL_WAIT = 30.0  # seconds the centre may hold a fetch before answering 304
 WRITE_INTERVAL = 0.1
 """Seconds results wait in memory before they are written to the buffer file: what a kill -9 can lose."""
-RUNS_GRACE = 5.0  # seconds a stop waits for runs started as the scheduler stopped
-RUNS_SETTLE = 0.05  # seconds between looks at them
 CLOCK_NEWS = 0.1  # seconds: a change of the clock offset this large is logged at INFO (smaller: DEBUG)
 PUSH_STOP_WAIT = 5.0  # seconds a stop waits for the push in flight before cutting it
 PUSH_STALE_MIN = 30.0  # seconds without an accepted push before the agent is not ready (or 3 heartbeats)
@@ -165,7 +163,6 @@ class Agent:
         await self.discovery.stop()
         await self.discovered.stop()
         await self.engine.stop()  # runs in flight end; their results join the others in memory
-        await self._runs_ended()
         await _cancel(self._tasks.pop("write", None))
         if (push := self._tasks.pop("push", None)) is not None:
             self.delivery.stop()  # the push in flight ends first (its 200 forgets its results)
@@ -182,14 +179,6 @@ class Agent:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._http_task, 5.0)
         await self.link.aclose()
-
-    async def _runs_ended(self) -> None:
-        """A slot the scheduler fired as it paused may start runs just after its stop: wait for
-        them too (bounded), so that every probe that went out has its result in the buffer."""
-        for _ in range(round(RUNS_GRACE / RUNS_SETTLE)):
-            await asyncio.sleep(RUNS_SETTLE)
-            if not self.engine.scheduler.in_flight:
-                return
 
     # -- results -----------------------------------------------------------------------------
     def _on_result(self, check: CheckBase, result: Result, transitions: list[Transition]) -> None:
