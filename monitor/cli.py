@@ -70,6 +70,18 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("hash-password", help="read a password on standard input, print its argon2id hash "
                                           "(for auth.users[].password_hash)")
+    agent = sub.add_parser("agent", help="run as a remote agent: fetch a location's checks from the centre, run "
+                                         "them, push their results (docs/agents.md)")
+    agent.add_argument("--server", required=True, metavar="URL", help="the central service's base URL")
+    agent.add_argument("--name", required=True, help="this agent's name: its location in the centre's config")
+    agent.add_argument("--token-file", metavar="FILE", help="file holding the agent's token (default: $PM_AGENT_TOKEN)")
+    agent.add_argument("--buffer", metavar="PATH",
+                       help="the file of results waiting for the centre (default: ./platform-monitor-agent-NAME.db)")
+    agent.add_argument("--buffer-max", type=int, metavar="N",
+                       help="results the buffer keeps at most (default: the centre's `buffer` setting)")
+    agent.add_argument("--ca-file", metavar="FILE", help="CA certificates (PEM) to verify the centre's certificate")
+    agent.add_argument("--listen", metavar="HOST:PORT", help="serve /healthz, /readyz and /metrics there, "
+                                                            "e.g. 127.0.0.1:9108 (default: no port)")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -326,6 +338,39 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    """`platform-monitor agent`: a bad URL, name, token or file is one line on stderr and exit 2."""
+    import sqlite3
+    import ssl
+
+    from monitor.agent import Agent, OptionError, agent_options
+    from monitor.process import configure_process
+
+    def refuse(message: str) -> int:
+        print(f"platform-monitor agent: {message}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+
+    try:
+        options = agent_options(server=args.server, name=args.name, token_file=args.token_file,
+                                env_token=os.environ.get("PM_AGENT_TOKEN", ""), buffer=args.buffer,
+                                buffer_max=args.buffer_max, ca_file=args.ca_file, listen=args.listen)
+        agent = Agent(options)
+    except OptionError as exc:
+        return refuse(str(exc))
+    except (OSError, ssl.SSLError) as exc:
+        return refuse(f"--ca-file {args.ca_file}: cannot use it ({getattr(exc, 'strerror', None) or exc})")
+    configure_process()
+    try:
+        asyncio.run(agent.run())
+    except OSError as exc:
+        bound = agent.listening is not None or options.listen is None
+        return refuse(f"{f'--buffer {options.buffer_path}' if bound else f'--listen {args.listen}'}: "
+                      f"{exc.strerror or exc}")
+    except sqlite3.Error as exc:
+        return refuse(f"--buffer {options.buffer_path}: {exc}")
+    return EXIT_OK
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from storage.db import create_db_engine, upgrade
 
@@ -345,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     commands = {"serve": cmd_serve, "check": cmd_check, "validate": cmd_validate, "db": cmd_db,
-                "hash-password": cmd_hash_password}
+                "hash-password": cmd_hash_password, "agent": cmd_agent}
     try:
         return commands[args.command](args)
     except ConfigError as exc:
