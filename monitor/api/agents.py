@@ -98,10 +98,10 @@ async def agent_checks(request: Request, service: ServiceDep,
         return agent
     gateway = service.gateway
     seen = request.headers.get("if-none-match", "").strip().strip('"')
+    await _touch(gateway, agent, request, seen or None)  # heard now: not when a held poll ends
     if seen:
         await gateway.wait_for_change(agent, seen, wait)
     version, body = gateway.assignment(agent)
-    await _touch(gateway, agent, request, seen or None)
     if seen == version:
         return Response(status_code=304, headers={"ETag": f'"{version}"'})
     return JSONResponse({**body, "server_time": gateway.clock()}, headers={"ETag": f'"{version}"'})

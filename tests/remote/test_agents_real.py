@@ -136,11 +136,11 @@ def test_results_arrive_and_survive_a_centre_outage_once_each_with_their_times(c
         assert unmatched(hits, results, down_from - 2, back_at + 2) == ([], []), name  # each once, its own time
     failed = [(ts, reason) for ts, st, reason in stored(db, "registry-prod/r1") if st == "down"]
     assert failed and all(down_from + OUTAGE / 4 - 1 < ts < down_from + OUTAGE / 2 + 1 for ts, _ in failed)
-    assert failed[0][1] == "HTTP 500"
+    assert failed[0][1] == "HTTP 500 (expected 2xx)"
     # replay inside the outage shows what the agent saw there, and the past did not page
     snap = httpx.get(f"{centre.url}/api/v1/snapshot", params={"at": instant(failed[1][0] + 0.1)}).json()
     r1 = next(c for c in snap["checks"] if c["id"] == "registry-prod/r1")
-    assert r1["state"] == "down" and r1["last_result"]["reason"] == "HTTP 500", r1
+    assert r1["state"] == "down" and r1["last_result"]["reason"] == "HTTP 500 (expected 2xx)", r1
     assert not [e for e in hook.events() if "registry-prod" in e[0]]
     assert stop_at > back_at
 
@@ -165,7 +165,7 @@ def test_an_agent_killed_with_a_full_buffer_loses_nothing(centre_of, agents, tar
     results = [ts for ts, st, _ in stored(db, "registry-prod/r0") if st != "unknown"]
     lost, extra = unmatched(target.times("r0"), results, 0, time.time())
     # a run that ended in the 0.2 s before the kill may not have reached the file: nothing else may miss
-    assert all(killed_at - 0.3 <= h <= killed_at for h in lost), lost
+    assert all(killed_at - 0.3 <= h <= killed_at for h in lost), (killed_at, lost, extra)
     assert extra == [] and len(results) == len(set(results))
 
 
@@ -245,7 +245,8 @@ def test_a_silenced_agent_turns_its_checks_unknown_under_one_alert(centre_of, ag
         assert reason.startswith("agent prod-dc not reporting since"), reason
         wait_for(lambda: ("check:agents/prod-dc", "firing") in hook.events(), timeout=30, what="the agent's alert")
         time.sleep(2)
-        assert hook.events() == [("check:agents/prod-dc", "firing")]
+        # one alert, the agent's (test-dc's own, from before it first reported, is no matter here)
+        assert [e for e in hook.events() if "test-dc" not in e[0]] == [("check:agents/prod-dc", "firing")]
         assert status(centre, "agents/test-dc") == "up"
     finally:
         agent.resume()
