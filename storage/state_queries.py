@@ -18,7 +18,8 @@ from storage.maintenance import MaintenanceIndex, list_windows
 from storage.models import CheckRow, ComponentChangeRow, ResultRow, StateChangeRow
 from storage.mstime import DAY_MS, HOUR_MS, ceil_to, floor_to, ms_col, window_ms
 from storage.retention import Retention
-from storage.rollup_models import ComponentRollup1d, Rollup1d, Rollup1h
+from storage.rollup_models import ComponentRollup1d, MarkRow, Rollup1d, Rollup1h
+from storage.rollups import MARK as ROLLUP_MARK
 
 Kind = Literal["check", "component"]
 _CHANGES = {"check": StateChangeRow.__table__, "component": ComponentChangeRow.__table__}
@@ -292,14 +293,43 @@ def _merge_into(out: dict[str, Summary], rows: Iterable[Any]) -> None:
             out[row[0]] = summary
 
 
+def _rolled_up_to(session: Session) -> int | None:
+    """The rollup job's watermark (storage.rollups' `rollups` mark, ms): results stamped before
+    it are in the rollups, later ones not yet (None: the job never ran)."""
+    return session.scalar(select(ms_col(MarkRow.ts)).where(MarkRow.name == ROLLUP_MARK))
+
+
+def _add_unrolled(
+    session: Session, out: dict[str, Summary], *, start_ms: int, end_ms: int, subject: Any, where: list[Any],
+    join_checks: bool,
+) -> None:
+    """Count into `out` the raw results of [start, end) the rollups do not hold yet (stamped at or
+    after the watermark: the last few minutes, or everything before the job's first run), so a
+    new check's runs show at once instead of `runs: 0` until the next rollup."""
+    mark = _rolled_up_to(session)
+    lo = start_ms if mark is None else max(start_ms, mark)
+    if lo >= end_ms:
+        return
+    table = ResultRow.__table__
+    ts = ms_col(table.c.ts)
+    query = select(subject, table.c.status, table.c.latency).where(ts >= lo, ts < end_ms, *where)
+    if join_checks:
+        query = query.select_from(table.join(_CHECKS, _CHECKS.c.id == table.c.check_id))
+    for name, status, latency in session.execute(query):
+        out.setdefault(name, Summary()).add(status, latency)
+
+
 def summaries_by_check(
     session: Session, *, start_ms: int, end_ms: int, check_ids: Select[Any] | None, now_ms: int,
     retention: Retention,
 ) -> dict[str, Summary]:
     """Runs and latency per check over [start, end), merged in SQL from the daily rollups of the
     whole days inside and the hourly ones of the hours overlapping the rest (daily ones again
-    where hourly detail has expired)."""
+    where hourly detail has expired), and the raw results not rolled up yet."""
     out: dict[str, Summary] = {}
+    results = ResultRow.__table__
+    _add_unrolled(session, out, start_ms=start_ms, end_ms=end_ms, subject=results.c.check_id, join_checks=False,
+                  where=[] if check_ids is None else [results.c.check_id.in_(check_ids.scalar_subquery())])
     for grain, a, b in _parts(start_ms, end_ms, now_ms, retention):
         table = (Rollup1d if grain == "1d" else Rollup1h).__table__
         bucket = ms_col(table.c.bucket)
@@ -314,8 +344,11 @@ def summaries_by_component(
     session: Session, *, start_ms: int, end_ms: int, component: str | None, now_ms: int, retention: Retention,
 ) -> dict[str, Summary]:
     """The same per component: whole days from component_rollup_1d (a hundred components over a
-    quarter: ~9,000 rows), the hours at the edges from their checks' hourly rollups."""
+    quarter: ~9,000 rows), the hours at the edges from their checks' hourly rollups, the raw
+    results not rolled up yet."""
     out: dict[str, Summary] = {}
+    _add_unrolled(session, out, start_ms=start_ms, end_ms=end_ms, subject=_CHECKS.c.component, join_checks=True,
+                  where=[] if component is None else [_CHECKS.c.component == component])
     for grain, a, b in _parts(start_ms, end_ms, now_ms, retention):
         if grain == "1d":
             table = ComponentRollup1d.__table__
