@@ -1,3 +1,5 @@
+import { t } from "./i18n.js";
+
 // Writes to /api/v1 with the API token (server.api_token) as a bearer token. The token is kept
 // in sessionStorage (this tab, until it closes): never in the URL, a cookie or localStorage.
 
@@ -37,16 +39,18 @@ function detailText(detail) {
 }
 
 function refusal(status, detail) {
-  if (status === 401) return "The service refused the API token (401): enter the token set as server.api_token.";
-  if (status === 403) return `The service refuses writes (403): ${detail || "forbidden"}.`;
-  return `The service answered ${status}${detail ? `: ${detail}` : ""}.`;
+  if (status === 401) return t("The service refused the API token (401): enter the token set as server.api_token.");
+  const forbidden = t("forbidden");
+  if (status === 403) return t("The service refuses writes (403): {detail}.", { detail: detail || forbidden });
+  return detail ? t("The service answered {status}: {detail}.", { status, detail })
+    : t("The service answered {status}.", { status });
 }
 
 // `method` `url` with a JSON `body` and the token; the answer's JSON (null for 204). Throws
 // WriteError: without a token at hand, on 401/403 (the token) and on any other refusal.
 export async function write(method, url, body = undefined) {
   const secret = token.get();
-  if (!secret) throw new WriteError(401, "Enter the API token first (server.api_token).");
+  if (!secret) throw new WriteError(401, t("Enter the API token first (server.api_token)."));
   const headers = { Accept: "application/json", Authorization: `Bearer ${secret}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -54,7 +58,7 @@ export async function write(method, url, body = undefined) {
     response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit", cache: "no-store" });
   } catch (err) {
-    throw new WriteError(0, `The service could not be reached: ${err.message}.`);
+    throw new WriteError(0, t("The service could not be reached: {error}.", { error: err.message }));
   }
   if (response.status === 204) return null;
   let data = null;

@@ -1,10 +1,11 @@
 // A check: state, last result and settings (live), 90-day uptime, latency with percentile bands
 // and state timeline over a chosen range, recent results with reasons, incidents it was part of.
 import { AsOfClock } from "../lib/asof.js";
-import { fmtLatency, fmtTime, h, replace, setBadge, since } from "../lib/dom.js";
+import { fmtLatency, fmtTime, fmtZoned, h, replace, setBadge, since, stateLabel } from "../lib/dom.js";
+import { t } from "../lib/i18n.js";
 import { incidentsBetween, liveCheckState } from "../lib/api.js";
 import { Poller, refreshMs } from "../lib/fetch.js";
-import { RangePicker } from "../lib/range.js";
+import { fitPreset, RangePicker } from "../lib/range.js";
 import { loadLatency, loadTimeline } from "../widgets/charts.js";
 import { renderIncidents } from "../widgets/incidents.js";
 import { RecentResults } from "../widgets/results.js";
@@ -30,11 +31,12 @@ async function refreshState() {
   const now = Date.parse(data.as_of);
   setBadge(byId("state"), check.status);
   replace(byId("facts"),
-    fact("State", `${check.status} ${check.since ? since(check.since, now) : ""}`, check.since ? `${fmtTime(check.since)} UTC` : null),
-    fact("Since (UTC)", fmtTime(check.since)),
-    fact("Last run (UTC)", fmtTime(check.last_run)),
-    fact("Last latency", fmtLatency(check.latency)),
-    fact("Reason", check.reason || "—", null, true));
+    fact(t("State"), `${stateLabel(check.status)} ${check.since ? since(check.since, now) : ""}`,
+      check.since ? fmtZoned(check.since) : null),
+    fact(t("Since"), fmtTime(check.since)),
+    fact(t("Last run"), fmtTime(check.last_run)),
+    fact(t("Last latency"), fmtLatency(check.latency)),
+    fact(t("Reason"), check.reason || "—", null, true));
   clock.set(data.as_of);
   if (!settingsShown) {
     byId("settings").textContent = JSON.stringify(data.settings, null, 2);
@@ -47,7 +49,12 @@ let settingsShown = false;
 const uptime = new UptimeBars({ kind: "check", names: [id] });
 uptime.attach(id, byId("uptime"), byId("uptime-total"));
 
-const range = new RangePicker(byId("range"), { onChange: () => history_.now() });
+// The timelines open on a range chosen from the data: the current state's start well in view.
+const first = retired ? null : await liveCheckState(id).catch(() => null);
+const range = new RangePicker(byId("range"), {
+  initial: (first && fitPreset(Date.parse(first.check.since), Date.parse(first.as_of))) || "24h",
+  onChange: () => history_.now(),
+});
 const history_ = new Poller(async () => {
   const { from, to } = range.get();
   const results = await Promise.allSettled([
@@ -55,7 +62,7 @@ const history_ = new Poller(async () => {
     loadTimeline(byId("timeline"), { check: id, from, to }),
     incidentsBetween(from, to, { component }).then(
       (data) => renderIncidents(byId("incidents"), data.incidents.filter((i) => i.checks.includes(id)),
-        { empty: "This check was not part of any incident in this range." }),
+        { empty: t("This check was not part of any incident in this range.") }),
       (err) => { replace(byId("incidents"), h("p", { class: "error" }, err.message)); throw err; }),
   ]);
   const failed = results.find((r) => r.status === "rejected");
@@ -64,7 +71,7 @@ const history_ = new Poller(async () => {
 
 if (retired) {
   byId("facts-panel").classList.add("hidden");
-  replace(byId("results"), h("p", { class: "empty" }, "Removed from the config: its raw results are no longer served."));
+  replace(byId("results"), h("p", { class: "empty" }, t("Removed from the config: its raw results are no longer served.")));
   byId("asof").classList.add("hidden");
 } else {
   new Poller(refreshState, REFRESH_MS, () => clock.fail()).start();
