@@ -84,7 +84,7 @@ function paintBanner(components) {
     const worst = notUp.some((c) => c.status === "down") ? "down" : "degraded";
     banner.className = `banner ${worst}`;
     const [n, total] = [notUp.length, components.length];
-    replace(banner, badge(worst), worst === "down"
+    replace(banner, badge(worst, PUBLIC_WORDS[worst] || stateLabel(worst)), worst === "down"
       ? tn("{count} of {n} component has problems", "{count} of {n} components have problems", total, { count: n })
       : tn("{count} of {n} component is degraded", "{count} of {n} components are degraded", total, { count: n }));
   }
