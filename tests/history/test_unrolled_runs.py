@@ -32,3 +32,16 @@ def test_rolled_up_and_newer_results_add_up_once(engine):
     assert runs(engine, by="component", until=3 * H + 11 * 60)["web"] == 3 * 60 + 10
     rollups.update(engine, now=ts(3 * H + 11 * 60))  # now rolled up: the same figure, not twice
     assert runs(engine, by="check", until=3 * H + 11 * 60)["web/a"] == 3 * 60 + 10
+
+
+def test_a_window_ending_at_the_watermark_reads_its_last_day_whole_and_counts_the_same(engine):
+    """The last day's daily rollup (one row per subject) stands for its hours once no hour after
+    the window's end is rolled up: the same runs as adding the hours."""
+    scenario.seed(engine, results_until=12 * H)
+    rollups.update(engine, now=ts(12 * H))
+    with Session(engine) as s:
+        for by, subject in (("check", "web/a"), ("component", "web")):
+            found = history.uptime(s, start=at(-25 * H), end=at(12.5 * H), now=at(12.5 * H), by=by)
+            assert {e.id: e.runs for e in found.entries}[subject] == 12 * 60
+            earlier = history.uptime(s, start=at(-25 * H), end=at(6.5 * H), now=at(12.5 * H), by=by)
+            assert {e.id: e.runs for e in earlier.entries}[subject] == 7 * 60  # hours 0-6: the hours, not the day
