@@ -6,7 +6,7 @@ datetimes, figures.py works in unix seconds for plotly's axes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from fnmatch import fnmatchcase
 
 import plotly.graph_objects as go
@@ -14,6 +14,7 @@ from fastapi import HTTPException
 from sqlalchemy.orm import Session
 
 from dashboards import figures
+from dashboards.i18n import Words
 from dashboards.latency_series import latency_series
 from dashboards.timeline_series import Interval, Maintenance, incident_of, intervals_of, maintenance_of
 from monitor.api.deps import EngineDep
@@ -31,7 +32,7 @@ TIMELINE_CHECK_ROWS = 60  # check rows on a component's timeline, at most (not-u
 
 def latency_figure(
     session: Session, engine: EngineDep, *, check_ids: Sequence[str], statuses: Mapping[str, str], start: datetime,
-    end: datetime,
+    end: datetime, tz: tzinfo = UTC, said: Words = figures.ENGLISH,
 ) -> go.Figure:
     """Latency chart of one check, or of a component's checks (those not up now first, at most
     COMPONENT_CHART_CHECKS): each the series /api/v1/checks/{id}/history serves, which reads raw
@@ -45,9 +46,9 @@ def latency_figure(
             continue
         series.append(latency_series(found))
     left_out = len(check_ids) - len(chosen)
-    notes = [f"{left_out} more checks not drawn (those not up come first; a check's page has its own chart)"
-             ] if left_out > 0 else []
-    return figures.latency_figure(series, start=start.timestamp(), end=end.timestamp(), notes=notes)
+    notes = [said._("%(n)d more checks not drawn (those not up come first; a check's page has its own chart)",
+                     n=left_out)] if left_out > 0 else []
+    return figures.latency_figure(series, start=start.timestamp(), end=end.timestamp(), notes=notes, tz=tz, said=said)
 
 
 def _covering(found: Sequence[Maintenance], component: str | None, check_ids: Sequence[str] | None
@@ -63,7 +64,8 @@ def _covering(found: Sequence[Maintenance], component: str | None, check_ids: Se
 
 def timeline_figure(
     session: Session, *, start: datetime, end: datetime, component: str | None = None,
-    check_ids: Sequence[str] | None = None, marker: datetime | None = None,
+    check_ids: Sequence[str] | None = None, marker: datetime | None = None, tz: tzinfo = UTC,
+    said: Words = figures.ENGLISH,
 ) -> go.Figure:
     """State timeline from /api/v1/timeline's read. Platform-wide (no component): one row per
     component. A component: its own row, then its checks (not-up ones first, at most
@@ -80,7 +82,8 @@ def timeline_figure(
         found = get_timeline(session, from_=start, to=end, component=comp, checks=bool(check_ids))
         occurring += [m for m in maintenance_of(found.maintenance) if m not in occurring]
         if not comp_of:
-            rows += [(f"{c.id} (component)" if component is not None else c.id, intervals_of(c.intervals))
+            rows += [(said._("%(name)s (component)", name=c.id) if component is not None else c.id,
+                      intervals_of(c.intervals))
                      for c in found.components]
         check_rows |= {c.id: intervals_of(c.intervals) for c in found.checks}
     if check_ids:
@@ -88,17 +91,18 @@ def timeline_figure(
         ordered = sorted(check_ids, key=lambda c: (not _not_up(spans[c]), c))
         rows += [(cid, spans[cid]) for cid in ordered[:TIMELINE_CHECK_ROWS]]
     left_out = len(check_ids or []) - TIMELINE_CHECK_ROWS
-    notes = [f"{left_out} more checks not drawn (those not up come first)"] if left_out > 0 else []
+    notes = [said._("%(n)d more checks not drawn (those not up come first)", n=left_out)] if left_out > 0 else []
     return figures.timeline_figure(rows, start=start.timestamp(), end=end.timestamp(),
                                    marker=marker.timestamp() if marker is not None else None, notes=notes,
-                                   maintenance=_covering(occurring, component, check_ids))
+                                   maintenance=_covering(occurring, component, check_ids), tz=tz, said=said)
 
 
 def _not_up(spans: Sequence[Interval]) -> bool:
     return any(s.state in ("down", "degraded") for s in spans)
 
 
-def incidents_figure(found: Sequence[IncidentOut], *, start: datetime, end: datetime, now: datetime) -> go.Figure:
+def incidents_figure(found: Sequence[IncidentOut], *, start: datetime, end: datetime, now: datetime,
+                     tz: tzinfo = UTC, said: Words = figures.ENGLISH) -> go.Figure:
     """The incident timeline of /api/v1/incidents' answer: a row per component, a bar per incident."""
     return figures.incidents_figure([incident_of(i) for i in found], start=start.timestamp(),
-                                    end=end.timestamp(), now=now.timestamp())
+                                    end=end.timestamp(), now=now.timestamp(), tz=tz, said=said)

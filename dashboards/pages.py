@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from dashboards.i18n import COOKIE, COOKIE_MAX_AGE, LANGUAGES, catalog_json
+from dashboards.reader import reader_words, timezone
 from monitor import __version__
 from monitor.api import ids  # noqa: F401  (registers the {check_id:check_id} path convertor)
 from monitor.api.checks import get_check
@@ -31,18 +33,44 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A page; every page knows who is looking (`principal`: the nav shows the user, the sign-out
-    form and the session's CSRF token for the page's writes) and whether logins are on."""
+    """`template` in the reader's language (`_`, `n_`), with the zone the scripts show times in; every
+    page knows who is looking (`principal`: the nav shows the user, the sign-out form and the
+    session's CSRF token for the page's writes) and whether logins are on."""
     env = request.app.state.templates
+    said = reader_words(request)
     service = getattr(request.app.state, "service", None)
     context.setdefault("auth_enabled", service is not None and service.config.auth is not None)
     principal = getattr(request.state, "principal", None)
-    html = env.get_template(template).render(version=__version__, principal=principal, **context)
-    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    html = env.get_template(template).render(
+        version=__version__, lang=said.lang, languages=LANGUAGES, timezone=timezone(request) or "",
+        _=said._, n_=said.n_, here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        principal=principal, **context)
+    headers = {**SECURITY_HEADERS, "Content-Language": said.lang, "Vary": "Accept-Language, Cookie"}
+    return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
-def _not_found(request: Request, what: str) -> HTMLResponse:
-    return render(request, "not_found.html", status_code=404, page="not_found", what=what)
+def _not_found(request: Request, what: str, name: str) -> HTMLResponse:
+    return render(request, "not_found.html", status_code=404, page="not_found", what=what, name=name)
+
+
+@router.get("/language/{lang}")
+def choose_language(lang: str, next: str = "/") -> RedirectResponse:
+    """The pages' language switch: remembers the choice in a cookie and goes back to `next` (a
+    path of this site only)."""
+    if lang not in LANGUAGES:
+        raise HTTPException(404, f"no language {lang[:20]!r}: {', '.join(LANGUAGES)}")
+    target = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, lang, max_age=COOKIE_MAX_AGE, path="/", samesite="lax")
+    return response
+
+
+@router.get("/i18n/{lang}.json")
+def catalog(lang: str) -> JSONResponse:
+    """The compiled catalog the templates use, for the page scripts (dashboards/static/js/lib/i18n.js)."""
+    if lang not in LANGUAGES:
+        raise HTTPException(404, f"no language {lang[:20]!r}")
+    return JSONResponse(catalog_json(lang), headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -56,7 +84,7 @@ def component_page(request: Request, name: str, engine: EngineDep, session: Sess
     configured keeps its page under its name."""
     current = next((c for c in list_components(engine) if c.name == name), None)
     if current is None and not history.component_known(session, name=name):
-        return _not_found(request, f"component {name}")
+        return _not_found(request, "component", name)
     return render(request, "component.html", page="component", component=name,
                   title=current.title if current else name, description=current.description if current else "")
 
@@ -65,7 +93,7 @@ def component_page(request: Request, name: str, engine: EngineDep, session: Sess
 def check_page(request: Request, check_id: str, engine: EngineDep, session: SessionDep) -> HTMLResponse:
     header = _check_header(engine, session, check_id)
     if header is None:
-        return _not_found(request, f"check {check_id}")
+        return _not_found(request, "check", check_id)
     titles = {c.name: c.title for c in list_components(engine)}
     return render(request, "check.html", page="check", check=header,
                   component_title=titles.get(header["component"], header["component"]))

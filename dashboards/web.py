@@ -19,7 +19,8 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-PUBLIC_PATHS = ("/status", "/static/", "/vendor/", "/healthz", "/readyz", "/favicon.ico", "/ping/")
+PUBLIC_PATHS = ("/status", "/static/", "/vendor/", "/healthz", "/readyz", "/favicon.ico", "/ping/", "/i18n/",
+                "/language/")
 """What an instance with `ui.public_only` serves; everything else answers 404. Jobs' heartbeat
 pings stay open: machine endpoints whose token is their credential."""
 VENDOR_MAX_AGE = 86400  # seconds browsers may keep plotly.js without asking again

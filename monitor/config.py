@@ -10,8 +10,9 @@ import re
 import sys
 from collections.abc import Collection
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -166,6 +167,22 @@ class UiConfig(_Model):
     team. Applied at once on reload."""
     title: str = Field(default="Platform status", min_length=1, max_length=200)
     """The public status page's heading."""
+    language: Literal["en", "zh-CN", "auto"] = "auto"
+    """The pages' language when the reader has not chosen one (a cookie set by the page's switch):
+    `auto` follows the browser's Accept-Language (English when it names neither)."""
+    timezone: str | None = Field(default=None, max_length=100)
+    """IANA zone the pages show times in, named beside them (None: the browser's own zone). The
+    API answers in UTC whatever this says."""
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> UiConfig:
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+                raise ValueError(f"unknown time zone {self.timezone!r} (use an IANA name like Asia/Shanghai)"
+                                 ) from None
+        return self
 
 
 def _check_union() -> Any:

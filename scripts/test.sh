@@ -18,6 +18,8 @@ cd "$ROOT"
 APT_PACKAGES=(
     docker-registry etcd-server prometheus prometheus-alertmanager prometheus-node-exporter
     prometheus-blackbox-exporter chromium nginx-light apache2-utils
+    # CJK glyphs for Chromium: the UI tests screenshot every page in Simplified Chinese too
+    fonts-noto-cjk
     # The database probe tests start private servers (password auth, replicas) whatever serves
     # PM_TEST_*_URL: they need the server binaries even when those URLs point elsewhere.
     postgresql mariadb-server redis-server

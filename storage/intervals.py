@@ -6,7 +6,6 @@ data", neither `unknown` nor measured, so figures simply never see it."""
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -63,19 +62,23 @@ def spans_from(
         spans = [Span(max(start, origin), end, "unknown", None, "")]
     else:
         spans = []
+    last = spans[-1] if spans else None  # the open span (hot: a quarter of changes per call)
+    append = spans.append
     for ts, new, why in changes:
         if ts >= end:
             break
         if ts <= start:  # a change at `start` itself is already in `initial`
             continue
-        if spans and spans[-1].start >= ts:  # an origin at or after the first recorded change
-            spans.pop()
-        if spans:
-            last = spans[-1]
-            if new == last.state:
-                continue
-            last.end = ts
-        spans.append(Span(ts, end, new, ts, why))
+        if last is not None:
+            if last.start >= ts:  # an origin at or after the first recorded change
+                spans.pop()
+                last = spans[-1] if spans else None
+            if last is not None:
+                if new == last.state:
+                    continue
+                last.end = ts
+        last = Span(ts, end, new, ts, why)
+        append(last)
     return spans
 
 
@@ -230,42 +233,50 @@ class PieceFigures:
 def piece_figures(spans: Sequence[Span], edges: Sequence[int], maintenance: Sequence[tuple[int, int]]
                   ) -> PieceFigures:
     """Time per state and incidents of each [edges[i], edges[i+1]) piece, in one pass over the
-    (contiguous, time-ordered) spans."""
+    (contiguous, time-ordered) spans. The overview runs it for a hundred components' quarter
+    (~35,000 spans): the pieces an incident touches are the ones its spans walked through, so
+    no search per incident, and nothing is asked of maintenance where there is none."""
     n = len(edges) - 1
     acc = [[0] * n for _ in range(5)]  # up, degraded, down, unknown, maintenance
+    in_maintenance = acc[4]
     incidents = [0] * n
+    column_of = _COLUMN
 
-    def close(start: int, end: int) -> None:
+    def close(start: int, end: int, first: int, last: int) -> None:
+        """An incident over [start, end) touching pieces [first, last), unless all maintenance."""
         if maintenance and end - start <= overlap(start, end, maintenance):
             return
-        for k in range(max(0, bisect.bisect_right(edges, start) - 1), min(n, bisect.bisect_left(edges, end))):
+        for k in range(first, last):
             incidents[k] += 1
 
     i = 0
     open_since: int | None = None
-    open_until = 0
+    open_until = open_first = open_last = 0
     for span in spans:
-        column = _COLUMN.get(span.state, 3)
-        while i < n and edges[i + 1] <= span.start:
+        start, end = span.start, span.end
+        column = column_of.get(span.state, 3)
+        per_piece = acc[column]
+        while i < n and edges[i + 1] <= start:
             i += 1
         j = i
-        while j < n and edges[j] < span.end:
-            a = span.start if span.start > edges[j] else edges[j]
-            b = span.end if span.end < edges[j + 1] else edges[j + 1]
+        while j < n and edges[j] < end:
+            lo, hi = edges[j], edges[j + 1]
+            a = start if start > lo else lo
+            b = end if end < hi else hi
             if b > a:
                 covered = overlap(a, b, maintenance) if maintenance else 0
-                acc[4][j] += covered
-                acc[column][j] += b - a - covered
+                in_maintenance[j] += covered
+                per_piece[j] += b - a - covered
             j += 1
-        if column in (1, 2):  # degraded, down: an incident begins or goes on
+        if column == 1 or column == 2:  # degraded, down: an incident begins or goes on
             if open_since is None:
-                open_since = span.start
-            open_until = span.end
+                open_since, open_first = start, i
+            open_until, open_last = end, j
         elif open_since is not None:
-            close(open_since, open_until)
+            close(open_since, open_until, open_first, open_last)
             open_since = None
     if open_since is not None:
-        close(open_since, open_until)
+        close(open_since, open_until, open_first, open_last)
     return PieceFigures(*acc, incidents)
 
 

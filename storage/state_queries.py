@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Select, and_, func, or_, select, true
@@ -18,12 +20,14 @@ from storage.maintenance import MaintenanceIndex, list_windows
 from storage.models import CheckRow, ComponentChangeRow, ResultRow, StateChangeRow
 from storage.mstime import DAY_MS, HOUR_MS, ceil_to, floor_to, ms_col, window_ms
 from storage.retention import Retention
-from storage.rollup_models import ComponentRollup1d, Rollup1d, Rollup1h
+from storage.rollup_models import ComponentRollup1d, MarkRow, Rollup1d, Rollup1h
+from storage.rollups import MARK as ROLLUP_MARK
 
 Kind = Literal["check", "component"]
 _CHANGES = {"check": StateChangeRow.__table__, "component": ComponentChangeRow.__table__}
 _SUBJECT = {"check": "check_id", "component": "component"}
 _CHECKS = CheckRow.__table__
+_TS, _NEW, _TS_NEW_REASON = itemgetter(1), itemgetter(2), itemgetter(1, 2, 3)  # of changes_between's rows
 
 
 # -- the catalogue -----------------------------------------------------------------------------
@@ -124,7 +128,7 @@ def changes_between(
     """Changes with start < ts < end, per subject in time order (optionally only to `states`):
     the database's rows (there may be tens of thousands), `(subject, ts, new, reason, old)` with
     ts in ms, readable by position (fast) or by those names; only `(subject, ts, new)` without
-    `reasons` (a third of the work for a quarter of changes)."""
+    `reasons`, as plain tuples read by position (a fraction of the work for a quarter of changes)."""
     table = _CHANGES[kind]
     subject = table.c[_SUBJECT[kind]]
     ts = ms_col(table.c.ts)
@@ -137,13 +141,27 @@ def changes_between(
     if states is not None:
         query = query.where(table.c.new.in_(list(states)))
     out: dict[str, list[Any]] = {}
-    for r in session.execute(query.order_by(table.c.ts)).all():
+    for r in _fetch(session, query.order_by(table.c.ts), plain=not reasons):
         found = out.get(r[0])
         if found is None:
             out[r[0]] = [r]
         else:
             found.append(r)
     return out
+
+
+def _fetch(session: Session, query: Select[Any], *, plain: bool) -> list[Any]:
+    """The rows of `query`; `plain`: as the driver's tuples, read by position only. A quarter of a
+    hundred components' changes is ~35,000 rows: building SQLAlchemy Rows for them took longer
+    than the query itself (the status page's uptime and overview both read them). Only for
+    columns the driver already returns as Python wants them (strings, integers)."""
+    if not plain:
+        return session.execute(query).all()
+    result = session.connection().execute(query)  # Core: always a CursorResult, whatever the statement
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def nearest_change(session: Session, *, at_ms: int, after: bool, component: str | None) -> ChangeRec | None:
@@ -190,7 +208,8 @@ def spans_by_subject(
         rows = changes.get(name, ())
         out[name] = spans_from(
             None if first is None else (first.new, first.ts, first.reason),
-            (c[1:4] for c in rows) if reasons else ((c[1], c[2], "") for c in rows),  # (ts, new, reason)
+            # (ts, new, reason), built in C: there may be tens of thousands
+            map(_TS_NEW_REASON, rows) if reasons else zip(map(_TS, rows), map(_NEW, rows), repeat("")),
             start_ms,
             end_ms,
             origin=born.get(name),
@@ -260,9 +279,13 @@ def _summary_select(table: Any) -> list[Any]:
     ]
 
 
-def _parts(start_ms: int, end_ms: int, now_ms: int, retention: Retention) -> list[tuple[str, int, int]]:
+def _parts(start_ms: int, end_ms: int, now_ms: int, retention: Retention, rolled_ms: int | None = None
+           ) -> list[tuple[str, int, int]]:
     """[start, end) as ("1d" | "1h", from, to) pieces: the whole days inside, the hours that
-    overlap the rest (whole days again where hourly rollups have expired)."""
+    overlap the rest (whole days again where hourly rollups have expired). A window whose last
+    hours reach the rollups' watermark `rolled_ms` (no hourly rollup after them) takes its last
+    day whole: that day's rollup is exactly the sum of its hours so far, read in one row per
+    subject instead of a thousand checks' hours."""
     d0, d1 = ceil_to(start_ms, DAY_MS), floor_to(end_ms, DAY_MS)
     h0, h1 = floor_to(start_ms, HOUR_MS), ceil_to(end_ms, HOUR_MS)
     keep_1h = window_ms(retention.rollup_1h)
@@ -280,6 +303,9 @@ def _parts(start_ms: int, end_ms: int, now_ms: int, retention: Retention) -> lis
                 a = max(a, ceil_to(hourly_from, DAY_MS))
             fixed.append((grain, a, b))
         parts = fixed
+    last_day_whole = rolled_ms is not None and h1 > floor_to(rolled_ms, HOUR_MS) and d0 < d1
+    if last_day_whole and parts and parts[-1] == ("1h", d1, h1):
+        parts[-1] = ("1d", d1, d1 + DAY_MS)
     return [(grain, a, b) for grain, a, b in parts if a < b]
 
 
@@ -292,15 +318,45 @@ def _merge_into(out: dict[str, Summary], rows: Iterable[Any]) -> None:
             out[row[0]] = summary
 
 
+def _rolled_up_to(session: Session) -> int | None:
+    """The rollup job's watermark (storage.rollups' `rollups` mark, ms): results stamped before
+    it are in the rollups, later ones not yet (None: the job never ran)."""
+    return session.scalar(select(ms_col(MarkRow.ts)).where(MarkRow.name == ROLLUP_MARK))
+
+
+def _add_unrolled(
+    session: Session, out: dict[str, Summary], *, start_ms: int, end_ms: int, mark: int | None, subject: Any,
+    where: list[Any], join_checks: bool,
+) -> None:
+    """Count into `out` the raw results of [start, end) the rollups do not hold yet (stamped at or
+    after the watermark `mark`: the last few minutes, or everything before the job's first run),
+    so a new check's runs show at once instead of `runs: 0` until the next rollup."""
+    lo = start_ms if mark is None else max(start_ms, mark)
+    if lo >= end_ms:
+        return
+    table = ResultRow.__table__
+    ts = ms_col(table.c.ts)
+    query = select(subject, table.c.status, table.c.latency).where(ts >= lo, ts < end_ms, *where)
+    if join_checks:
+        query = query.select_from(table.join(_CHECKS, _CHECKS.c.id == table.c.check_id))
+    for name, status, latency in session.execute(query):
+        out.setdefault(name, Summary()).add(status, latency)
+
+
 def summaries_by_check(
     session: Session, *, start_ms: int, end_ms: int, check_ids: Select[Any] | None, now_ms: int,
     retention: Retention,
 ) -> dict[str, Summary]:
     """Runs and latency per check over [start, end), merged in SQL from the daily rollups of the
     whole days inside and the hourly ones of the hours overlapping the rest (daily ones again
-    where hourly detail has expired)."""
+    where hourly detail has expired), and the raw results not rolled up yet."""
     out: dict[str, Summary] = {}
-    for grain, a, b in _parts(start_ms, end_ms, now_ms, retention):
+    results = ResultRow.__table__
+    mark = _rolled_up_to(session)
+    _add_unrolled(session, out, start_ms=start_ms, end_ms=end_ms, mark=mark, subject=results.c.check_id,
+                  join_checks=False,
+                  where=[] if check_ids is None else [results.c.check_id.in_(check_ids.scalar_subquery())])
+    for grain, a, b in _parts(start_ms, end_ms, now_ms, retention, mark):
         table = (Rollup1d if grain == "1d" else Rollup1h).__table__
         bucket = ms_col(table.c.bucket)
         query = select(table.c.check_id, *_summary_select(table)).where(bucket >= a, bucket < b)
@@ -314,9 +370,13 @@ def summaries_by_component(
     session: Session, *, start_ms: int, end_ms: int, component: str | None, now_ms: int, retention: Retention,
 ) -> dict[str, Summary]:
     """The same per component: whole days from component_rollup_1d (a hundred components over a
-    quarter: ~9,000 rows), the hours at the edges from their checks' hourly rollups."""
+    quarter: ~9,000 rows), the hours at the edges from their checks' hourly rollups, the raw
+    results not rolled up yet."""
     out: dict[str, Summary] = {}
-    for grain, a, b in _parts(start_ms, end_ms, now_ms, retention):
+    mark = _rolled_up_to(session)
+    _add_unrolled(session, out, start_ms=start_ms, end_ms=end_ms, mark=mark, subject=_CHECKS.c.component,
+                  join_checks=True, where=[] if component is None else [_CHECKS.c.component == component])
+    for grain, a, b in _parts(start_ms, end_ms, now_ms, retention, mark):
         if grain == "1d":
             table = ComponentRollup1d.__table__
             query = select(table.c.component, *_summary_select(table)).group_by(table.c.component)

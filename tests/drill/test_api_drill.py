@@ -51,8 +51,10 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 """A valid body per route that takes one; the barrage replaces one field at a time."""
 UI_DATA_ROUTES = {  # not in /openapi.json (include_in_schema=False): their string parameters
-    "/ui/figure/latency": ["check", "component", "from", "to"], "/ui/figure/timeline": ["component", "check", "at"],
-    "/ui/figure/incidents": ["component", "from", "to"],
+    "/ui/figure/latency": ["check", "component", "from", "to", "tz"],
+    "/ui/figure/timeline": ["component", "check", "at", "tz"],
+    "/ui/figure/incidents": ["component", "from", "to", "tz"],
+    "/language/en": ["next"],
 }
 
 

@@ -13,7 +13,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 TIMEZONE = "America/New_York"
-"""Not UTC on purpose: the pages show and take UTC whatever the browser's zone."""
+"""Not UTC on purpose: without `ui.timezone` the pages show and take times in the browser's zone,
+and name it."""
 
 
 class OpenPage:
@@ -61,9 +62,11 @@ class Browser:
             finally:
                 browser.close()
 
-    def open(self, test: str, *, width: int = 1400, height: int = 900, dark: bool = False) -> OpenPage:
+    def open(self, test: str, *, width: int = 1400, height: int = 900, dark: bool = False, locale: str = "en-US",
+             timezone: str = TIMEZONE) -> OpenPage:
+        """A page in a browser set to `locale` (its Accept-Language) and `timezone`."""
         context = self.browser.new_context(
-            viewport={"width": width, "height": height}, timezone_id=TIMEZONE,
-            color_scheme="dark" if dark else "light",
+            viewport={"width": width, "height": height}, timezone_id=timezone,
+            color_scheme="dark" if dark else "light", locale=locale,
         )
         return OpenPage(context.new_page(), test)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
 from tests.targets import wait_for
+from tests.ui.browser import TIMEZONE
 from tests.ui.conftest import MAINTENANCE_REASON, XSS
 
 TIMEOUT_MS = 15_000
@@ -20,8 +22,9 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def utc_text(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+def local_text(ts: float) -> str:
+    """How the pages write an instant: the browser's zone (tests/ui/browser.py), 24-hour."""
+    return datetime.fromtimestamp(ts, tz=ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def badge_of(page, check_id: str):
@@ -143,7 +146,8 @@ def test_check_pages_show_reasons_literally_and_redact_settings(ui_service, open
     expect(page.locator("#results tbody tr").first).to_contain_text("HTTP 503", timeout=TIMEOUT_MS)
     op.assert_clean()
 
-    page = op.goto(ui_service.url + "/checks/paas/api").page  # a day of seeded runs, every 3 min: 5-minute points
+    # a day of seeded runs, every 3 min: 5-minute points (its own default range is chosen from its data)
+    page = op.goto(ui_service.url + "/checks/paas/api?range=24h").page
     expect(page.locator("#latency-note")).to_contain_text("5 min per point", timeout=TIMEOUT_MS)
     page.click('#range button[data-range="7d"]')  # at most 300 points over 7 days: hours, not "33m 43s"
     expect(page.locator("#latency-note")).to_have_text(re.compile(r"(raw results|rollups), 1 h per point$"),
@@ -176,24 +180,26 @@ def test_replay_shows_the_platform_as_it_was_and_steps_between_changes(ui_servic
     expect(page.locator('tr[data-check="paas/api"] td.reason')).to_have_text("connection refused")
     expect(badge_of(page, "registry/old-mirror")).to_have_attribute("data-state", "up")  # retired since
     expect(badge_of(page, "web/xss")).to_have_attribute("data-state", "up")  # before its failures
-    expect(page.locator("#asof-time")).to_have_text(f"{utc_text(during)} UTC")
+    expect(page.locator("#asof-time")).to_have_text(local_text(during))  # the browser's zone, named
+    expect(page.locator("#asof-zone")).to_contain_text(TIMEZONE)
     expect(page.locator("#asof")).to_have_class(re.compile("replay"))
     expect(page.locator("#timeline .main-svg").first).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.locator("#changes tbody tr")).to_have_count(4, timeout=TIMEOUT_MS)  # paas/api and paas: down, up
     op.screenshot("outage")
 
     page.click("#next-change")
-    expect(page.locator("#replay-at")).to_contain_text(utc_text(seeded.outage_end), timeout=TIMEOUT_MS)
+    expect(page.locator("#replay-at")).to_contain_text(local_text(seeded.outage_end), timeout=TIMEOUT_MS)
     expect(badge_of(page, "paas/api")).to_have_attribute("data-state", "up", timeout=TIMEOUT_MS)
     page.click("#prev-change")
-    expect(page.locator("#replay-at")).to_contain_text(utc_text(seeded.outage_start), timeout=TIMEOUT_MS)
+    expect(page.locator("#replay-at")).to_contain_text(local_text(seeded.outage_start), timeout=TIMEOUT_MS)
     expect(badge_of(page, "paas/api")).to_have_attribute("data-state", "down", timeout=TIMEOUT_MS)
 
-    # the date-time input is UTC whatever the browser's zone; before anything was monitored: empty
-    page.fill("#at-input", datetime.fromtimestamp(seeded.first_seen - 3600, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    # the time field is in the zone the page shows, 24-hour whatever the browser's locale; before
+    # anything was monitored: empty
+    page.fill("#at-input", local_text(seeded.first_seen - 3600))
     page.dispatch_event("#at-input", "change")
     expect(page.locator("#banner")).to_have_text("Nothing was monitored yet at this instant.", timeout=TIMEOUT_MS)
-    expect(page.locator("#asof-time")).to_have_text(f"{utc_text(seeded.first_seen - 3600)} UTC")
+    expect(page.locator("#asof-time")).to_have_text(local_text(seeded.first_seen - 3600))
 
     # an instant outside the (default, last 24 h) window moves the window to it
     page.goto(f"{ui_service.url}/replay?at={iso(during)}")
@@ -262,7 +268,8 @@ def test_public_status_page_in_light_and_dark(ui_service, open_page):
         expect(page.locator("#maintenance")).to_contain_text("Planned maintenance: registry disk swap")
         expect(page.locator("#maintenance")).to_contain_text("registry")
         assert MAINTENANCE_REASON not in page.content()
-        assert page.locator("main a").count() == 0  # no way into the internal pages
+        assert page.locator("main a:not([data-lang])").count() == 0  # no way into the internal pages
+        assert page.locator("main a[data-lang]").get_attribute("href") == "/language/zh-CN?next=/status"
         assert "reason" not in page.locator("main").inner_text().lower()
         op.screenshot("dark" if dark else "")
         op.assert_clean()

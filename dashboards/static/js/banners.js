@@ -2,20 +2,22 @@
 // deliveries are failing (/api/v1/alerts), and a running config that is not the file on disk
 // (/api/v1/config/status: a refused reload with its reason). Text only.
 import { alertsNow, configStatus, failingReceivers } from "./lib/api.js";
-import { fmtTime, h, replace } from "./lib/dom.js";
+import { fmtZoned, h, replace } from "./lib/dom.js";
+import { t } from "./lib/i18n.js";
 import { Poller, refreshMs } from "./lib/fetch.js";
 
 const REFRESH_MS = refreshMs(10000);
 const root = document.getElementById("ops-banners");
 
 function seeAlerts() {
-  return [" — see ", h("a", { href: "/alerts" }, "Alerts")];
+  return [" — ", t("see"), " ", h("a", { href: "/alerts" }, t("Alerts"))];
 }
 
 export function receiverBanners(alerts) {
   return failingReceivers(alerts).map(({ receiver, error }) => h("div",
     { class: "banner down ops-banner", role: "alert", dataset: { banner: "receiver", receiver } },
-    h("span", null, `Alert deliveries to ${receiver} are failing: `, h("span", { class: "banner-reason" }, error),
+    h("span", null, t("Alert deliveries to {receiver} are failing:", { receiver }), " ",
+      h("span", { class: "banner-reason" }, error),
       seeAlerts())));
 }
 
@@ -29,15 +31,17 @@ export function configBanner(status) {
   const wait = pending && !changedBefore;
   changedBefore = pending;
   if (wait || (!refused && (status.file === null || status.file === "applied"))) return null;
-  const file = status.path || "the config file";
+  const file = status.path || t("the config file");
   let head;
   if (refused) {
-    head = `Config reload refused at ${fmtTime(last.at)} UTC: the service runs its previous config` +
-      (status.file === "applied" ? "." : `, not ${file} as it is on disk.`);
+    head = status.file === "applied"
+      ? t("Config reload refused at {time}: the service runs its previous config.", { time: fmtZoned(last.at) })
+      : t("Config reload refused at {time}: the service runs its previous config, not {file} as it is on disk.",
+        { time: fmtZoned(last.at), file });
   } else if (status.file === "unreadable") {
-    head = `${file} cannot be read: the service runs the config it last loaded.`;
+    head = t("{file} cannot be read: the service runs the config it last loaded.", { file });
   } else {
-    head = `${file} on disk differs from the running config: not reloaded yet.`;
+    head = t("{file} on disk differs from the running config: not reloaded yet.", { file });
   }
   return h("div", { class: "banner degraded ops-banner", role: "alert", dataset: { banner: "config" } },
     h("div", null, h("div", null, head),

@@ -1,6 +1,7 @@
 // The "as of" clock in the header: the time the shown data was true (not the browser's clock),
 // its age, and a stale warning when refreshing fails.
-import { fmtDuration, fmtTime } from "./dom.js";
+import { fmtDuration, fmtTime, zoneName } from "./dom.js";
+import { t } from "./i18n.js";
 
 const STALE_AFTER = 30; // seconds without fresh data before the clock says so
 
@@ -9,6 +10,7 @@ export class AsOfClock {
     this.root = root;
     this.time = root ? root.querySelector("time") : null;
     this.age = root ? root.querySelector("#asof-age") : null;
+    this.zone = root ? root.querySelector("#asof-zone") : null;
     this.asOf = null;
     this.replay = false;
     this.failed = false;
@@ -30,13 +32,14 @@ export class AsOfClock {
 
   paint() {
     if (!this.root || this.asOf === null) return;
-    this.time.textContent = `${fmtTime(this.asOf)} UTC`;
+    this.time.textContent = fmtTime(this.asOf);
+    if (this.zone) this.zone.textContent = zoneName(this.asOf);
     this.time.setAttribute("datetime", new Date(this.asOf).toISOString());
     const age = (Date.now() - this.asOf) / 1000;
     this.root.classList.toggle("replay", this.replay);
     this.root.classList.toggle("stale", !this.replay && (this.failed || age > STALE_AFTER));
-    if (this.replay) this.age.textContent = "(replay)";
-    else if (this.failed) this.age.textContent = `(refresh failing; ${fmtDuration(age)} old)`;
-    else this.age.textContent = age < 2 ? "(live)" : `(${fmtDuration(age)} ago)`;
+    if (this.replay) this.age.textContent = t("(replay)");
+    else if (this.failed) this.age.textContent = t("(refresh failing; {age} old)", { age: fmtDuration(age) });
+    else this.age.textContent = age < 2 ? t("(live)") : t("({age} ago)", { age: fmtDuration(age) });
   }
 }

@@ -1,3 +1,5 @@
+import { t, ZONE } from "./i18n.js";
+
 // DOM building without HTML parsing: every piece of data becomes a text node or an attribute
 // value, never markup, so text from targets (reasons, bodies) can never run or render as HTML.
 
@@ -59,7 +61,10 @@ export function componentName(name, title, { href = null, hint = true, props = {
 
 // -- states ---------------------------------------------------------------------------------
 export const STATES = ["down", "degraded", "unknown", "up", "nodata"];
-const LABELS = { up: "up", degraded: "degraded", down: "down", unknown: "unknown", nodata: "no data" };
+const LABELS = {
+  up: t("up"), degraded: t("degraded"), down: t("down"), unknown: t("unknown"), nodata: t("no data"),
+  maintenance: t("maintenance"),
+};
 export const SEVERITY = { up: 0, nodata: 1, unknown: 1, degraded: 2, down: 3 };
 
 export function stateLabel(state) {
@@ -67,7 +72,7 @@ export function stateLabel(state) {
 }
 
 export function badge(state, text) {
-  const known = state in LABELS ? state : "unknown";
+  const known = state in LABELS && state !== "maintenance" ? state : "unknown";
   return h("span", { class: `badge ${known}`, dataset: { state: known } }, text ?? stateLabel(state));
 }
 
@@ -80,23 +85,60 @@ export function worstState(states) {
 }
 
 export function setBadge(el, state, text) {
-  const known = state in LABELS ? state : "unknown";
+  const known = state in LABELS && state !== "maintenance" ? state : "unknown";
   el.className = `badge ${known}`;
   el.dataset.state = known;
   el.textContent = text ?? stateLabel(state);
 }
 
-// -- formatting (UTC throughout: one clock for an operations team across time zones) -----------
+// -- formatting: times in the page's zone (`ui.timezone`, else the browser's), named beside them ----
 const pad = (n, w = 2) => String(n).padStart(w, "0");
+const WALL = new Intl.DateTimeFormat("en-US", {
+  timeZone: ZONE, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+  minute: "2-digit", second: "2-digit",
+});
+
+// The wall clock in ZONE at `ms`: {y, mo, d, h, mi, s}.
+function wall(ms) {
+  const p = {};
+  for (const { type, value } of WALL.formatToParts(new Date(ms))) p[type] = Number(value);
+  return { y: p.year, mo: p.month, d: p.day, h: p.hour % 24, mi: p.minute, s: p.second };
+}
+// ZONE's offset from UTC at `ms`, in ms (east positive).
+function offsetAt(ms) {
+  const w = wall(ms);
+  return Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s) - (ms - (((ms % 1000) + 1000) % 1000));
+}
+// The instant whose wall clock in ZONE reads `wallMs` (the fields as if UTC); the later one of
+// a clock set back, the hour after a gap.
+export function fromWall(wallMs) {
+  const first = wallMs - offsetAt(wallMs);
+  return wallMs - offsetAt(first);
+}
+
+// The zone as the pages name it: "Asia/Shanghai (UTC+08:00)".
+export function zoneName(ms = Date.now()) {
+  const minutes = Math.round(offsetAt(ms) / 60000);
+  const sign = minutes < 0 ? "−" : "+";
+  const text = `UTC${sign}${pad(Math.floor(Math.abs(minutes) / 60))}:${pad(Math.abs(minutes) % 60)}`;
+  return ZONE === "UTC" ? "UTC" : `${ZONE} (${text})`;
+}
 
 export function fmtTime(value, { seconds = true } = {}) {
   if (value === null || value === undefined) return "—";
-  const d = value instanceof Date ? value : new Date(value);
-  if (Number.isNaN(d.getTime())) return "—";
-  const date = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
-  const time = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}` + (seconds ? `:${pad(d.getUTCSeconds())}` : "");
-  return `${date} ${time}`;
+  const ms = value instanceof Date ? value.getTime() : new Date(value).getTime();
+  if (Number.isNaN(ms)) return "—";
+  const w = wall(ms);
+  return `${w.y}-${pad(w.mo)}-${pad(w.d)} ${pad(w.h)}:${pad(w.mi)}` + (seconds ? `:${pad(w.s)}` : "");
 }
+
+// A time with its zone: in text a reader may copy out of the page (tooltips, banners).
+export function fmtZoned(value, options = {}) {
+  return `${fmtTime(value, options)} ${ZONE}`;
+}
+
+// Duration units: "d h m s" in English, "天 小时 分 秒" in Chinese.
+const UNITS = { d: t("d"), h: t("h"), m: t("m"), s: t("s") };
 
 export function fmtDuration(seconds) {
   if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
@@ -104,10 +146,11 @@ export function fmtDuration(seconds) {
   const d = Math.floor(s / 86400); s -= d * 86400;
   const hh = Math.floor(s / 3600); s -= hh * 3600;
   const m = Math.floor(s / 60); s -= m * 60;
-  if (d) return hh ? `${d}d ${hh}h` : `${d}d`;
-  if (hh) return m ? `${hh}h ${m}m` : `${hh}h`;
-  if (m) return s ? `${m}m ${s}s` : `${m}m`;
-  return `${s}s`;
+  const u = UNITS;
+  if (d) return hh ? `${d}${u.d} ${hh}${u.h}` : `${d}${u.d}`;
+  if (hh) return m ? `${hh}${u.h} ${m}${u.m}` : `${hh}${u.h}`;
+  if (m) return s ? `${m}${u.m} ${s}${u.s}` : `${m}${u.m}`;
+  return `${s}${u.s}`;
 }
 
 export function fmtLatency(seconds) {
@@ -127,17 +170,20 @@ export function fmtPercent(fraction, digits = 2) {
 
 export function since(iso, now = Date.now()) {
   if (!iso) return "";
-  return `for ${fmtDuration((now - Date.parse(iso)) / 1000)}`;
+  return t("for {duration}", { duration: fmtDuration((now - Date.parse(iso)) / 1000) });
 }
 
-// ISO text for an <input type="datetime-local"> holding UTC, and back.
-export function toInputValue(ms) {
-  return new Date(ms).toISOString().slice(0, 19);
+// The text of a time field (`YYYY-MM-DD HH:MM[:SS]`, 24-hour, in ZONE as every time on the page),
+// and back: the same form whatever the browser's locale.
+export function toInputValue(ms, { seconds = true } = {}) {
+  return fmtTime(ms, { seconds });
 }
 export function fromInputValue(text) {
-  if (!text) return null;
-  const ms = Date.parse(text.length === 16 ? `${text}:00Z` : `${text}Z`);
-  return Number.isNaN(ms) ? null : ms;
+  const m = /^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$/.exec(text || "");
+  if (!m) return null;
+  const [y, mo, d, hh, mi, ss] = m.slice(1).map((v) => Number(v || 0));
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mi > 59 || ss > 59) return null;
+  return fromWall(Date.UTC(y, mo - 1, d, hh, mi, ss));
 }
 
 export function table(columns, className = "rows") {
@@ -146,3 +192,6 @@ export function table(columns, className = "rows") {
   const body = h("tbody");
   return { el: h("table", { class: className }, colgroup, head, body), body };
 }
+
+// The labels of time fields in the templates (`data-zone-label`) name the zone the page writes in.
+for (const el of document.querySelectorAll("[data-zone-label]")) el.textContent = zoneName();

@@ -1,6 +1,7 @@
 // Drawing a figure built by dashboards/figures.py with plotly.js (served by the service itself),
 // in the page's colours (light or dark).
-import { h, replace } from "./dom.js";
+import { fromWall, h, replace } from "./dom.js";
+import { t } from "./i18n.js";
 
 const CONFIG = {
   displaylogo: false,
@@ -25,7 +26,7 @@ function isEmpty(fig) {
 
 // Draws `fig` into `el`; `emptyText` replaces a figure with no data at all; `onClick(ms)` gets
 // the time clicked on a date axis.
-export async function renderFigure(el, fig, { emptyText = "No data in this range.", onClick = null } = {}) {
+export async function renderFigure(el, fig, { emptyText = t("No data in this range."), onClick = null } = {}) {
   if (isEmpty(fig)) {
     if (el.dataset.plotted) window.Plotly.purge(el);
     delete el.dataset.plotted;
@@ -44,13 +45,14 @@ export async function renderFigure(el, fig, { emptyText = "No data in this range
 }
 
 // The x-axis time (ms) under the mouse: a bar's own x is its length, not where it was clicked.
-// Our figures put naive UTC on date axes, so plotly's calendar ms are UTC ms.
+// Our figures put the page's wall clock (naive times in its zone, the `tz` the figure was asked
+// for) on date axes: plotly's calendar ms are that wall clock, turned back into an instant.
 function clickedTime(el, mouse) {
   const layout = el._fullLayout;
   if (!layout || !mouse || !layout.xaxis) return null;
   const px = mouse.clientX - el.getBoundingClientRect().left - layout._size.l;
   const ms = layout.xaxis.p2c(px);
-  return Number.isFinite(ms) ? ms : null;
+  return Number.isFinite(ms) ? fromWall(ms) : null;
 }
 
 export function figureNotes(fig) {
@@ -61,5 +63,5 @@ export function figureNotes(fig) {
 export function showError(el, err) {
   if (el.dataset.plotted) window.Plotly.purge(el);
   delete el.dataset.plotted;
-  replace(el, h("div", { class: "chart-empty error" }, `Could not load: ${err.message}`));
+  replace(el, h("div", { class: "chart-empty error" }, t("Could not load: {error}", { error: err.message })));
 }

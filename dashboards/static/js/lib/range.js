@@ -1,6 +1,7 @@
-// A time-range picker: presets relative to now (1h … 30d) or a custom UTC range, kept in the URL
-// (?range=24h or ?from=…&to=…) so a view can be shared as a link.
-import { fromInputValue, h, toInputValue } from "./dom.js";
+// A time-range picker: presets relative to now (1h … 90d) or a custom range typed in the page's zone,
+// kept in the URL (?range=24h or ?from=…&to=…, UTC) so a view can be shared as a link.
+import { fromInputValue, h, toInputValue, zoneName } from "./dom.js";
+import { t } from "./i18n.js";
 
 const UNITS = { m: 60, h: 3600, d: 86400 };
 
@@ -9,8 +10,27 @@ export function parseSpan(text) {
   return m ? Number(m[1]) * UNITS[m[2]] * 1000 : null;
 }
 
+export const PRESETS = ["15m", "1h", "6h", "24h", "7d", "30d"];
+const FIT = 4; // a data-chosen range is at least this many times as long as what it must show
+
+// The preset a timeline opens on, chosen from the data: the shortest that shows the latest change
+// (`sinceMs`: when the current state began) at a quarter of its width or more, so a fresh outage
+// is a bar one can see and a stable week is not a blank day.
+export function fitPreset(sinceMs, now = Date.now(), presets = PRESETS) {
+  if (sinceMs === null || sinceMs === undefined || Number.isNaN(sinceMs)) return null;
+  const age = Math.max(0, now - sinceMs);
+  return presets.find((p) => parseSpan(p) >= age * FIT) || presets[presets.length - 1];
+}
+
+// "24h" as the page's language writes it ("24 小时").
+function presetLabel(preset) {
+  const m = /^(\d+)([mhd])$/.exec(preset);
+  return m ? m[1] + t(m[2]) : preset; // the units' msgids: "m", "h", "d" (dom.js)
+}
+
 export class RangePicker {
-  constructor(root, { presets = ["1h", "6h", "24h", "7d", "30d"], initial = "24h", onChange = () => {} } = {}) {
+  // initial: the preset without ?range/?from in the URL (fitPreset's answer, or a page's default).
+  constructor(root, { presets = PRESETS, initial = "24h", onChange = () => {} } = {}) {
     this.root = root;
     this.presets = presets;
     this.onChange = onChange;
@@ -51,12 +71,15 @@ export class RangePicker {
 
   build() {
     this.buttons = this.presets.map((p) =>
-      h("button", { type: "button", dataset: { range: p }, onclick: () => this.set(p) }, p));
-    this.fromInput = h("input", { type: "datetime-local", step: 1, "aria-label": "from (UTC)" });
-    this.toInput = h("input", { type: "datetime-local", step: 1, "aria-label": "to (UTC)" });
-    const apply = h("button", { type: "button", class: "btn", onclick: () => this.applyCustom() }, "Apply");
-    this.root.append(h("div", { class: "seg", role: "group", "aria-label": "range" }, this.buttons),
-      this.fromInput, h("span", { class: "muted" }, "→"), this.toInput, h("span", { class: "muted" }, "UTC"), apply);
+      h("button", { type: "button", dataset: { range: p }, onclick: () => this.set(p) }, presetLabel(p)));
+    const field = (label) => h("input", { type: "text", class: "when", inputmode: "numeric", spellcheck: "false",
+      autocomplete: "off", size: 16, placeholder: "YYYY-MM-DD HH:MM", "aria-label": label });
+    this.fromInput = field(t("from"));
+    this.toInput = field(t("to"));
+    const apply = h("button", { type: "button", class: "btn", onclick: () => this.applyCustom() }, t("Apply"));
+    this.root.append(h("div", { class: "seg", role: "group", "aria-label": t("range") }, this.buttons),
+      this.fromInput, h("span", { class: "muted" }, "→"), this.toInput,
+      h("span", { class: "muted zone", "data-zone-label": "" }, zoneName()), apply);
     this.paint();
   }
 
@@ -69,8 +92,8 @@ export class RangePicker {
   paint() {
     const { from, to } = this.get();
     for (const b of this.buttons) b.setAttribute("aria-pressed", String(b.dataset.range === this.relative));
-    this.fromInput.value = toInputValue(from);
-    this.toInput.value = toInputValue(to);
+    this.fromInput.value = toInputValue(from, { seconds: false });
+    this.toInput.value = toInputValue(to, { seconds: false });
   }
 
   writeUrl() {

@@ -1,3 +1,5 @@
+import { t } from "./i18n.js";
+
 // Writes to /api/v1: signed in (a session cookie), with the session's CSRF token from the page;
 // otherwise with the API token (server.api_token) as a bearer token, kept in sessionStorage (this
 // tab, until it closes): never in the URL, a cookie or localStorage.
@@ -44,13 +46,15 @@ function detailText(detail) {
 }
 
 function refusal(status, detail) {
+  const forbidden = t("forbidden");
   if (sessionCsrf()) {
-    if (status === 401) return "Your session has ended (401): sign in again.";
-    if (status === 403) return `Refused (403): ${detail || "forbidden"}.`;
+    if (status === 401) return t("Your session has ended (401): sign in again.");
+    if (status === 403) return t("Refused (403): {detail}.", { detail: detail || forbidden });
   }
-  if (status === 401) return "The service refused the API token (401): enter the token set as server.api_token.";
-  if (status === 403) return `The service refuses writes (403): ${detail || "forbidden"}.`;
-  return `The service answered ${status}${detail ? `: ${detail}` : ""}.`;
+  if (status === 401) return t("The service refused the API token (401): enter the token set as server.api_token.");
+  if (status === 403) return t("The service refuses writes (403): {detail}.", { detail: detail || forbidden });
+  return detail ? t("The service answered {status}: {detail}.", { status, detail })
+    : t("The service answered {status}.", { status });
 }
 
 // `method` `url` with a JSON `body` and the token; the answer's JSON (null for 204). Throws
@@ -58,7 +62,7 @@ function refusal(status, detail) {
 export async function write(method, url, body = undefined) {
   const csrf = sessionCsrf();
   const secret = token.get();
-  if (!csrf && !secret) throw new WriteError(401, "Enter the API token first (server.api_token).");
+  if (!csrf && !secret) throw new WriteError(401, t("Enter the API token first (server.api_token)."));
   const headers = { Accept: "application/json" };
   if (csrf) headers["X-CSRF-Token"] = csrf;
   else headers.Authorization = `Bearer ${secret}`;
@@ -68,7 +72,7 @@ export async function write(method, url, body = undefined) {
     response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
       credentials: csrf ? "same-origin" : "omit", cache: "no-store" });
   } catch (err) {
-    throw new WriteError(0, `The service could not be reached: ${err.message}.`);
+    throw new WriteError(0, t("The service could not be reached: {error}.", { error: err.message }));
   }
   if (response.status === 204) return null;
   let data = null;

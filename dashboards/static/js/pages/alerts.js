@@ -3,6 +3,7 @@
 import { AsOfClock } from "../lib/asof.js";
 import { alertsNow, failingReceivers, maintenanceComing } from "../lib/api.js";
 import { fromInputValue, toInputValue } from "../lib/dom.js";
+import { t, tn } from "../lib/i18n.js";
 import { Poller, refreshMs } from "../lib/fetch.js";
 import { operator, sessionCsrf, token, write } from "../lib/writes.js";
 import { renderMaintenance } from "../widgets/maintenance.js";
@@ -13,7 +14,6 @@ import {
 const REFRESH_MS = refreshMs(5000);
 const byId = (id) => document.getElementById(id);
 const clock = new AsOfClock();
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 // -- messages and the token ---------------------------------------------------------------------
 function say(text, { error = false } = {}) {
@@ -25,8 +25,9 @@ function say(text, { error = false } = {}) {
 function paintToken() {
   const set = Boolean(token.get());
   byId("token").value = "";
-  byId("token").placeholder = set ? "set for this tab" : "";
-  byId("token-state").textContent = set ? "Token set for this tab (forgotten when it closes)." : "No token: writes are refused.";
+  byId("token").placeholder = set ? t("set for this tab") : "";
+  byId("token-state").textContent = set ? t("Token set for this tab (forgotten when it closes).")
+    : t("No token: writes are refused.");
   byId("token-forget").disabled = !set;
   byId("operator").value = operator.get();
 }
@@ -37,19 +38,19 @@ byId("token-form").addEventListener("submit", (event) => {
   if (value) token.set(value);
   operator.set(byId("operator").value.trim());
   paintToken();
-  say(value ? "Token set." : "Name saved.");
+  say(value ? t("Token set.") : t("Name saved."));
 });
 byId("token-forget").addEventListener("click", () => {
   token.forget();
   paintToken();
-  say("Token forgotten.");
+  say(t("Token forgotten."));
 });
 if (sessionCsrf()) { // signed in: writes go with the session, under the user's name
   const who = document.querySelector('meta[name="signed-in"]');
   byId("token-form").classList.add("hidden");
   byId("actions-sub").textContent = who.dataset.role === "viewer"
-    ? `as ${who.content}: a viewer reads only; acting needs the operator role`
-    : `as ${who.content}`;
+    ? t("as {name}: a viewer reads only; acting needs the operator role", { name: who.content })
+    : t("as {name}", { name: who.content });
 } else {
   paintToken();
 }
@@ -78,12 +79,12 @@ async function act(button, what, run) {
 const alertPath = (key) => `/api/v1/alerts/${key.split("/").map(encodeURIComponent).join("/")}/ack`;
 
 function acknowledge(key, button) {
-  return act(button, `Acknowledged ${key}: no reminders until it resolves.`,
+  return act(button, t("Acknowledged {key}: no reminders until it resolves.", { key }),
     () => write("POST", alertPath(key), { by: operator.get() }));
 }
 
 function endSilence(id, button) {
-  return act(button, `Silence ${id} ended.`, () => write("DELETE", `/api/v1/silences/${encodeURIComponent(id)}`));
+  return act(button, t("Silence {id} ended.", { id }), () => write("DELETE", `/api/v1/silences/${encodeURIComponent(id)}`));
 }
 
 // -- forms ------------------------------------------------------------------------------------
@@ -96,19 +97,19 @@ function parseMatchers(text) {
     const at = line.indexOf("=");
     const name = line.slice(0, at).trim();
     const value = line.slice(at + 1).trim();
-    if (at < 1 || !name || !value) throw new Error(`Matchers, line ${i + 1}: write label=value (got "${line}").`);
+    if (at < 1 || !name || !value) throw new Error(t("Matchers, line {n}: write label=value (got \"{line}\").", { n: i + 1, line }));
     const had = matchers[name];
     matchers[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
   }
-  if (!Object.keys(matchers).length) throw new Error("Matchers: give at least one label=value.");
+  if (!Object.keys(matchers).length) throw new Error(t("Matchers: give at least one label=value."));
   return matchers;
 }
 
-// {duration} or {[endKey]: ISO} from a "for" text field and an "until" datetime-local (UTC).
+// {duration} or {[endKey]: ISO} from a "for" text field and an "until" time field (the page's zone).
 function windowEnd(durationInput, endInput, endKey) {
   const duration = durationInput.value.trim();
   const end = fromInputValue(endInput.value);
-  if (Boolean(duration) === (end !== null)) throw new Error("Give either a duration (like 2h) or an end time.");
+  if (Boolean(duration) === (end !== null)) throw new Error(t("Give either a duration (like 2h) or an end time."));
   return duration ? { duration } : { [endKey]: new Date(end).toISOString() };
 }
 
@@ -136,18 +137,18 @@ function onSubmit(form, what, build, send, after = () => {}) {
   });
 }
 
-onSubmit(byId("silence-form"), "Silence added.", () => ({
+onSubmit(byId("silence-form"), t("Silence added."), () => ({
   matchers: parseMatchers(byId("silence-matchers").value),
   ...windowEnd(byId("silence-duration"), byId("silence-end"), "ends_at"),
   comment: byId("silence-comment").value.trim(),
   created_by: operator.get(),
 }), (body) => write("POST", "/api/v1/silences", body));
 
-const startNow = () => { byId("maintenance-start").value = toInputValue(Date.now()).slice(0, 16); };
+const startNow = () => { byId("maintenance-start").value = toInputValue(Date.now(), { seconds: false }); };
 startNow();
-onSubmit(byId("maintenance-form"), "Maintenance window added.", () => {
+onSubmit(byId("maintenance-form"), t("Maintenance window added."), () => {
   const start = fromInputValue(byId("maintenance-start").value);
-  if (start === null) throw new Error("Maintenance: give a start time (UTC).");
+  if (start === null) throw new Error(t("Maintenance: give a start time."));
   const body = {
     reason: byId("maintenance-reason").value.trim(),
     components: patterns(byId("maintenance-components").value),
@@ -155,7 +156,7 @@ onSubmit(byId("maintenance-form"), "Maintenance window added.", () => {
     start: new Date(start).toISOString(),
     ...windowEnd(byId("maintenance-duration"), byId("maintenance-end"), "end"),
   };
-  if (!body.components.length && !body.checks.length) throw new Error("Maintenance: name components or checks.");
+  if (!body.components.length && !body.checks.length) throw new Error(t("Maintenance: name components or checks."));
   const name = byId("maintenance-name").value.trim();
   return name ? { name, ...body } : body;
 }, (body) => write("POST", "/api/v1/maintenance", body), startNow);
@@ -164,17 +165,17 @@ onSubmit(byId("maintenance-form"), "Maintenance window added.", () => {
 function paint(alerts, windows) {
   renderFiring(byId("firing"), alerts.firing, { onAck: acknowledge });
   const acked = alerts.firing.filter((a) => a.acknowledged_by).length;
-  byId("firing-count").textContent = `${plural(alerts.firing.length, "alert", "alerts")} firing` +
-    (acked ? ` · ${acked} acknowledged` : "");
+  byId("firing-count").textContent = tn("{n} alert firing", "{n} alerts firing", alerts.firing.length) +
+    (acked ? " · " + t("{n} acknowledged", { n: acked }) : "");
   const failing = failingReceivers(alerts);
   renderReceivers(byId("receivers"), alerts, failing);
   renderDeliveries(byId("deliveries"), alerts.deliveries);
-  byId("deliveries-count").textContent = `newest ${alerts.deliveries.length}`;
+  byId("deliveries-count").textContent = t("newest {n}", { n: alerts.deliveries.length });
   renderSuppressed(byId("suppressed"), alerts.silenced, alerts.covered);
   renderSilences(byId("silences"), alerts.silences, { onEnd: endSilence });
   renderMaintenance(byId("maintenance"), windows);
   const empty = byId("maintenance-empty");
-  empty.textContent = "No maintenance now or in the next 7 days.";
+  empty.textContent = t("No maintenance now or in the next 7 days.");
   empty.classList.toggle("hidden", windows.length > 0);
 }
 
@@ -185,7 +186,7 @@ const poller = new Poller(async () => {
   clock.set(alerts.as_of);
 }, REFRESH_MS, (err) => {
   const el = byId("load-error");
-  el.textContent = `Could not refresh: ${err.message}`;
+  el.textContent = t("Could not refresh: {error}", { error: err.message });
   el.classList.remove("hidden");
   clock.fail();
 });

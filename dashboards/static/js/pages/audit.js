@@ -2,6 +2,7 @@
 import { AsOfClock } from "../lib/asof.js";
 import { fmtTime, h, replace, table } from "../lib/dom.js";
 import { getDated, Poller, refreshMs } from "../lib/fetch.js";
+import { t } from "../lib/i18n.js";
 
 const REFRESH_MS = refreshMs(10000);
 const byId = (id) => document.getElementById(id);
@@ -9,11 +10,11 @@ const clock = new AsOfClock();
 const OUTCOME_CLASS = { success: "up", refused: "degraded", failure: "down" };
 
 function paint(rows) {
-  byId("audit-count").textContent = `newest ${rows.length}`;
-  if (!rows.length) return replace(byId("audit"), h("p", { class: "empty" }, "Nothing recorded yet."));
+  byId("audit-count").textContent = t("newest {count}", { count: rows.length });
+  if (!rows.length) return replace(byId("audit"), h("p", { class: "empty" }, t("Nothing recorded yet.")));
   const { el, body } = table([
-    { title: "When (UTC)", col: "c-time" }, { title: "Who" }, { title: "Credential" }, { title: "What" },
-    { title: "From" }, { title: "Outcome" },
+    { title: t("When"), col: "c-time" }, { title: t("Who") }, { title: t("Credential") }, { title: t("What") },
+    { title: t("From") }, { title: t("Outcome") },
   ]);
   for (const r of rows) {
     body.append(h("tr", { dataset: { actor: r.actor, outcome: r.outcome } },
@@ -35,7 +36,7 @@ new Poller(async () => {
   clock.set(asOf);
 }, REFRESH_MS, (err) => {
   const el = byId("load-error");
-  el.textContent = `Could not refresh: ${err.message}`;
+  el.textContent = t("Could not refresh: {error}", { error: err.message });
   el.classList.remove("hidden");
   clock.fail();
 }).start();

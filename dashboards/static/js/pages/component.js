@@ -2,9 +2,10 @@
 // timeline over a chosen range, incidents in the range.
 import { AsOfClock } from "../lib/asof.js";
 import { h, replace, setBadge, since, stateLabel } from "../lib/dom.js";
+import { t, tn } from "../lib/i18n.js";
 import { incidentsBetween, liveState } from "../lib/api.js";
 import { Poller, refreshMs } from "../lib/fetch.js";
-import { RangePicker } from "../lib/range.js";
+import { fitPreset, RangePicker } from "../lib/range.js";
 import { loadLatency, loadTimeline } from "../widgets/charts.js";
 import { CheckRows } from "../widgets/checkrows.js";
 import { renderIncidents } from "../widgets/incidents.js";
@@ -30,14 +31,20 @@ async function refreshState() {
     byId("state-since").textContent = comp.since ? since(comp.since, Date.parse(data.as_of)) : "";
     byId("state-counts").textContent = Object.entries(comp.counts).map(([s, n]) => `${n} ${stateLabel(s)}`).join(" · ");
   } else {
-    setBadge(byId("state"), "nodata", "not configured now");
+    setBadge(byId("state"), "nodata", t("not configured now"));
   }
   rows.update(data.checks, Date.parse(data.as_of));
-  byId("checks-count").textContent = `${data.checks.length} checks`;
+  byId("checks-count").textContent = tn("{n} check", "{n} checks", data.checks.length);
   clock.set(data.as_of);
 }
 
-const range = new RangePicker(byId("range"), { onChange: () => history_.now() });
+// The timelines open on a range chosen from the data: the current state's start well in view.
+const first = await liveState({ component: name }).catch(() => null);
+const firstSince = first && first.components[0] ? Date.parse(first.components[0].since) : null;
+const range = new RangePicker(byId("range"), {
+  initial: (first && fitPreset(firstSince, Date.parse(first.as_of))) || "24h",
+  onChange: () => history_.now(),
+});
 const history_ = new Poller(async () => {
   const { from, to } = range.get();
   const results = await Promise.allSettled([

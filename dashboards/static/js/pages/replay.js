@@ -1,9 +1,10 @@
 // Replay: pick a past instant (date-time input, slider over the window, previous/next change)
 // and see the whole platform as it stood then; the window's timeline and its state changes.
 import { AsOfClock } from "../lib/asof.js";
-import { fmtTime, fromInputValue, h, replace, toInputValue } from "../lib/dom.js";
-import { changesBetween, snapshotAt } from "../lib/api.js";
-import { RangePicker } from "../lib/range.js";
+import { fmtTime, fmtZoned, fromInputValue, h, replace, toInputValue } from "../lib/dom.js";
+import { t, tn, ZONE } from "../lib/i18n.js";
+import { changesBetween, liveState, snapshotAt } from "../lib/api.js";
+import { fitPreset, RangePicker } from "../lib/range.js";
 import { loadTimeline } from "../widgets/charts.js";
 import { renderChanges } from "../widgets/changes.js";
 import { GroupList } from "../widgets/grouplist.js";
@@ -14,14 +15,19 @@ const clock = new AsOfClock();
 const list = new GroupList({
   groups: byId("groups"), search: byId("search"), filter: byId("state-filter"),
   expandAll: byId("expand-all"), collapseAll: byId("collapse-all"), counts: byId("counts"), banner: byId("banner"),
-}, { latency: false, emptyText: "Nothing was monitored yet at this instant." });
+}, { latency: false, emptyText: t("Nothing was monitored yet at this instant.") });
 const input = byId("at-input");
 const slider = byId("at-slider");
 let at = null;
 let shown = 0; // sequence number of snapshot requests
 let snap = null; // the snapshot shown: its nearest changes are the step buttons' targets
 
-const range = new RangePicker(byId("range"), { onChange: () => loadWindow() });
+// The window opens on a range chosen from the data: the latest change of any component in view.
+const live = await liveState().catch(() => null);
+const latest = live && live.components.length ? Math.max(...live.components.map((c) => Date.parse(c.since) || 0)) : null;
+const range = new RangePicker(byId("range"), {
+  initial: (live && latest && fitPreset(latest, Date.parse(live.as_of))) || "24h", onChange: () => loadWindow(),
+});
 
 function writeUrl() {
   const params = new URLSearchParams(location.search);
@@ -35,7 +41,7 @@ function paintControls() {
   slider.value = String(Math.round(((at - from) / (to - from)) * SLIDER_STEPS));
   byId("slider-from").textContent = fmtTime(from, { seconds: false });
   byId("slider-to").textContent = fmtTime(to, { seconds: false });
-  byId("replay-at").textContent = `${fmtTime(at)}.${String(at % 1000).padStart(3, "0")} UTC`;
+  byId("replay-at").textContent = `${fmtTime(at)}.${String(at % 1000).padStart(3, "0")} ${ZONE}`;
 }
 
 // Show the platform at the current `at` (a slow old answer never overwrites a newer one).
@@ -48,7 +54,7 @@ async function showSnapshot() {
     list.update(data);
     clock.set(data.as_of, { replay: true });
   } catch (err) {
-    replace(byId("groups"), h("p", { class: "error empty" }, `Could not load the snapshot: ${err.message}`));
+    replace(byId("groups"), h("p", { class: "error empty" }, t("Could not load the snapshot: {error}", { error: err.message })));
   }
 }
 
@@ -77,7 +83,9 @@ async function loadChanges() {
   try {
     const data = await changesBetween(from, to);
     renderChanges(byId("changes"), data.changes, (ms) => setAt(ms));
-    byId("changes-count").textContent = `${data.changes.length}${data.truncated ? "+ (newest shown)" : ""} changes`;
+    byId("changes-count").textContent = data.truncated
+      ? t("{n}+ changes (newest shown)", { n: data.changes.length })
+      : tn("{n} change", "{n} changes", data.changes.length);
   } catch (err) {
     replace(byId("changes"), h("p", { class: "error" }, err.message));
   }
@@ -97,7 +105,7 @@ async function step(direction) {
   const data = snap && snap.at === at ? snap.data : await snapshotAt(at);
   const target = direction === "previous" ? data.previous_change : data.next_change;
   if (target) await setAt(Date.parse(target));
-  else byId("replay-at").textContent += direction === "previous" ? " — no earlier change" : " — no later change";
+  else byId("replay-at").textContent += " — " + (direction === "previous" ? t("no earlier change") : t("no later change"));
 }
 
 input.addEventListener("change", () => {
@@ -106,7 +114,7 @@ input.addEventListener("change", () => {
 });
 slider.addEventListener("input", () => {
   const { from, to } = range.get();
-  byId("replay-at").textContent = `${fmtTime(from + (to - from) * (Number(slider.value) / SLIDER_STEPS))} UTC`;
+  byId("replay-at").textContent = fmtZoned(from + (to - from) * (Number(slider.value) / SLIDER_STEPS));
 });
 slider.addEventListener("change", () => {
   const { from, to } = range.get();

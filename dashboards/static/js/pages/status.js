@@ -2,13 +2,14 @@
 // uptime bars and recent incidents, all from /status/data (no checks, URLs, reasons or settings).
 import { AsOfClock } from "../lib/asof.js";
 import { badge, h, replace, setBadge, since, stateLabel, worstState } from "../lib/dom.js";
+import { t, tn } from "../lib/i18n.js";
 import { getJSON, Poller, refreshMs } from "../lib/fetch.js";
 import { renderIncidents } from "../widgets/incidents.js";
 import { renderMaintenance } from "../widgets/maintenance.js";
 import { UptimeBars } from "../widgets/uptime.js";
 
 const REFRESH_MS = refreshMs(30000);
-const PUBLIC_WORDS = { up: "operational", down: "outage" }; // what outsiders read on status pages
+const PUBLIC_WORDS = { up: t("operational"), down: t("outage") }; // what outsiders read on status pages
 const byId = (id) => document.getElementById(id);
 const clock = new AsOfClock();
 const uptime = new UptimeBars({ kind: "component" });
@@ -75,14 +76,17 @@ function paintBanner(components) {
   const banner = byId("banner");
   if (!components.length) {
     banner.className = "banner nodata";
-    replace(banner, "No components are monitored yet.");
+    replace(banner, t("No components are monitored yet."));
   } else if (!notUp.length) {
     banner.className = "banner up";
-    replace(banner, badge("up", "operational"), "All systems operational");
+    replace(banner, badge("up", t("operational")), t("All systems operational"));
   } else {
     const worst = notUp.some((c) => c.status === "down") ? "down" : "degraded";
     banner.className = `banner ${worst}`;
-    replace(banner, badge(worst), `${notUp.length} of ${components.length} components ${worst === "down" ? "have problems" : "are degraded"}`);
+    const [n, total] = [notUp.length, components.length];
+    replace(banner, badge(worst, PUBLIC_WORDS[worst] || stateLabel(worst)), worst === "down"
+      ? tn("{count} of {n} component has problems", "{count} of {n} components have problems", total, { count: n })
+      : tn("{count} of {n} component is degraded", "{count} of {n} components are degraded", total, { count: n }));
   }
 }
 
@@ -93,7 +97,7 @@ new Poller(async () => {
   uptime.setData(data.uptime);
   paintBanner(data.components);
   renderIncidents(byId("incidents"), data.incidents.map((i) => ({ ...i, title: titles.get(i.component) })), {
-    links: false, checks: false, reasons: false, alerts: false, empty: "No incidents in the last 30 days.",
+    links: false, checks: false, reasons: false, alerts: false, empty: t("No incidents in the last 30 days."),
   });
   renderMaintenance(byId("maintenance"), data.maintenance, { reasons: false, titles });
   clock.set(data.as_of);

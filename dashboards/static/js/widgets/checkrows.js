@@ -1,18 +1,19 @@
 // A table of checks (state, name, kind, since, latency, reason) updated in place by id, so a
 // refresh changes only what changed and the reader keeps their place.
-import { badge, checkHref, fmtLatency, fmtTime, h, setBadge, since, table } from "../lib/dom.js";
+import { badge, checkHref, fmtLatency, fmtZoned, h, setBadge, since, table } from "../lib/dom.js";
+import { t } from "../lib/i18n.js";
 
 export class CheckRows {
   constructor({ latency = true, fullId = false } = {}) {
     this.latency = latency;
     this.fullId = fullId;
     const columns = [
-      { title: "State", col: "c-state" },
-      { title: "Check" },
-      { title: "Kind", col: "c-kind" },
-      { title: "Since", col: "c-since" },
-      latency ? { title: "Latency", col: "c-latency", class: "num" } : null,
-      { title: "Reason" },
+      { title: t("State"), col: "c-state" },
+      { title: t("Check") },
+      { title: t("Kind"), col: "c-kind" },
+      { title: t("Since"), col: "c-since" },
+      latency ? { title: t("Latency"), col: "c-latency", class: "num" } : null,
+      { title: t("Reason") },
     ].filter(Boolean);
     const { el, body } = table(columns);
     this.el = el;
@@ -64,7 +65,7 @@ export class CheckRows {
       cells.reason.textContent = check.reason || "";
       cells.reason.title = check.reason || "";
       if (cells.latency) cells.latency.textContent = fmtLatency(check.latency);
-      cells.since.title = check.since ? `${fmtTime(check.since)} UTC` : "";
+      cells.since.title = check.since ? fmtZoned(check.since) : "";
       row.key = key;
     }
     cells.since.textContent = check.since ? since(check.since, now) : "—";

@@ -2,6 +2,7 @@
 // thousands of checks: groups start collapsed when there are many, a search box and a state
 // filter work client-side, and only expanded groups have check rows in the DOM.
 import { badge, componentHref, componentName, h, replace, setBadge, since, SEVERITY, stateLabel } from "../lib/dom.js";
+import { t, tn } from "../lib/i18n.js";
 import { CheckRows } from "./checkrows.js";
 
 const EXPANDED_UP_TO = 60; // checks in all: up to this many, every group starts expanded
@@ -10,7 +11,7 @@ const PROBLEMS_SHOWN = 3; // not-up checks named on a collapsed group's line
 
 export class GroupList {
   // els: {groups, search, filter, expandAll, collapseAll, counts, banner}; uptime: UptimeBars or null
-  constructor(els, { uptime = null, latency = true, emptyText = "No checks configured." } = {}) {
+  constructor(els, { uptime = null, latency = true, emptyText = t("No checks configured.") } = {}) {
     this.els = els;
     this.emptyText = emptyText;
     this.uptime = uptime;
@@ -97,12 +98,14 @@ export class GroupList {
       }
     }
     if (!shownGroups) {
-      const text = this.data.components.length ? "Nothing matches." : this.emptyText;
+      const text = this.data.components.length ? t("Nothing matches.") : this.emptyText;
       replace(this.els.groups, h("div", { class: "empty group-body" }, text));
     }
     else this.els.groups.querySelector(":scope > .empty")?.remove();
-    this.els.counts.textContent = `${shownGroups} of ${this.data.components.length} components · `
-      + `${shownChecks} of ${this.data.checks.length} checks`;
+    this.els.counts.textContent = [
+      tn("{count} of {n} component", "{count} of {n} components", this.data.components.length, { count: shownGroups }),
+      tn("{count} of {n} check", "{count} of {n} checks", this.data.checks.length, { count: shownChecks }),
+    ].join(" · ");
     this.paintBanner();
   }
 
@@ -154,7 +157,7 @@ export class GroupList {
     head.problems.classList.toggle("hidden", expanded || problems.length === 0);
     if (!expanded && problems.length) {
       const names = problems.slice(0, PROBLEMS_SHOWN).map((c) => `${c.name} (${stateLabel(c.status)})`);
-      const more = problems.length > PROBLEMS_SHOWN ? ` +${problems.length - PROBLEMS_SHOWN} more` : "";
+      const more = problems.length > PROBLEMS_SHOWN ? " " + t("+{n} more", { n: problems.length - PROBLEMS_SHOWN }) : "";
       head.problems.textContent = `${names.join(", ")}${more}`;
     }
     group.expanded = expanded;
@@ -175,7 +178,7 @@ export class GroupList {
       replace(group.more, h("button", {
         type: "button", class: "btn",
         onclick: () => { this.full.add(comp.name); this.render(); },
-      }, `Show all ${checks.length} checks`));
+      }, t("Show all {n} checks", { n: checks.length })));
     } else {
       replace(group.more);
     }
@@ -192,12 +195,14 @@ export class GroupList {
     banner.className = `banner ${worst}`;
     if (!comps.length) replace(banner, this.emptyText);
     else if (worst === "up") {
-      replace(banner, badge("up"), comps.length === 1 ? "The 1 component is up" : `All ${comps.length} components up`);
+      replace(banner, badge("up"), tn("The {n} component is up", "All {n} components up", comps.length));
     }
     else {
       const parts = ["down", "degraded", "unknown", "nodata"].filter((s) => by[s]).map((s) => `${by[s]} ${stateLabel(s)}`);
-      replace(banner, badge(worst), `${parts.join(" · ")} of ${comps.length} component${comps.length === 1 ? "" : "s"}`,
-        notUp ? h("span", { class: "muted" }, ` — ${notUp} check${notUp === 1 ? "" : "s"} down or degraded`) : null);
+      replace(banner, badge(worst), tn("{states} of {n} component", "{states} of {n} components", comps.length,
+        { states: parts.join(" · ") }),
+      notUp ? h("span", { class: "muted" }, " — " + tn("{n} check down or degraded", "{n} checks down or degraded", notUp))
+        : null);
     }
   }
 }

@@ -1,6 +1,7 @@
 // Maintenance windows open now or coming: title, times, what they cover. From /api/v1/maintenance
 // (internal pages: with the reason) or the public page's /status/data (title, times, components).
 import { fmtTime, h, replace } from "../lib/dom.js";
+import { t, ZONE } from "../lib/i18n.js";
 import { maintenanceComing } from "../lib/api.js";
 
 // titles: name → title of the components listed (the public page lists names, not patterns).
@@ -14,8 +15,8 @@ export function renderMaintenance(root, windows, { reasons = true, titles = null
     const comps = (w.components || []).map((c) => (titles && titles.get(c)) || c);
     const covers = [...comps, ...(w.checks || [])].join(", ");
     return h("li", { class: w.active ? "maint active" : "maint", dataset: { window: w.name || w.title } },
-      h("b", null, w.active ? "In maintenance: " : "Planned maintenance: "), w.name || w.title, " · ",
-      h("span", { class: "mono" }, `${fmtTime(w.start, { seconds: false })} → ${fmtTime(w.end, { seconds: false })} UTC`),
+      h("b", null, w.active ? t("In maintenance:") : t("Planned maintenance:")), " ", w.name || w.title, " · ",
+      h("span", { class: "mono" }, `${fmtTime(w.start, { seconds: false })} → ${fmtTime(w.end, { seconds: false })} ${ZONE}`),
       covers ? h("span", { class: "muted" }, ` · ${covers}`) : "",
       reasons && w.reason ? h("span", { class: "muted reason" }, ` · ${w.reason}`) : "");
   });

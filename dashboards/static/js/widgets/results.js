@@ -2,6 +2,7 @@
 // A heartbeat's finish carries the body its job sent (a log tail): shown as text, never as HTML.
 import { apiCheckPath, badge, fmtLatency, fmtTime, h, replace, table } from "../lib/dom.js";
 import { getJSON } from "../lib/fetch.js";
+import { t, ZONE } from "../lib/i18n.js";
 
 const SHOWN = 100; // results listed, newest first
 
@@ -17,17 +18,17 @@ export class RecentResults {
     try {
       rows = await getJSON(this.url);
     } catch (err) {
-      replace(this.root, h("p", { class: "error" }, `Could not load results: ${err.message}`));
+      replace(this.root, h("p", { class: "error" }, t("Could not load results: {error}", { error: err.message })));
       throw err;
     }
     if (!rows.length) {
-      replace(this.root, h("p", { class: "empty" }, "No stored results yet."));
+      replace(this.root, h("p", { class: "empty" }, t("No stored results yet.")));
       this.countEl.textContent = "";
       return;
     }
     const { el, body } = table([
-      { title: "Time (UTC)", col: "c-time" }, { title: "State", col: "c-state" },
-      { title: "Latency", col: "c-latency", class: "num" }, { title: "Reason" },
+      { title: t("Time ({zone})", { zone: ZONE }), col: "c-time" }, { title: t("State"), col: "c-state" },
+      { title: t("Latency"), col: "c-latency", class: "num" }, { title: t("Reason") },
     ]);
     for (const r of rows) {
       body.append(h("tr", null,
@@ -35,12 +36,12 @@ export class RecentResults {
         h("td", { class: "num" }, fmtLatency(r.latency)), h("td", { class: "reason" }, r.reason || "", pingBody(r))));
     }
     replace(this.root, h("div", { class: "scroll" }, el));
-    this.countEl.textContent = `latest ${rows.length}`;
+    this.countEl.textContent = t("latest {n}", { n: rows.length });
   }
 }
 
 function pingBody(result) {
   const body = result.details && result.details.body;
   if (typeof body !== "string" || !body) return null;
-  return h("details", { class: "ping-body", open: result.status === "down" }, h("summary", null, "ping body"), h("pre", null, body));
+  return h("details", { class: "ping-body", open: result.status === "down" }, h("summary", null, t("ping body")), h("pre", null, body));
 }

@@ -1,6 +1,7 @@
 // Daily uptime bars (90 UTC days by default), one per component or check, with a tooltip per day.
 // Data: /api/v1/overview and /api/v1/checks/{id}/daily (internal pages) or the public page's /status/data (`setData`).
 import { fmtDuration, fmtPercent, h, stateLabel } from "../lib/dom.js";
+import { t, tn } from "../lib/i18n.js";
 import { getTooltip } from "../lib/tooltip.js";
 import { uptimeBars } from "../lib/api.js";
 
@@ -49,7 +50,8 @@ export class UptimeBars {
     const total = (this.data.uptime || {})[name];
     if (pctEl) {
       pctEl.textContent = fmtPercent(total ?? null);
-      pctEl.title = `uptime over ${this.data.days} days (time not down / time measured, maintenance left out)`;
+      pctEl.title = t("uptime over {days} days (time not down / time measured, maintenance left out)",
+        { days: this.data.days });
     }
     if (!days) {
       barEl.replaceChildren();
@@ -65,7 +67,8 @@ function bar(name, days, total) {
   svg.setAttribute("viewBox", `0 0 ${days.length * CELL} ${HEIGHT}`);
   svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", `${name}: ${fmtPercent(total ?? null)} uptime over ${days.length} days`);
+  svg.setAttribute("aria-label", t("{name}: {percent} uptime over {days} days",
+    { name, percent: fmtPercent(total ?? null), days: days.length }));
   days.forEach((day, i) => {
     const rect = document.createElementNS(SVG, "rect");
     rect.setAttribute("x", String(i * CELL));
@@ -86,20 +89,20 @@ function bar(name, days, total) {
 function dayFigures(name, day) {
   const seconds = day.seconds || {};
   const lines = [
-    h("b", null, `${day.date} · ${name}`),
+    h("b", null, `${day.date} (UTC) · ${name}`),
     h("div", null, uptimeLine(day, seconds)),
   ];
   for (const state of ["down", "degraded", "unknown", "maintenance"]) {
     if (seconds[state]) lines.push(h("div", { class: "muted" }, `${stateLabel(state)}: ${fmtDuration(seconds[state])}`));
   }
-  if (day.incidents) lines.push(h("div", { class: "muted" }, `${day.incidents} incident${day.incidents > 1 ? "s" : ""}`));
+  if (day.incidents) lines.push(h("div", { class: "muted" }, tn("{n} incident", "{n} incidents", day.incidents)));
   return lines;
 }
 
 // Why a day has no uptime: nothing was judged (unknown), all of it was maintenance, or the
 // component or check did not exist yet (no data).
 function uptimeLine(day, seconds) {
-  if (day.uptime !== null) return `uptime ${fmtPercent(day.uptime, 3)}`;
-  if (day.worst === "unknown") return "unknown: nothing measured";
-  return seconds.maintenance ? "maintenance all day: nothing measured" : "no data: not monitored then";
+  if (day.uptime !== null) return t("uptime {percent}", { percent: fmtPercent(day.uptime, 3) });
+  if (day.worst === "unknown") return t("unknown: nothing measured");
+  return seconds.maintenance ? t("maintenance all day: nothing measured") : t("no data: not monitored then");
 }
