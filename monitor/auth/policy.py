@@ -34,6 +34,9 @@ ROUTES: dict[tuple[str, str], Level] = {
     ("GET", "/static"): "open",
     ("GET", "/vendor/plotly.min.js"): "open",
     ("GET", "/docs-assets"): "open",
+    # the pages' language: the switch and the catalog the scripts read (the sign-in and status pages too)
+    ("GET", "/language/{lang}"): "open",
+    ("GET", "/i18n/{lang}.json"): "open",
     # the public status page
     ("GET", "/status"): "status",
     ("GET", "/status/data"): "status",

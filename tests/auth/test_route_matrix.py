@@ -17,7 +17,7 @@ from monitor.config import parse_config
 from tests.auth.conftest import LEGACY_TOKEN, ROLES, TOKENS
 
 SAMPLES = {"check_id": "paas/web", "key": "check:paas/web", "silence_id": "no-such-silence",
-           "window_id": "999999", "name": "paas", "token": "no-such-token", "signal": "start"}
+           "window_id": "999999", "name": "paas", "token": "no-such-token", "signal": "start", "lang": "zh-CN"}
 MOUNT_SAMPLES = {"/static": "/static/css/monitor.css", "/docs-assets": "/docs-assets/swagger-ui.css"}
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 

@@ -42,7 +42,7 @@ function agentRow(agent, now) {
     h("td", null, agent.results.toLocaleString("en")),
     h("td", { title: agent.config_version === agent.current_version ? t("runs the current assignment")
       : t("runs {version}; current {current}", { version: agent.config_version || "—", current: agent.current_version }) },
-      agent.agent_version || "—", agent.config_version && agent.config_version !== agent.current_version ? ` (${t("stale")})` : ""));
+      agent.agent_version || "—", agent.config_version && agent.config_version !== agent.current_version ? " " + t("(stale)") : ""));
 }
 
 new Poller(async () => {
