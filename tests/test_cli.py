@@ -31,6 +31,31 @@ def cli(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProces
                           env={**os.environ, **(env or {})}, **kw)
 
 
+def test_check_location_runs_what_that_location_runs(target, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"""
+agents:
+  - {{name: prod-dc, token: "prod-dc-token-0123456789"}}
+checks:
+  - {{name: here, component: paas, kind: http, url: "{target.url}/here"}}
+  - {{name: there, component: paas, kind: http, url: "{target.url}/there", location: prod-dc}}
+  - {{name: both, component: paas, kind: http, url: "{target.url}/both", locations: [central, prod-dc]}}
+""")
+    import json
+
+    central = json.loads(cli("check", "--config", str(path), "--json").stdout)
+    assert sorted(central) == ["paas/both", "paas/here"]  # (agents/prod-dc needs the centre's storage: not run)
+    there = cli("check", "--config", str(path), "--json", "--location", "prod-dc")
+    assert there.returncode == 0 and sorted(json.loads(there.stdout)) == ["paas/both", "paas/there"]
+    assert set(target.behaviour.hits) == {"/here", "/there", "/both"}  # each location ran its own, here
+    wrong = cli("check", "--config", str(path), "--location", "prod")
+    assert wrong.returncode == 2
+    assert "--location prod: no such location (the locations are central, prod-dc)" in wrong.stderr
+    elsewhere = cli("check", "--config", str(path), "--only", "paas/there")
+    assert elsewhere.returncode == 2
+    assert "not run at central: paas/there runs at prod-dc (choose with --location)" in elsewhere.stderr
+
+
 def test_check_prints_a_table_and_exits_1_when_down(target, tmp_path):
     closed = free_port()
     path = tmp_path / "c.yaml"

@@ -120,7 +120,12 @@ def level_for(method: str, path: str) -> Level:
     if path.startswith(OPEN_PREFIXES):
         return "open"
     method = "GET" if method == "HEAD" else method
+    known = False
     for m, regex, _, level in _COMPILED:
-        if m == method and regex.match(path):
-            return level
+        if regex.match(path):
+            if m == method:
+                return level
+            known = True
+    if known:
+        return "open"  # a route of another method: no handler runs, the router answers 405
     return UNLISTED_READ if method in ("GET", "OPTIONS") else UNLISTED_WRITE

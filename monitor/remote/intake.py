@@ -28,6 +28,7 @@ from probes.agent import Contact
 from probes.base import CENTRAL, CheckBase, Result, Status
 from storage import agents as agent_store
 from storage.db import insert_ignoring_duplicates
+from storage.gaps import NOT_MONITORED
 from storage.models import ResultRow, StateChangeRow
 
 __all__ = ["SILENCE_PREFIX", "Intake"]
@@ -341,9 +342,9 @@ class Intake:
         def write() -> None:
             with Session(self.db) as session, session.begin():
                 bind = session.get_bind()
-                session.execute(insert_ignoring_duplicates(bind, ResultRow), [
-                    {"check_id": check.id, "ts": at, "status": "unknown", "latency": None, "reason": reason,
-                     "details": None}])
+                session.execute(insert_ignoring_duplicates(bind, ResultRow), [  # as storage.gaps writes a gap
+                    {"check_id": check.id, "ts": at, "status": "unknown", "latency": None,
+                     "reason": f"{NOT_MONITORED}: {reason}", "details": None}])
                 if old != Status.UNKNOWN.value:
                     session.execute(insert_ignoring_duplicates(bind, StateChangeRow), [
                         {"check_id": check.id, "ts": at, "old": old, "new": "unknown", "reason": reason}])

@@ -245,19 +245,45 @@ def test_a_silenced_agent_turns_its_checks_unknown_under_one_alert(centre_of, ag
     test = agents("test-dc", centre, TEST_TOKEN)  # an agent with nothing to run still reports
     wait_for(lambda: all(status(centre, c) == "up" for c in ids), timeout=20, what="the checks up")
     wait_for(lambda: status(centre, "agents/test-dc") == "up", timeout=20, what="the idle agent up")
+    wait_for(lambda: status(centre, "agents/prod-dc") == "up", timeout=20, what="the agent up")
+    before = len(hook.events())  # (on a slow start, each agent's check was down until it first reported)
     agent.pause()
     try:
         wait_for(lambda: all(status(centre, c) == "unknown" for c in ids), timeout=15, what="its checks unknown")
         reason = centre.json(f"/api/v1/checks/{ids[0]}")["state"]["reason"]
         assert reason.startswith("agent prod-dc not reporting since"), reason
-        wait_for(lambda: ("check:agents/prod-dc", "firing") in hook.events(), timeout=30, what="the agent's alert")
+        wait_for(lambda: ("check:agents/prod-dc", "firing") in hook.events()[before:], timeout=30,
+                 what="the agent's alert")
         time.sleep(2)
-        # one alert, the agent's (test-dc's own, from before it first reported, is no matter here)
-        assert [e for e in hook.events() if "test-dc" not in e[0]] == [("check:agents/prod-dc", "firing")]
+        assert hook.events()[before:] == [("check:agents/prod-dc", "firing")]  # one alert: the agent's
         assert status(centre, "agents/test-dc") == "up"
     finally:
         agent.resume()
     wait_for(lambda: all(status(centre, c) == "up" for c in ids), timeout=20, what="its checks back")
-    wait_for(lambda: ("check:agents/prod-dc", "resolved") in hook.events(), timeout=20, what="resolved")
+    wait_for(lambda: ("check:agents/prod-dc", "resolved") in hook.events()[before:], timeout=20, what="resolved")
     assert test.get("/readyz").status_code == 200
     assert hashlib.sha256(TEST_TOKEN.encode()).hexdigest()  # (test-dc authenticates by the hash in the config)
+
+
+def test_a_cluster_at_an_agents_location_is_probed_and_discovered_by_that_agent(centre_of, agents, tmp_path):
+    from tests.k8s.fake_apiserver import FakeApiServer
+
+    apiserver = FakeApiServer(tmp_path)  # reachable from the agent only, as far as the config says
+    try:
+        kubeconfig = apiserver.write_kubeconfig()
+        centre, _ = centre_of(f'  []\nclusters:\n  - {{name: prod-a, kubeconfig: "{kubeconfig}", location: prod-dc, '
+                              'interval: 2s, timeout: 1s}\n')
+        hits_before = apiserver.hits("/")
+        time.sleep(3)
+        assert apiserver.hits("/") == hits_before  # the centre neither probes nor discovers it
+        agents("prod-dc", centre, PROD_TOKEN)
+        wait_for(lambda: status(centre, "prod-a/control-plane/apiserver-livez") == "up", timeout=30,
+                 what="the cluster's fixed check, run by the agent")
+        wait_for(lambda: status(centre, "prod-a/nodes/node-1") == "up", timeout=40,
+                 what="a node the agent discovered, known and judged at the centre")
+        node = centre.json("/api/v1/checks/prod-a/nodes/node-1")
+        assert node["locations"] == ["prod-dc"] and node["by_location"][0]["last_result"]["status"] == "up"
+        assert node["settings"]["depends_on"] == ["prod-a/control-plane/apiserver-livez", "agents/prod-dc"]
+    finally:
+        apiserver.stop()
+

@@ -108,6 +108,9 @@ def test_a_silent_agent_turns_its_checks_unknown_with_one_alert_and_its_buffer_f
         assert [e for e in hook.events() if "test-dc" not in e[0]] == [("check:agents/prod-dc", "firing")]
         spans = [c for c in changes(db, ids[0]) if c[2] == "unknown" and c[3].startswith("agent prod-dc")]
         assert len(spans) == 1
+        rows = httpx.get(f"{centre.url}/api/v1/checks/{ids[0]}/results", params={"limit": 3}).json()
+        gap = next(r for r in rows if r["status"] == "unknown")  # the history shows the span as not monitored
+        assert gap["reason"].startswith("not monitored: agent prod-dc not reporting since"), gap
 
         # the agent comes back with what it probed meanwhile: buffered, sent in order, original times
         prod.silent = False
