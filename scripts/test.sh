@@ -236,13 +236,22 @@ rm -f /tmp/pm-lint-imports.$$.log
 # Most tests wait on real servers and processes, not on the CPU: three workers (pytest-xdist), each
 # taking whole files (module fixtures stay in one process), run the suite in about half the time on
 # 2 cores. PM_TEST_WORKERS=0 runs it in this process (one file at a time, for debugging).
+# Tests marked `serial` (bounds on time: tests/conftest.py SERIAL_FILES) run afterwards, alone.
 WORKERS=${PM_TEST_WORKERS:-3}
-parallel=()
-if [[ "$WORKERS" != 0 ]]; then
-    parallel=(-n "$WORKERS" --dist loadfile)
-fi
 pytest_status=0
-"$VENV/bin/python" -m pytest "${parallel[@]}" "$@" || pytest_status=$?
+if [[ "$WORKERS" == 0 ]]; then
+    "$VENV/bin/python" -m pytest "$@" || pytest_status=$?
+elif (($# == 0)); then
+    "$VENV/bin/python" -m pytest -n "$WORKERS" --dist loadfile -m "not serial" || pytest_status=$?
+    serial_status=0
+    log "the serial tests, alone"
+    "$VENV/bin/python" -m pytest -m serial || serial_status=$?
+    if ((pytest_status == 0 || pytest_status == 5)); then
+        pytest_status=$serial_status
+    fi
+else
+    "$VENV/bin/python" -m pytest -n "$WORKERS" --dist loadfile "$@" || pytest_status=$?
+fi
 if ((pytest_status == 5)); then
     log "FAILED: pytest collected no tests (arguments: ${*:-none}) — nothing was run"
     exit 5

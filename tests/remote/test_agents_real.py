@@ -51,7 +51,7 @@ def stored(db: str, series: str) -> list[tuple[float, str, str]]:
 
 def status(centre: Replica, check_id: str) -> str | None:
     body = centre.json(f"/api/v1/checks/{check_id}")
-    return body["state"]["status"] if body else None
+    return body["state"]["status"] if body and "state" in body else None  # (404 while it is not known)
 
 
 def instant(ts: float) -> str:
@@ -199,6 +199,8 @@ def test_a_wrong_token_is_refused_and_a_check_moved_away_is_refused_for_the_old_
     assert len(r0) >= 2  # the rest of the batch arrived
     r1 = [ts for ts, _, _ in stored(db, "registry-prod/r1") if moved_at - 3 <= ts]
     assert r1 == []  # prod-dc's results of a check that now runs at test-dc are not taken
+    wait_for(lambda: (me := next((a for a in centre.json("/api/v1/agents") or [] if a["name"] == "prod-dc"), None))
+             and me["config_version"] == me["current_version"], timeout=45, what="the agent on the new assignment")
     time.sleep(2 * INTERVAL)
     assert not [h for h in target.times("r1", time.time() - INTERVAL)]  # nor does prod-dc probe it any more
 
