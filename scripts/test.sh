@@ -10,7 +10,7 @@
 #   PM_TEST_REDIS_URL       URL of a Redis server (default: the local one)
 #   PM_TEST_START_DBS=1     ignore the local servers and start private ones (exercises the fallback)
 #   PM_TEST_SKIP_INSTALL=1  skip the Debian and pip installs (offline iteration)
-#   PM_TEST_WORKERS=N       pytest-xdist workers (default 3; 0: no workers, everything in one process)
+#   PM_TEST_WORKERS=N       pytest-xdist workers (default 2; 0: no workers, everything in one process)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -233,11 +233,12 @@ else
 fi
 rm -f /tmp/pm-lint-imports.$$.log
 
-# Most tests wait on real servers and processes, not on the CPU: three workers (pytest-xdist), each
+# Most tests wait on real servers and processes, not on the CPU: two workers (pytest-xdist), each
 # taking whole files (module fixtures stay in one process), run the suite in about half the time on
-# 2 cores. PM_TEST_WORKERS=0 runs it in this process (one file at a time, for debugging).
+# 2 cores (three were faster still, but their CPU blurred the timing of other tests' processes).
+# PM_TEST_WORKERS=0 runs it in this process (one file at a time, for debugging).
 # Tests marked `serial` (bounds on time: tests/conftest.py SERIAL_FILES) run afterwards, alone.
-WORKERS=${PM_TEST_WORKERS:-3}
+WORKERS=${PM_TEST_WORKERS:-2}
 pytest_status=0
 if [[ "$WORKERS" == 0 ]]; then
     "$VENV/bin/python" -m pytest "$@" || pytest_status=$?
