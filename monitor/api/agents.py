@@ -114,6 +114,15 @@ async def _touch(gateway: Any, agent: AgentConfig, request: Request, version: st
         raise HTTPException(503, f"storage: {type(exc).__name__}", headers={"Retry-After": "5"}) from None
 
 
+async def _agent_and_body(request: Request, service: Any) -> tuple[AgentConfig, dict[str, Any]] | JSONResponse:
+    """The agent a write comes from and its JSON object body, or the answer to give instead."""
+    agent = _agent(request, service)
+    if isinstance(agent, JSONResponse):
+        return agent
+    body = await _body(request)
+    return body if isinstance(body, JSONResponse) else (agent, body)
+
+
 async def _body(request: Request) -> dict[str, Any] | JSONResponse:
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
@@ -131,12 +140,10 @@ async def _body(request: Request) -> dict[str, Any] | JSONResponse:
     **AGENT_ANSWERS, 403: {"description": "results for checks not assigned to the agent's location: nothing stored"},
     413: {"description": "more than 5,000 results or 4 MiB"}, 503: {"description": "cannot store now"}})
 async def agent_results(request: Request, service: ServiceDep) -> Response:
-    agent = _agent(request, service)
-    if isinstance(agent, JSONResponse):
-        return agent
-    body = await _body(request)
-    if isinstance(body, JSONResponse):
-        return body
+    found = await _agent_and_body(request, service)
+    if isinstance(found, JSONResponse):
+        return found
+    agent, body = found
     results = body.get("results")
     if isinstance(results, list) and len(results) > MAX_RESULTS:
         return JSONResponse({"detail": f"{len(results)} results in one batch: at most {MAX_RESULTS}"}, 413)
@@ -162,12 +169,10 @@ async def agent_results(request: Request, service: ServiceDep) -> Response:
 @router.post("/api/v1/agent/discovered", response_model=DiscoveredOut,
              responses={**AGENT_ANSWERS, 403: {"description": "not a cluster at the agent's location"}})
 async def agent_discovered(request: Request, service: ServiceDep) -> Response:
-    agent = _agent(request, service)
-    if isinstance(agent, JSONResponse):
-        return agent
-    body = await _body(request)
-    if isinstance(body, JSONResponse):
-        return body
+    found = await _agent_and_body(request, service)
+    if isinstance(found, JSONResponse):
+        return found
+    agent, body = found
     source, checks = body.get("source"), body.get("checks")
     if not isinstance(source, str) or not isinstance(checks, list) or not all(isinstance(c, dict) for c in checks):
         return JSONResponse({"detail": "expected {\"source\": \"cluster:<name>:<part>\", \"checks\": [...]}"}, 422)
