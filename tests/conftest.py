@@ -47,6 +47,7 @@ SERIAL_FILES = {
     "tests/test_scheduler_stall.py": "scheduling lag under a stalled event loop",
     "tests/test_scheduler_slots.py": "runs counted per interval slot",
     "tests/scaleout/test_watchdog_leader.py": "the watchdog's period across a leader's death",
+    "tests/remote/test_centre_state.py": "a centre restarted under buffered pushes: once lost its history under load",
 }
 """Files whose assertions are bounds on time that CPU taken by other tests would blur: marked
 `serial`, so that scripts/test.sh runs them after the others, with no other test beside them."""
