@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine as DbEngine
@@ -49,20 +48,6 @@ def _at(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
-class IntakeStats:
-    """Counters since start, for the metrics collector (memory only)."""
-
-    taken: int = 0  # pushed results taken into state
-    history: int = 0  # pushed results older than the newest taken: history only
-    spans: int = 0  # not-reported spans written
-    filled: int = 0  # spans removed because results for them arrived
-    lag: float = 0.0  # seconds between arrival and intake of the last result taken
-    errors: int = 0
-    last_error: str | None = None
-    locations: dict[tuple[str, str], Seen] = field(default_factory=dict)  # (check, location) → latest
-
-
 class Intake:
     """`checks()`: the checks in force; `owns(check_id)`: whether this process holds the check's
     shard; `held()`: the shards held (None: all); `record(check, result)`: the engine's way a
@@ -81,7 +66,6 @@ class Intake:
         self.changed = changed
         self.acting = acting
         self.clock = clock
-        self.stats = IntakeStats()
         self.newest: dict[str, float] = {}
         """Series id → time of the newest result taken into state (what is older is history)."""
         self.silent: dict[str, float] = {}
@@ -129,9 +113,7 @@ class Intake:
             try:
                 await self.round()
             except Exception as exc:
-                self.stats.errors += 1
-                self.stats.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-                log.warning("agent intake: %s", self.stats.last_error)
+                log.warning("agent intake: %s", f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
                 await asyncio.sleep(2.0)
 
     # -- one round ---------------------------------------------------------------------------
@@ -217,7 +199,6 @@ class Intake:
                 await self._single(check, result)
             else:
                 self._located(check, row.location, result, now)
-            self.stats.lag = max(0.0, now - row.received_at.timestamp())
         if done:
             await asyncio.to_thread(self._forget_rows, done)
 
@@ -234,7 +215,6 @@ class Intake:
             await self._fill(check, span)
         newest = self.newest.get(cid)
         if newest is not None and ts <= newest:
-            self.stats.history += 1
             return
         if newest is not None and cid not in self.silent and ts - newest > FRESH_INTERVALS * check.interval:
             await self._span(check, newest + check.interval,
@@ -243,7 +223,6 @@ class Intake:
         self.silent.pop(cid, None)
         self.newest[cid] = ts
         self.arrived[cid] = self.clock()
-        self.stats.taken += 1
         self.record(check, result)
 
     def _located(self, check: CheckBase, location: str, result: Result, now: float) -> None:
@@ -252,10 +231,8 @@ class Intake:
         series = series_id(check.id, location)
         newest = self.newest.get(series)
         if newest is not None and result.time <= newest:
-            self.stats.history += 1
             return
         self.newest[series] = result.time
-        self.stats.taken += 1
         self.observe(check, location, result, now=now)
 
     def observe(self, check: CheckBase, location: str, result: Result, *, now: float | None = None) -> None:
@@ -265,7 +242,6 @@ class Intake:
         now = self.clock() if now is None else now
         seen = self.seen.setdefault(check.id, {})
         seen[location] = Seen(result.status, result.time, result.reason)
-        self.stats.locations[(check.id, location)] = seen[location]
         self._judge(check, max(result.time, self._last_time(check.id)), now)
 
     def _last_time(self, check_id: str) -> float:
@@ -274,8 +250,7 @@ class Intake:
 
     def _judge(self, check: CheckBase, at: float, now: float) -> None:
         status, reason = verdict(check, self.seen.get(check.id, {}), now, self._silent_sites(check, now))
-        latency = None
-        self.record(check, Result(status, reason, {}, latency, round(at, 3)))
+        self.record(check, Result(status, reason, {}, None, round(at, 3)))
 
     def _silent_sites(self, check: CheckBase, now: float) -> dict[str, str]:
         out = {}
@@ -351,7 +326,6 @@ class Intake:
 
         await asyncio.to_thread(write)
         self.silent[check.id] = at
-        self.stats.spans += 1
         for transition in self.state.unobserved(check.id, at, reason):
             log.info("%s %s: %s → %s (%s)", transition.kind, transition.subject, transition.old, transition.new,
                      transition.reason)
@@ -369,7 +343,6 @@ class Intake:
         before = await asyncio.to_thread(remove)
         self.silent.pop(check.id, None)
         self.newest.pop(check.id, None)
-        self.stats.filled += 1
         if before is not None:
             status, since, reason = before
             self.state.restore(check.id, Status(status), since.timestamp() if since else span, reason)

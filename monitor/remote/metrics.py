@@ -84,12 +84,13 @@ class RemoteCollector:
                                  "When that location's latest result of the check was taken, Unix seconds",
                                  labels=["check", "component", "location"])
         checks = self.checks()
-        for (check_id, location), seen in list(self.intake.stats.locations.items()):
+        for check_id, locations in list(self.intake.seen.items()):
             check = checks.get(check_id)
             if check is None or not self.owns(check_id):
                 continue
-            labels = [check_id, check.component, location]
-            if seen.status in _UP_VALUE:
-                up.add_metric(labels, _UP_VALUE[seen.status])
-            when.add_metric(labels, seen.time)
+            for location, seen in list(locations.items()):
+                labels = [check_id, check.component, location]
+                if seen.status in _UP_VALUE:
+                    up.add_metric(labels, _UP_VALUE[seen.status])
+                when.add_metric(labels, seen.time)
         yield from (up, when)
