@@ -13,12 +13,13 @@ from pathlib import Path
 import httpx
 
 from tests.peers import free_port
+from tests.scaleout.harness import OwnProcess
 from tests.targets import wait_for
 
 START_TIMEOUT = 40.0  # seconds: imports on a busy 2-core machine
 
 
-class Agent:
+class Agent(OwnProcess):
     def __init__(self, name: str, server: str, token: str, workdir: Path, *, buffer: Path | None = None) -> None:
         self.name = name
         self.server = server
@@ -44,11 +45,6 @@ class Agent:
                      what=f"agent {self.name} answering (log: {self.log_path})")
         return self
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
     def get(self, path: str) -> httpx.Response | None:
         try:
             return httpx.get(self.url + path, timeout=3)
@@ -64,26 +60,8 @@ class Agent:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
     def pause(self) -> None:
         os.kill(self.pid, signal.SIGSTOP)
 
     def resume(self) -> None:
         os.kill(self.pid, signal.SIGCONT)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGCONT)
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")

@@ -88,7 +88,41 @@ alerts:
     return [f"svc/c{i}" for i in range(checks)]
 
 
-class Replica:
+class OwnProcess:
+    """What a test does to a process it started (`process`, `log_path`): signal, kill -9, stop
+    (SIGCONT first, so that a paused one can take its SIGTERM), read its log."""
+
+    process: subprocess.Popen | None
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGCONT)
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class Replica(OwnProcess):
     """One `serve` process of the shared config, on its own port, named `name`."""
 
     def __init__(self, name: str, config: Path, log_dir: Path, env: dict[str, str] | None = None,
@@ -111,11 +145,6 @@ class Replica:
             wait_for(lambda: self.json("/healthz") is not None, timeout=START_TIMEOUT, interval=0.2,
                      what=f"{self.name} answering (log: {self.log_path})")
         return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
 
     def json(self, path: str) -> dict | list | None:
         try:
@@ -147,27 +176,6 @@ class Replica:
             if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
                 total += float(line.rsplit(" ", 1)[1])
         return total
-
-    def signal(self, sig: int) -> None:
-        os.kill(self.pid, sig)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGCONT)
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 def balanced(replicas: list[Replica], shards: int) -> bool:
